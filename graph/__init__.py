@@ -1,0 +1,1 @@
+"""fediscope graph package: analysis of the crawled store into derived tables."""
