@@ -1,0 +1,155 @@
+"""NodeInfo: discovery documents and NodeInfo documents, parsed leniently (pure functions).
+
+Real servers break the schema in many ways (protocols.md §1.6): `links` as an object, extra
+rels, `.json` suffixes, counts as strings or null, `metadata: []`, `openRegistrations: "FALSE"`,
+`localPosts` as an object, missing `services`/`metadata`, mixed-case names. Values that cannot be
+trusted become None with a quality flag (see `lenient.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler.lenient import check_consistency, mapping, read_bool, read_count, read_text, sequence
+from crawler.software import family_of, normalise_software
+
+SCHEMA_PREFIXES = (
+    "http://nodeinfo.diaspora.software/ns/schema/",
+    "https://nodeinfo.diaspora.software/ns/schema/",
+)
+SUPPORTED_VERSIONS = ("1.0", "1.1", "2.0", "2.1", "2.2")
+WELL_KNOWN_PATH = "/.well-known/nodeinfo"
+#: Tried only when the well-known document is missing (404/410-free 4xx).
+FALLBACK_PATHS = ("/nodeinfo/2.1", "/nodeinfo/2.0", "/nodeinfo/2.1.json", "/nodeinfo/2.0.json")
+_OPT_OUT_TAG = re.compile(r"(?<![\w#])#(nobot|noindex)\b", re.IGNORECASE)
+
+
+class BadShape(ValueError):
+    """The document has the wrong types where the crawler needs values."""
+
+
+@dataclass(frozen=True)
+class NodeInfoLink:
+    version: str
+    href: str
+
+
+@dataclass
+class NodeInfo:
+    """The trusted reading of a NodeInfo document."""
+
+    version: str | None
+    software_raw: str
+    software: str
+    family: str
+    software_version: str | None
+    counts: dict[str, int | None]
+    open_registrations: bool | None
+    name: str | None
+    description: str | None
+    flags: set[str] = field(default_factory=set)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    protocols: list[str] = field(default_factory=list)
+
+
+def pick_nodeinfo_link(document: Any) -> NodeInfoLink | None:
+    """The link with the highest supported schema version in a discovery (JRD) document."""
+    links_value = mapping(document).get("links")
+    if isinstance(links_value, dict):
+        # Bare object (lemmy.ml, old Hubzilla) or an object of objects (Hubzilla key "0").
+        nested = [v for v in links_value.values() if isinstance(v, dict)]
+        candidates = nested if nested and "rel" not in links_value else [links_value]
+    else:
+        candidates = [link for link in sequence(links_value) if isinstance(link, dict)]
+    best: NodeInfoLink | None = None
+    for link in candidates:
+        rel, href = link.get("rel"), link.get("href")
+        if not isinstance(rel, str) or not isinstance(href, str) or not href.strip():
+            continue
+        version = _schema_version(rel.strip())
+        if version is None:
+            continue
+        if best is None or _version_key(version) > _version_key(best.version):
+            best = NodeInfoLink(version, href.strip())
+    return best
+
+
+def _schema_version(rel: str) -> str | None:
+    for prefix in SCHEMA_PREFIXES:
+        if rel.startswith(prefix):
+            version = rel[len(prefix) :].rstrip("/#")
+            return version if version in SUPPORTED_VERSIONS else None
+    return None
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def parse_nodeinfo(document: Any) -> NodeInfo:
+    """Read a NodeInfo document (any version); raise BadShape without a usable software name."""
+    if not isinstance(document, dict):
+        raise BadShape("NodeInfo is not a JSON object")
+    software = document.get("software")
+    raw_name = software.get("name") if isinstance(software, dict) else None
+    if not isinstance(raw_name, str) or not raw_name.strip():
+        raise BadShape("software.name missing or not a string")
+    flags: set[str] = set()
+    name = normalise_software(raw_name)
+    assert name is not None
+    version_value = software.get("version")
+    software_version = read_text(version_value, 200)
+    if isinstance(version_value, int | float) and not isinstance(version_value, bool):
+        software_version = str(version_value)
+    usage = document.get("usage")
+    if usage is not None and not isinstance(usage, dict):
+        flags.add("usage_wrong_type")
+    usage = mapping(usage)
+    users = usage.get("users")
+    if users is not None and not isinstance(users, dict):
+        flags.add("usage_wrong_type")
+    users = mapping(users)
+    counts = {
+        "users_total": read_count(users.get("total"), flags),
+        "users_active_month": read_count(users.get("activeMonth"), flags),
+        "users_active_halfyear": read_count(users.get("activeHalfyear"), flags),
+        "local_posts": read_count(usage.get("localPosts"), flags),
+        "local_comments": read_count(usage.get("localComments"), flags),
+    }
+    check_consistency(counts, flags)
+    metadata = document.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        flags.add("metadata_wrong_type")
+    metadata = dict(mapping(metadata))
+    instance = mapping(document.get("instance"))  # NodeInfo 2.2
+    protocols_value = document.get("protocols")
+    if isinstance(protocols_value, dict):  # NodeInfo 1.x: {inbound: [...], outbound: [...]}
+        protocols = [p for v in protocols_value.values() for p in sequence(v) if isinstance(p, str)]
+    else:
+        protocols = [p for p in sequence(protocols_value) if isinstance(p, str)]
+    return NodeInfo(
+        version=read_text(document.get("version"), 20),
+        software_raw=raw_name[:200],
+        software=name[:200],
+        family=family_of(name[:200]) or name[:200],
+        software_version=software_version,
+        counts=counts,
+        open_registrations=read_bool(document.get("openRegistrations"), flags),
+        name=read_text(instance.get("name"), 500) or read_text(metadata.get("nodeName"), 500),
+        description=read_text(instance.get("description"))
+        or read_text(metadata.get("nodeDescription"))
+        or read_text(metadata.get("description")),
+        flags=flags,
+        metadata=metadata,
+        protocols=protocols,
+    )
+
+
+def opt_out_tag(text: str | None) -> str | None:
+    """`nobot` or `noindex` when the text carries that hashtag (case-insensitive)."""
+    if not text:
+        return None
+    match = _OPT_OUT_TAG.search(text)
+    return match.group(1).lower() if match else None

@@ -1,0 +1,121 @@
+"""What a visit to one host produced: plain data that crosses the trust boundary.
+
+Adapters and parsers turn untrusted answers into these objects and never touch the database;
+the store writer (crawler/store) is the only part that turns them into rows. Everything here
+has already been validated: domains are normalised, counts are trusted or None.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+# Instance lifecycle states (`instances.status`).
+PENDING = "pending"
+ALIVE = "alive"
+UNREACHABLE = "unreachable"
+DEAD = "dead"
+GONE = "gone"
+MOVED = "moved"
+OPTED_OUT = "opted_out"
+INVALID = "invalid"
+STATUSES = (PENDING, ALIVE, UNREACHABLE, DEAD, GONE, MOVED, OPTED_OUT, INVALID)
+
+# Visibility of a peer or block list (`instances.peers_visibility`, `blocks_visibility`).
+PUBLIC = "public"
+RESTRICTED = "restricted"
+HIDDEN = "hidden"
+DISALLOWED = "disallowed"
+UNSUPPORTED = "unsupported"
+ERROR = "error"
+
+COUNT_FIELDS = (
+    "users_total",
+    "users_active_month",
+    "users_active_halfyear",
+    "local_posts",
+    "local_comments",
+)
+
+
+@dataclass
+class Document:
+    """One raw answer kept for provenance (`documents` table)."""
+
+    url: str
+    status: int | None
+    fetched_at: str
+    content_type: str
+    body: bytes | None
+    error: str | None = None
+    method: str = "GET"
+
+
+@dataclass
+class BlockRule:
+    """One rule exactly as a server published it, plus its normalised reading."""
+
+    pattern: str  # text as published: clear name, masked `exa***le.com`, wildcard `*.x.com`
+    severity: str  # normalised: suspend, silence, reject_media, reject_reports, quarantine, other
+    severity_raw: str  # the server's own word
+    blocked: str | None = None  # the domain when published in clear
+    digest: str | None = None  # SHA-256 hex the blocker gave (Mastodon)
+    reason: str | None = None
+    kind: str = "clear"  # clear | masked | wildcard
+
+
+@dataclass
+class ListResult:
+    """A peer or block list as read from one host, with how readable it was."""
+
+    visibility: str | None = None
+    items: list[Any] = field(default_factory=list)
+    truncated: bool = False
+    error: str | None = None
+
+
+@dataclass
+class Observation:
+    """Everything learned about one domain in one visit."""
+
+    domain: str
+    status: str = PENDING
+    error_kind: str | None = None
+    error_detail: str | None = None
+    software_raw: str | None = None
+    software: str | None = None
+    family: str | None = None
+    version: str | None = None
+    nodeinfo_version: str | None = None
+    nodeinfo_url: str | None = None
+    counts: dict[str, int | None] = field(default_factory=dict)
+    open_registrations: bool | None = None
+    name: str | None = None
+    description: str | None = None
+    quality_flags: set[str] = field(default_factory=set)
+    opt_out: str | None = None  # reason code when the instance opted out
+    opt_out_source: str | None = None
+    moved_to: str | None = None
+    peers: list[str] | None = None  # normalised peer domains; None = not read
+    peers_visibility: str | None = None
+    peers_truncated: bool = False
+    blocks: list[BlockRule] | None = None  # None = not read (see blocks_visibility)
+    blocks_visibility: str | None = None
+    rejected_names: Counter[str] = field(default_factory=Counter)
+    documents: list[Document] = field(default_factory=list)
+    requests: int = 0
+    retry_after: float | None = None
+    skip_reason: str | None = None  # visited but deliberately not crawled (crawl-delay cap)
+
+    def discovered(self) -> list[tuple[str, str]]:
+        """(domain, how) pairs this visit adds to the frontier."""
+        found: list[tuple[str, str]] = []
+        if self.moved_to:
+            found.append((self.moved_to, "redirect"))
+        for peer in self.peers or ():
+            found.append((peer, "peer"))
+        for rule in self.blocks or ():
+            if rule.blocked:
+                found.append((rule.blocked, "block"))
+        return found
