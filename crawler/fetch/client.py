@@ -1,0 +1,425 @@
+"""`Fetcher`: the one path by which fediscope talks to servers.
+
+Politeness: robots.txt is fetched first for every host and checked for every path (redirect
+targets included); at most one request is in flight per host, with a minimum gap between
+requests (the host's Crawl-delay when larger); 429/503 answers are retried a few times after
+Retry-After / X-RateLimit-Reset or a jittered exponential backoff; each host has a request
+budget per crawl; a global semaphore bounds the requests in flight.
+
+Safety: HTTPS URLs only; every host name is validated; resolved addresses must be public
+(`guard.py`); redirects are followed only within the same host (at most 5) and a permanent
+redirect to another host is reported as a move; bodies are capped after decompression; connect,
+read and total timeouts apply. Failures never raise: they come back as a `Response` whose
+`error` is one of the kinds in `errors.py`.
+
+`--via HOST:PORT` sends `https://example.social/path` as plain HTTP to `HOST:PORT/path` with
+`Host: example.social`; everything else above stays the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+import orjson
+
+from crawler.domains import REAL_NETWORK, DomainPolicy
+from crawler.fetch import errors
+from crawler.fetch.errors import BodyTooLarge, classify
+from crawler.fetch.guard import GuardedResolver, is_public_address
+from crawler.fetch.robots import ROBOTS_MAX_BYTES, RobotsRules
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECTS = frozenset({301, 308})
+_ROBOTS_UNREACHABLE = frozenset(
+    {errors.HTTP_5XX, errors.HTTP_429, errors.TIMEOUT, errors.CONNECT, errors.DNS, errors.TLS}
+)
+ERROR_BODY_BYTES = 64 * 1024
+CHUNK = 64 * 1024
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC text (the store's time format)."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class FetchSettings:
+    """Knobs of the fetch layer; defaults are the polite production values."""
+
+    user_agent: str
+    via: str | None = None
+    concurrency: int = 64
+    min_gap: float = 1.0
+    max_crawl_delay: float = 60.0
+    host_budget: int = 100
+    max_body: int = 16 * 1024 * 1024
+    total_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 15.0
+    max_redirects: int = 5
+    max_retries: int = 2
+    max_retry_wait: float = 60.0
+    backoff_base: float = 2.0
+    robots_token: str = "fediscope"
+    domain_policy: DomainPolicy = REAL_NETWORK
+
+
+@dataclass
+class Response:
+    """What one logical request produced: an answer, or an error kind, never an exception."""
+
+    domain: str
+    path: str
+    method: str = "GET"
+    status: int | None = None
+    content_type: str = ""
+    body: bytes | None = None
+    error: str | None = None
+    detail: str | None = None
+    moved_to: str | None = None
+    retry_after: float | None = None
+    fetched_at: str = ""
+    final_path: str | None = None
+    requests: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.domain}{self.path}"
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+    def is_json_type(self) -> bool:
+        """JSON-ish content types only (or no type, when the body looks like JSON)."""
+        media = self.content_type.split(";", 1)[0].strip().lower()
+        if not media:
+            return bool(self.body) and self.body.lstrip()[:1] in (b"{", b"[")
+        main, _, sub = media.partition("/")
+        return sub == "json" or sub.endswith("+json") or (main == "text" and sub == "json")
+
+    def json(self) -> tuple[Any, str | None]:
+        """(value, None) or (None, error kind) — `not_json` for other content types."""
+        if self.error:
+            return None, self.error
+        if not self.is_json_type():
+            return None, errors.NOT_JSON
+        try:
+            return orjson.loads(self.body or b""), None
+        except (orjson.JSONDecodeError, RecursionError, ValueError):
+            return None, errors.BAD_JSON
+
+
+@dataclass
+class HostState:
+    """Per-host politeness state; dropped when the engine is done with the host."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    next_allowed: float = 0.0
+    gap: float = 1.0
+    requests: int = 0
+    robots: RobotsRules | None = None
+    robots_response: Response | None = None
+    robots_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Fetcher:
+    """Polite, guarded HTTP for the crawler. Use as an async context manager."""
+
+    def __init__(
+        self, settings: FetchSettings, resolver: aiohttp.abc.AbstractResolver | None = None
+    ):
+        self.settings = settings
+        self._resolver = resolver
+        self._session: aiohttp.ClientSession | None = None
+        self._hosts: dict[str, HostState] = {}
+        self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self.in_flight = 0
+        self.stats: Counter[str] = Counter()
+
+    async def __aenter__(self) -> Fetcher:
+        s = self.settings
+        inner = self._resolver or aiohttp.resolver.DefaultResolver()
+        connector = aiohttp.TCPConnector(
+            limit=s.concurrency + 8,
+            limit_per_host=0,  # one-per-host is enforced per *name* by HostState, not per IP
+            ttl_dns_cache=300,
+            resolver=GuardedResolver(inner),
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=s.total_timeout, sock_connect=s.connect_timeout, sock_read=s.read_timeout
+            ),
+            headers={"User-Agent": s.user_agent, "Accept": "application/json"},
+            auto_decompress=True,
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _host(self, domain: str) -> HostState:
+        state = self._hosts.get(domain)
+        if state is None:
+            state = self._hosts[domain] = HostState(gap=self.settings.min_gap)
+        return state
+
+    def release(self, domain: str) -> None:
+        """Forget a host's politeness state once its visit is over (bounds memory)."""
+        self._hosts.pop(domain, None)
+
+    def requests_made(self, domain: str) -> int:
+        state = self._hosts.get(domain)
+        return state.requests if state else 0
+
+    async def robots(self, domain: str) -> tuple[RobotsRules, Response]:
+        """The host's robots rules, fetched once per host and visit (RFC 9309 semantics)."""
+        state = self._host(domain)
+        async with state.robots_lock:
+            if state.robots is None or state.robots.expired:
+                response = await self._follow(domain, "/robots.txt", "GET", None, check=False)
+                token = self.settings.robots_token
+                if response.moved_to:
+                    rules = RobotsRules("allow_all", token, status=response.status)
+                elif response.status is None or response.error in _ROBOTS_UNREACHABLE:
+                    rules = RobotsRules.from_answer(None, None, token)
+                else:
+                    # Other 3xx outcomes (offsite temporary redirect, loop) count as
+                    # "unavailable" in RFC 9309 terms: allow everything.
+                    rules = RobotsRules.from_answer(response.status, response.body, token)
+                state.robots, state.robots_response = rules, response
+                delay = rules.crawl_delay
+                if delay is not None:
+                    state.gap = max(self.settings.min_gap, delay)
+            assert state.robots_response is not None
+            return state.robots, state.robots_response
+
+    async def request(
+        self, domain: str, path: str, *, method: str = "GET", json_body: Any = None
+    ) -> Response:
+        """One logical request, robots-checked, paced, retried and redirect-guarded."""
+        rules, robots_response = await self.robots(domain)
+        if robots_response.moved_to:
+            return _refused(domain, path, method, None, moved_to=robots_response.moved_to)
+        if rules.mode == "disallow_all":
+            return _refused(domain, path, method, errors.ROBOTS_UNAVAILABLE, robots_response.error)
+        delay = rules.crawl_delay
+        if delay is not None and delay > self.settings.max_crawl_delay:
+            return _refused(domain, path, method, errors.CRAWL_DELAY_TOO_LONG, f"{delay:g}s")
+        if not rules.allows(path):
+            return _refused(domain, path, method, errors.ROBOTS_DISALLOWED)
+        return await self._follow(domain, path, method, json_body, check=True)
+
+    async def _follow(
+        self, domain: str, path: str, method: str, json_body: Any, *, check: bool
+    ) -> Response:
+        """Send, following same-host redirects only; report moves and refuse everything else."""
+        original = path
+        total_requests = 0
+        for _ in range(self.settings.max_redirects + 1):
+            response = await self._send(domain, path, method, json_body)
+            total_requests += response.requests
+            response.requests = total_requests
+            response.path, response.final_path = original, path
+            if response.status not in REDIRECT_STATUSES or response.error:
+                return response
+            target = self._redirect_target(domain, path, response)
+            if target.error:
+                target.requests, target.status = total_requests, response.status
+                return target
+            if target.domain != domain:
+                if response.status in PERMANENT_REDIRECTS:
+                    response.moved_to = target.domain
+                    response.error = None
+                    return response
+                response.error, response.detail = errors.REDIRECT_OFFSITE, target.domain
+                return response
+            path = target.path
+            if check:
+                state = self._host(domain)
+                if state.robots is not None and not state.robots.allows(path):
+                    return _refused(domain, original, method, errors.ROBOTS_DISALLOWED, path)
+            if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+                method, json_body = "GET", None
+        response.error, response.detail = errors.REDIRECT_LOOP, f"> {self.settings.max_redirects}"
+        return response
+
+    def _redirect_target(self, domain: str, path: str, response: Response) -> Response:
+        """Validate a Location header: https, a valid public host name, never an address."""
+        location = response.detail or ""
+        try:
+            parts = urlsplit(urljoin(f"https://{domain}{path}", location))
+            host = parts.hostname or ""
+            port = parts.port
+        except ValueError:
+            return _refused(domain, path, response.method, errors.INVALID_URL, location[:200])
+        if host and _looks_like_address(host):
+            kind = errors.UNSAFE_ADDRESS if not is_public_address(host) else errors.INVALID_URL
+            return _refused(domain, path, response.method, kind, location[:200])
+        target, reason = self.settings.domain_policy.check(host)
+        if parts.scheme != "https" or port not in (None, 443) or target is None:
+            detail = f"{location[:200]} ({reason or 'not https'})"
+            return _refused(domain, path, response.method, errors.INVALID_URL, detail)
+        new_path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return Response(domain=target, path=new_path)
+
+    async def _send(self, domain: str, path: str, method: str, json_body: Any) -> Response:
+        """One request with pacing, budget and 429/503 retries (no redirect handling)."""
+        s = self.settings
+        state = self._host(domain)
+        used = 0
+        for attempt in range(s.max_retries + 1):
+            if state.requests >= s.host_budget:
+                response = _refused(domain, path, method, errors.BUDGET_EXHAUSTED)
+                response.requests = used
+                return response
+            async with state.lock:
+                wait = state.next_allowed - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                async with self._semaphore:
+                    state.requests += 1
+                    used += 1
+                    self.in_flight += 1
+                    try:
+                        response = await self._exchange(domain, path, method, json_body)
+                    finally:
+                        self.in_flight -= 1
+                state.next_allowed = time.monotonic() + state.gap
+            response.requests = used
+            self.stats[response.error or f"http_{response.status}"] += 1
+            if response.status not in (429, 503):
+                return response
+            delay = response.retry_after
+            if delay is None:
+                delay = s.backoff_base * 2**attempt * random.uniform(0.5, 1.5)
+            response.retry_after = delay
+            if attempt == s.max_retries or delay > s.max_retry_wait:
+                response.error = errors.HTTP_429 if response.status == 429 else errors.HTTP_5XX
+                return response
+            state.next_allowed = max(state.next_allowed, time.monotonic() + delay)
+        raise AssertionError("unreachable")
+
+    async def _exchange(self, domain: str, path: str, method: str, json_body: Any) -> Response:
+        """The wire exchange: build the URL (or the via URL), read a capped body."""
+        s = self.settings
+        assert self._session is not None, "use Fetcher as an async context manager"
+        headers: dict[str, str] = {}
+        if s.via:
+            url = f"http://{s.via}{path}"
+            headers["Host"] = domain
+        else:
+            url = f"https://{domain}{path}"
+        result = Response(domain=domain, path=path, method=method, fetched_at=utc_now())
+        try:
+            async with asyncio.timeout(s.total_timeout + 1):
+                async with self._session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    json=json_body,
+                    allow_redirects=False,
+                ) as answer:
+                    result.status = answer.status
+                    result.content_type = answer.headers.get("Content-Type", "")
+                    result.retry_after = _retry_after(answer.headers)
+                    if answer.status in REDIRECT_STATUSES:
+                        result.detail = answer.headers.get("Location", "")
+                        return result
+                    ok = 200 <= answer.status < 300
+                    limit, truncate = (s.max_body, False) if ok else (ERROR_BODY_BYTES, True)
+                    if path == "/robots.txt":  # RFC 9309: parse the first 500 KiB at least
+                        limit, truncate = ROBOTS_MAX_BYTES, True
+                    result.body = await _read_capped(answer, limit, truncate=truncate)
+                    if not ok:
+                        result.error = _status_error(answer.status)
+                        result.detail = f"HTTP {answer.status}"
+        except Exception as exc:  # every failure becomes an error kind for this host
+            result.error, result.detail = classify(exc)
+        return result
+
+
+def _refused(
+    domain: str,
+    path: str,
+    method: str,
+    error: str | None,
+    detail: str | None = None,
+    moved_to: str | None = None,
+) -> Response:
+    return Response(
+        domain=domain,
+        path=path,
+        method=method,
+        error=error,
+        detail=detail,
+        moved_to=moved_to,
+        fetched_at=utc_now(),
+    )
+
+
+def _looks_like_address(host: str) -> bool:
+    return host.replace(".", "").isdigit() or ":" in host
+
+
+def _status_error(status: int) -> str:
+    if status == 429:
+        return errors.HTTP_429
+    if status >= 500:
+        return errors.HTTP_5XX
+    return errors.HTTP_4XX
+
+
+async def _read_capped(answer: aiohttp.ClientResponse, limit: int, *, truncate: bool) -> bytes:
+    """Read at most `limit` decompressed bytes; beyond it raise (or truncate error bodies)."""
+    declared = answer.content_length
+    if declared is not None and declared > limit and not truncate:
+        raise BodyTooLarge(f"Content-Length {declared} > {limit}")
+    buffer = bytearray()
+    while chunk := await answer.content.read(CHUNK):
+        buffer += chunk
+        if len(buffer) > limit:
+            if truncate:
+                return bytes(buffer[:limit])
+            raise BodyTooLarge(f"more than {limit} bytes")
+    return bytes(buffer)
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds to wait from Retry-After (seconds or HTTP date) or X-RateLimit-Reset (ISO/epoch)."""
+    value = headers.get("Retry-After")
+    if value:
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        except (TypeError, ValueError):
+            pass
+    reset = headers.get("X-RateLimit-Reset")
+    if reset:
+        reset = reset.strip()
+        try:
+            if reset.replace(".", "").isdigit():
+                number = float(reset)
+                # Small numbers are seconds from now; large ones are Unix timestamps.
+                return number if number < 10**8 else max(0.0, number - time.time())
+            when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        except ValueError:
+            return None
+    return None

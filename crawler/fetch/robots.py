@@ -1,0 +1,59 @@
+"""robots.txt rules per host with RFC 9309 semantics, parsed by protego.
+
+A 2xx answer is parsed (rules for `fediscope` first, then `*`, as protego implements); a 4xx
+answer means "allow everything"; a 5xx answer or an unreachable host means "disallow everything"
+for this crawl. `Crawl-delay` becomes the host's minimum gap between requests.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from protego import Protego
+
+#: RFC 9309 asks crawlers to parse at least 500 KiB of a robots.txt.
+ROBOTS_MAX_BYTES = 512 * 1024
+ROBOTS_TTL_SECONDS = 24 * 3600
+
+
+@dataclass
+class RobotsRules:
+    """What one host's robots.txt allows for our token."""
+
+    mode: str  # "parsed" | "allow_all" | "disallow_all"
+    token: str
+    parser: Protego | None = None
+    fetched_at: float = 0.0
+    status: int | None = None
+
+    @classmethod
+    def from_answer(cls, status: int | None, body: bytes | None, token: str) -> RobotsRules:
+        """Rules from an HTTP answer (status None = the host was unreachable)."""
+        now = time.monotonic()
+        if status is None or status >= 500 or status == 429:
+            return cls("disallow_all", token, fetched_at=now, status=status)
+        if 400 <= status < 500:
+            return cls("allow_all", token, fetched_at=now, status=status)
+        text = (body or b"")[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace")
+        return cls("parsed", token, Protego.parse(text), fetched_at=now, status=status)
+
+    def allows(self, path: str) -> bool:
+        """Whether our token may fetch `path` (a path with optional query)."""
+        if self.mode == "allow_all":
+            return True
+        if self.mode == "disallow_all" or self.parser is None:
+            return False
+        return bool(self.parser.can_fetch(path or "/", self.token))
+
+    @property
+    def crawl_delay(self) -> float | None:
+        """Crawl-delay in seconds for our token (falling back to `*`), if any."""
+        if self.parser is None:
+            return None
+        delay = self.parser.crawl_delay(self.token)
+        return float(delay) if delay is not None else None
+
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() - self.fetched_at > ROBOTS_TTL_SECONDS
