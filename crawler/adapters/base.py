@@ -1,0 +1,220 @@
+"""The adapter interface: how a platform family's peers, blocks and instance info are read.
+
+An adapter is a small object with a `families` tuple and an async `collect(visit)` that calls
+platform endpoints through `Visit` (which goes through the polite, guarded fetch layer), parses
+the answers and fills `visit.observation`. Adapters never touch the database. Register new ones
+with `@register`; `adapter_for(family)` falls back to the generic adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from crawler.blocks import make_rule
+from crawler.domains import DomainPolicy
+from crawler.fetch import Fetcher, Response
+from crawler.fetch import errors as kinds
+from crawler.nodeinfo import NodeInfo, opt_out_tag
+from crawler.observation import (
+    DISALLOWED,
+    ERROR,
+    HIDDEN,
+    PUBLIC,
+    RESTRICTED,
+    UNSUPPORTED,
+    BlockRule,
+    Document,
+    ListResult,
+    Observation,
+)
+
+#: Misskey and PeerTube page through peers; the cap keeps one host's visit bounded.
+MAX_PAGES = 50
+
+
+class Adapter(Protocol):
+    """A platform family's endpoints and parsers."""
+
+    families: ClassVar[tuple[str, ...]]
+
+    async def collect(self, visit: Visit) -> None: ...
+
+
+_REGISTRY: dict[str, Adapter] = {}
+
+
+def register(cls: type) -> type:
+    """Class decorator: make an adapter available for its families."""
+    instance = cls()
+    for family in cls.families:
+        _REGISTRY[family] = instance
+    return cls
+
+
+def adapter_for(family: str | None) -> Adapter:
+    """The adapter of a family, or the generic fallback for unknown software."""
+    from crawler import adapters  # noqa: F401  (import registers every adapter module)
+
+    return _REGISTRY.get(family or "", _REGISTRY["*"])
+
+
+def registered_families() -> list[str]:
+    from crawler import adapters  # noqa: F401
+
+    return sorted(_REGISTRY)
+
+
+@dataclass
+class Answer:
+    """A parsed answer: the JSON value, or why there is none, plus the raw response."""
+
+    value: Any
+    error: str | None
+    response: Response
+
+    @property
+    def status(self) -> int | None:
+        return self.response.status
+
+
+class Visit:
+    """One host's visit: fetch helpers that keep every answer, and the observation to fill."""
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        observation: Observation,
+        policy: DomainPolicy,
+        nodeinfo: NodeInfo | None = None,
+    ):
+        self.fetcher = fetcher
+        self.observation = observation
+        self.policy = policy
+        self.nodeinfo = nodeinfo
+
+    @property
+    def domain(self) -> str:
+        return self.observation.domain
+
+    @property
+    def family(self) -> str | None:
+        return self.observation.family
+
+    async def fetch(
+        self, path: str, *, method: str = "GET", json_body: Any = None, domain: str | None = None
+    ) -> Response:
+        """Request a path of this host (or `domain`) and keep the answer as a document."""
+        response = await self.fetcher.request(
+            domain or self.domain, path, method=method, json_body=json_body
+        )
+        self.observation.requests += response.requests
+        if response.requests:
+            self.keep(response)
+        return response
+
+    async def get_json(
+        self, path: str, *, method: str = "GET", json_body: Any = None, domain: str | None = None
+    ) -> Answer:
+        response = await self.fetch(path, method=method, json_body=json_body, domain=domain)
+        if response.moved_to:
+            return Answer(None, kinds.REDIRECT_OFFSITE, response)
+        value, error = response.json()
+        return Answer(value, error, response)
+
+    async def post_json(self, path: str, body: Any) -> Answer:
+        return await self.get_json(path, method="POST", json_body=body)
+
+    def keep(self, response: Response) -> None:
+        self.observation.documents.append(
+            Document(
+                url=response.url,
+                status=response.status,
+                fetched_at=response.fetched_at,
+                content_type=response.content_type[:200],
+                body=response.body,
+                error=response.error,
+                method=response.method,
+            )
+        )
+
+    # -- helpers for adapters -------------------------------------------------------------
+
+    def domains(self, values: Iterable[Any]) -> list[str]:
+        """Validate published host names; count the rejected ones by reason."""
+        seen: set[str] = set()
+        result: list[str] = []
+        rejected = self.observation.rejected_names
+        for value in values:
+            domain, reason = self.policy.check(value)
+            if domain is None:
+                rejected[reason or "invalid"] += 1
+            elif domain != self.domain and domain not in seen:
+                seen.add(domain)
+                result.append(domain)
+        return result
+
+    def rule(
+        self,
+        pattern: object,
+        severity_raw: str,
+        reason: object = None,
+        digest: object = None,
+    ) -> BlockRule | None:
+        """A block rule in this host's family vocabulary (None for non-string patterns)."""
+        return make_rule(self.policy, self.family, pattern, severity_raw, reason, digest)
+
+    def check_description(self, text: str | None) -> bool:
+        """Record a `#nobot`/`#noindex` opt-out found in an instance description."""
+        if text and not self.observation.description:
+            self.observation.description = text
+        tag = opt_out_tag(text)
+        if tag:
+            self.opt_out(tag, "instance description")
+            return True
+        return False
+
+    def opt_out(self, reason: str, source: str) -> None:
+        if self.observation.opt_out is None:
+            self.observation.opt_out, self.observation.opt_out_source = reason, source
+
+    @property
+    def opted_out(self) -> bool:
+        return self.observation.opt_out is not None
+
+    def set_peers(self, result: ListResult) -> None:
+        self.observation.peers_visibility = result.visibility
+        self.observation.peers_truncated = result.truncated
+        if result.visibility == PUBLIC:
+            self.observation.peers = self.domains(result.items)
+
+    def set_blocks(self, result: ListResult) -> None:
+        self.observation.blocks_visibility = result.visibility
+        if result.visibility == PUBLIC:
+            self.observation.blocks = [rule for rule in result.items if rule is not None]
+
+    def unsupported(self, *, peers: bool = False, blocks: bool = False) -> None:
+        if peers:
+            self.observation.peers_visibility = UNSUPPORTED
+        if blocks:
+            self.observation.blocks_visibility = UNSUPPORTED
+
+
+def visibility_of(answer: Answer | Response, *, missing: str = HIDDEN) -> str:
+    """How readable a list endpoint was, from its answer (before parsing the items).
+
+    `missing` is what a 404 means: `hidden` where the platform has the endpoint but the admin
+    turned it off (Mastodon), `unsupported` where the software may not have it at all.
+    """
+    response = answer.response if isinstance(answer, Answer) else answer
+    error = answer.error if isinstance(answer, Answer) else response.error
+    if response.error == kinds.ROBOTS_DISALLOWED:
+        return DISALLOWED
+    if response.status in (401, 403):
+        return RESTRICTED
+    if response.status in (404, 410):
+        return missing
+    if error is not None or response.moved_to:
+        return ERROR
+    return PUBLIC
