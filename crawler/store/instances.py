@@ -1,0 +1,186 @@
+"""`instances` rows: the current state of every known domain, and its time series.
+
+A failed visit keeps what was known before (software, counts) and only moves the lifecycle; an
+opted-out instance keeps nothing but its domain, status and reason.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+
+from crawler.domains import DomainPolicy, display_name
+from crawler.lifecycle import PreviousState, transition
+from crawler.observation import ALIVE, OPTED_OUT, Observation
+from crawler.store.ids import DomainIds
+
+DATA_COLUMNS = (
+    "software",
+    "software_raw",
+    "family",
+    "version",
+    "users_total",
+    "users_active_month",
+    "users_active_halfyear",
+    "local_posts",
+    "local_comments",
+    "open_registrations",
+    "name",
+    "description",
+    "quality_flags",
+    "nodeinfo_version",
+    "nodeinfo_url",
+    "peers_visibility",
+    "peers_count",
+    "peers_truncated",
+    "blocks_visibility",
+    "blocks_count",
+)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def insert_discovered(
+    connection: sqlite3.Connection,
+    policy: DomainPolicy,
+    ids: DomainIds,
+    discovered: list[tuple[str, str]],
+    source: str,
+    hops: int | None,
+    now: str,
+) -> None:
+    """New `pending` rows for newly seen domains (how, and from which source)."""
+    connection.executemany(
+        "INSERT OR IGNORE INTO instances (domain, domain_id, display_name, registrable_domain, "
+        "status, first_seen, discovered_by, discovered_via, hops) "
+        "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+        (
+            (
+                name,
+                ids.id_of(name),
+                display_name(name),
+                policy.registrable(name),
+                now,
+                how,
+                source,
+                None if hops is None else hops + 1,
+            )
+            for name, how in discovered
+        ),
+    )
+
+
+def apply_visit(
+    connection: sqlite3.Connection,
+    observation: Observation,
+    crawl_id: int,
+    now: datetime,
+    recrawl_after: timedelta,
+) -> str:
+    """Update the visited domain's row and time series; return the stored status."""
+    row = connection.execute(
+        "SELECT status, failures, first_failure_at FROM instances WHERE domain = ?",
+        (observation.domain,),
+    ).fetchone()
+    previous = PreviousState(row[0], row[1] or 0, parse_iso(row[2])) if row else PreviousState()
+    change = transition(previous, observation, now, recrawl_after)
+    stamp = iso(now)
+    common = {
+        "status": change.status,
+        "status_reason": observation.opt_out or observation.error_kind,
+        "error_detail": observation.error_detail,
+        "moved_to": observation.moved_to,
+        "last_visit": stamp,
+        "next_visit": iso(change.next_visit),
+        "failures": change.failures,
+        "first_failure_at": iso(change.first_failure_at) if change.first_failure_at else None,
+        "last_crawl_id": crawl_id,
+    }
+    if observation.status == ALIVE:
+        common.update(_data_fields(observation))
+        common["last_seen"] = stamp
+    elif observation.status == OPTED_OUT:
+        common.update(dict.fromkeys(DATA_COLUMNS))
+        common["error_detail"] = observation.opt_out_source
+    assignments = ", ".join(f"{column} = ?" for column in common)
+    connection.execute(
+        f"UPDATE instances SET {assignments} WHERE domain = ?",
+        (*common.values(), observation.domain),
+    )
+    _append_stats(connection, observation, change.status, crawl_id, stamp)
+    return change.status
+
+
+def _data_fields(observation: Observation) -> dict[str, object]:
+    counts = observation.counts
+    return {
+        "software": observation.software,
+        "software_raw": observation.software_raw,
+        "family": observation.family,
+        "version": observation.version,
+        "users_total": counts.get("users_total"),
+        "users_active_month": counts.get("users_active_month"),
+        "users_active_halfyear": counts.get("users_active_halfyear"),
+        "local_posts": counts.get("local_posts"),
+        "local_comments": counts.get("local_comments"),
+        "open_registrations": (
+            None if observation.open_registrations is None else int(observation.open_registrations)
+        ),
+        "name": observation.name,
+        "description": observation.description,
+        "quality_flags": ",".join(sorted(observation.quality_flags)) or None,
+        "nodeinfo_version": observation.nodeinfo_version,
+        "nodeinfo_url": observation.nodeinfo_url,
+        "peers_visibility": observation.peers_visibility,
+        "peers_count": None if observation.peers is None else len(observation.peers),
+        "peers_truncated": int(observation.peers_truncated),
+        "blocks_visibility": observation.blocks_visibility,
+        "blocks_count": None if observation.blocks is None else len(observation.blocks),
+    }
+
+
+def _append_stats(
+    connection: sqlite3.Connection, observation: Observation, status: str, crawl_id: int, stamp: str
+) -> None:
+    alive = observation.status == ALIVE
+    counts = observation.counts if alive else {}
+    connection.execute(
+        "INSERT OR REPLACE INTO instance_stats (domain, crawl_id, observed_at, status, software, "
+        "version, users_total, users_active_month, users_active_halfyear, local_posts, "
+        "peers_count, blocks_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            observation.domain,
+            crawl_id,
+            stamp,
+            status,
+            observation.software if alive else None,
+            observation.version if alive else None,
+            counts.get("users_total"),
+            counts.get("users_active_month"),
+            counts.get("users_active_halfyear"),
+            counts.get("local_posts"),
+            len(observation.peers) if alive and observation.peers is not None else None,
+            len(observation.blocks) if alive and observation.blocks is not None else None,
+        ),
+    )
+
+
+def record_exclusion(
+    connection: sqlite3.Connection,
+    domain: str,
+    reason: str,
+    source: str | None,
+    crawl_id: int | None,
+    now: str,
+) -> None:
+    connection.execute(
+        "INSERT OR REPLACE INTO exclusions (domain, reason, source, at, crawl_id) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (domain, reason, source, now, crawl_id),
+    )

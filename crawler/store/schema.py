@@ -1,0 +1,309 @@
+"""The schema contract (design.md), created and migrated on open.
+
+Tables are declared once here; `ensure_schema` creates what is missing and adds new columns to
+existing tables, so a database written by an older fediscope opens without loss. Small tables
+go through sqlite-utils; the big edge table is a `WITHOUT ROWID` table of integers written with
+plain SQL (ecosystem.md §4: 4x smaller than text keys, and ordered bulk loads stay fast).
+Every table and column is described in data/metadata.yml (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+
+# name -> (columns in order as {column: type}, primary key, not-null set)
+TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
+    "domains": ({"id": int, "name": str}, "id", {"name"}),
+    "crawls": (
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "seeds": str,
+            "via": str,
+            "contact": str,
+            "user_agent": str,
+            "fediscope_version": str,
+            "settings": str,
+            "visited": int,
+            "alive": int,
+            "failed": int,
+            "requests": int,
+            "rejected_names": int,
+            "peer_edges_added": int,
+            "peer_edges_removed": int,
+        },
+        "id",
+        set(),
+    ),
+    "instances": (
+        {
+            "domain": str,
+            "domain_id": int,
+            "display_name": str,
+            "registrable_domain": str,
+            "software": str,
+            "software_raw": str,
+            "family": str,
+            "version": str,
+            "users_total": int,
+            "users_active_month": int,
+            "users_active_halfyear": int,
+            "local_posts": int,
+            "local_comments": int,
+            "open_registrations": int,
+            "name": str,
+            "description": str,
+            "quality_flags": str,
+            "status": str,
+            "status_reason": str,
+            "error_detail": str,
+            "moved_to": str,
+            "nodeinfo_version": str,
+            "nodeinfo_url": str,
+            "peers_visibility": str,
+            "peers_count": int,
+            "peers_truncated": int,
+            "blocks_visibility": str,
+            "blocks_count": int,
+            "first_seen": str,
+            "last_seen": str,
+            "last_visit": str,
+            "next_visit": str,
+            "failures": int,
+            "first_failure_at": str,
+            "discovered_by": str,
+            "discovered_via": str,
+            "hops": int,
+            "last_crawl_id": int,
+        },
+        "domain",
+        {"status"},
+    ),
+    "instance_stats": (
+        {
+            "domain": str,
+            "crawl_id": int,
+            "observed_at": str,
+            "status": str,
+            "software": str,
+            "version": str,
+            "users_total": int,
+            "users_active_month": int,
+            "users_active_halfyear": int,
+            "local_posts": int,
+            "peers_count": int,
+            "blocks_count": int,
+        },
+        ("domain", "crawl_id"),
+        set(),
+    ),
+    "blocks": (
+        {
+            "id": int,
+            "blocker": str,
+            "blocked": str,
+            "blocked_pattern": str,
+            "blocked_digest": str,
+            "kind": str,
+            "severity": str,
+            "severity_raw": str,
+            "reason": str,
+            "first_seen": str,
+            "last_seen": str,
+            "first_crawl": int,
+            "last_crawl": int,
+            "active": int,
+        },
+        "id",
+        {"blocker", "blocked_pattern", "severity", "severity_raw"},
+    ),
+    "block_events": (
+        {
+            "id": int,
+            "blocker": str,
+            "blocked_pattern": str,
+            "blocked": str,
+            "event": str,
+            "severity": str,
+            "severity_raw": str,
+            "previous_severity": str,
+            "reason": str,
+            "previous_reason": str,
+            "crawl_id": int,
+            "at": str,
+            "first_observation": int,
+        },
+        "id",
+        {"blocker", "blocked_pattern", "event"},
+    ),
+    "exclusions": (
+        {"domain": str, "reason": str, "source": str, "at": str, "crawl_id": int},
+        "domain",
+        {"reason"},
+    ),
+    "rejected_names": (
+        {"crawl_id": int, "reason": str, "count": int},
+        ("crawl_id", "reason"),
+        set(),
+    ),
+    "document_log": (
+        {
+            "id": int,
+            "domain": str,
+            "url": str,
+            "method": str,
+            "status": int,
+            "content_type": str,
+            "fetched_at": str,
+            "crawl_id": int,
+            "error": str,
+            "size": int,
+            "body_sha256": str,
+        },
+        "id",
+        {"domain", "url"},
+    ),
+    "document_bodies": ({"sha256": str, "encoding": str, "body": bytes}, "sha256", set()),
+    "imported_blocklists": (
+        {
+            "source": str,
+            "file_name": str,
+            "imported_at": str,
+            "rows": int,
+            "skipped_rows": int,
+        },
+        "source",
+        set(),
+    ),
+    "imported_blocks": (
+        {
+            "source": str,
+            "blocked_pattern": str,
+            "blocked": str,
+            "blocked_digest": str,
+            "kind": str,
+            "severity": str,
+            "severity_raw": str,
+            "reject_media": int,
+            "reject_reports": int,
+            "reason": str,
+            "obfuscate": int,
+        },
+        ("source", "blocked_pattern"),
+        set(),
+    ),
+}
+
+RAW_SQL = [
+    # The peer graph as validity intervals [first_crawl, removed_crawl) of integer pairs.
+    """CREATE TABLE IF NOT EXISTS peer_intervals (
+        source_id INTEGER NOT NULL,
+        target_id INTEGER NOT NULL,
+        first_crawl INTEGER NOT NULL,
+        removed_crawl INTEGER,
+        PRIMARY KEY (source_id, target_id, first_crawl)
+    ) WITHOUT ROWID""",
+]
+
+INDEXES: list[tuple[str, list[str], bool]] = [
+    ("instances", ["status"], False),
+    ("instances", ["family"], False),
+    ("instances", ["next_visit"], False),
+    ("instances", ["domain_id"], False),
+    ("instance_stats", ["crawl_id"], False),
+    ("blocks", ["blocker", "blocked_pattern", "severity_raw"], True),
+    ("blocks", ["blocked"], False),
+    ("blocks", ["blocked_digest"], False),
+    ("block_events", ["blocker"], False),
+    ("block_events", ["crawl_id"], False),
+    ("document_log", ["domain"], False),
+    ("document_log", ["body_sha256"], False),
+    ("exclusions", ["reason"], False),
+]
+
+VIEWS = {
+    "peer_edges": """
+        SELECT s.name AS source, t.name AS target, p.first_crawl AS first_crawl
+        FROM peer_intervals p
+        JOIN domains s ON s.id = p.source_id
+        JOIN domains t ON t.id = p.target_id
+        WHERE p.removed_crawl IS NULL""",
+    "documents": """
+        SELECT l.id, l.domain, l.url, l.method, l.status, l.content_type, l.fetched_at,
+               l.crawl_id, l.error, l.size, l.body_sha256, b.encoding, b.body
+        FROM document_log l LEFT JOIN document_bodies b ON b.sha256 = l.body_sha256""",
+    "suspends_while_peered": """
+        SELECT b.blocker, b.blocked, b.severity_raw, b.reason, b.first_seen
+        FROM blocks b
+        JOIN domains blocker_id ON blocker_id.name = b.blocker
+        JOIN domains blocked_id ON blocked_id.name = b.blocked
+        WHERE b.active = 1 AND b.severity = 'suspend' AND EXISTS (
+            SELECT 1 FROM peer_intervals p
+            WHERE p.source_id = blocked_id.id AND p.target_id = blocker_id.id
+              AND p.removed_crawl IS NULL)""",
+    "block_list_coverage": """
+        SELECT coalesce(family, 'unknown') AS family,
+               coalesce(blocks_visibility, 'not read') AS visibility,
+               count(*) AS instances,
+               coalesce(sum(users_active_month), 0) AS active_users
+        FROM instances WHERE status = 'alive'
+        GROUP BY 1, 2 ORDER BY 1, instances DESC""",
+}
+
+
+def open_database(path: str, *, create: bool = True) -> sqlite_utils.Database:
+    """Open (and create/migrate) a fediscope database in WAL mode."""
+    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db = sqlite_utils.Database(connection)
+    connection.execute("PRAGMA busy_timeout = 60000")
+    if create:
+        ensure_schema(db)
+    return db
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    """Create missing tables, columns, indexes and views; record the schema version."""
+    if db.journal_mode != "wal":
+        db.enable_wal()
+    db.execute("PRAGMA synchronous = NORMAL")
+    for name, (columns, pk, not_null) in TABLES.items():
+        table = db.table(name)
+        if not table.exists():
+            table.create(columns, pk=pk, not_null=not_null)
+            continue
+        existing = set(table.columns_dict)
+        for column, kind in columns.items():
+            if column not in existing:
+                table.add_column(column, kind)
+    for statement in RAW_SQL:
+        db.execute(statement)
+    for table_name, columns, unique in INDEXES:
+        db.table(table_name).create_index(columns, unique=unique, if_not_exists=True)
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS domains_name ON domains (name)")
+    for view, sql in VIEWS.items():
+        db.create_view(view, sql.strip(), replace=True)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def ensure_target_index(db: sqlite_utils.Database) -> None:
+    """The "who lists X as a peer" index; built after bulk loads, where it is cheapest."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS peer_intervals_target "
+        "ON peer_intervals (target_id, source_id) WHERE removed_crawl IS NULL"
+    )
+
+
+def is_fediscope_database(path: str) -> bool:
+    """Whether `path` is a SQLite file (empty new files count); raises nothing."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(16)
+    except OSError:
+        return False
+    return header in (b"", b"SQLite format 3\x00")

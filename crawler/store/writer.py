@@ -1,0 +1,314 @@
+"""`StoreWriter`: turns one finished visit into rows, in one transaction.
+
+This is the trust boundary's other side: it receives validated `Observation`s and owns every
+write. Because each domain commits on its own, Ctrl-C or kill -9 leaves a valid database: the
+next run resumes the same crawl, skipping what finished and keeping what was discovered.
+`AsyncStore` runs a writer on a dedicated thread (SQLite releases the GIL while it works).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from crawler.domains import DomainPolicy
+from crawler.observation import ALIVE, GONE, OPTED_OUT, PENDING, Observation
+from crawler.store import blocks as block_store
+from crawler.store import documents, peers
+from crawler.store.ids import DomainIds
+from crawler.store.instances import apply_visit, insert_discovered, iso, record_exclusion
+from crawler.store.schema import open_database
+
+T = TypeVar("T")
+
+
+@dataclass
+class VisitResult:
+    """What the engine needs back after a visit was stored."""
+
+    status: str
+    new_domains: list[tuple[str, str]] = field(default_factory=list)
+    peer_edges_added: int = 0
+    peer_edges_removed: int = 0
+    block_events: dict[str, int] = field(default_factory=dict)
+
+
+class StoreWriter:
+    """Synchronous writer over one connection (use it from one thread only)."""
+
+    def __init__(self, path: str, policy: DomainPolicy):
+        self.db = open_database(path)
+        self.connection: sqlite3.Connection = self.db.conn
+        self.policy = policy
+        self.ids = DomainIds(self.connection)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    # -- crawls ---------------------------------------------------------------------------
+
+    def begin_crawl(
+        self, seeds: list[str], settings: dict[str, Any], now: datetime
+    ) -> tuple[int, bool]:
+        """(crawl id, resumed): continue an unfinished crawl or start a new one."""
+        row = self.connection.execute(
+            "SELECT id FROM crawls WHERE status = 'running' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row:
+            return row[0], True
+        with self._transaction():
+            cursor = self.connection.execute(
+                "INSERT INTO crawls (started_at, status, seeds, via, contact, user_agent, "
+                "fediscope_version, settings, visited, alive, failed, requests, rejected_names, "
+                "peer_edges_added, peer_edges_removed) "
+                "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0)",
+                (
+                    iso(now),
+                    json.dumps(seeds),
+                    settings.get("via"),
+                    settings.get("contact"),
+                    settings.get("user_agent"),
+                    settings.get("version"),
+                    json.dumps(settings, sort_keys=True, default=str),
+                ),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid, False
+
+    def finish_crawl(self, crawl_id: int, now: datetime, *, interrupted: bool = False) -> None:
+        status = "running" if interrupted else "finished"
+        with self._transaction():
+            self.connection.execute(
+                "UPDATE crawls SET finished_at = ?, status = ? WHERE id = ?",
+                (None if interrupted else iso(now), status, crawl_id),
+            )
+
+    def add_seeds(self, seeds: Iterable[str], how: str, now: datetime) -> list[str]:
+        """Make sure seed domains exist as instances; return the ones that were new."""
+        seeds = list(dict.fromkeys(seeds))
+        with self._transaction():
+            new = self.ids.ensure(seeds)
+            insert_discovered(
+                self.connection,
+                self.policy,
+                self.ids,
+                [(name, how) for name in new],
+                None,
+                -1,
+                iso(now),
+            )
+            self.connection.executemany(
+                "UPDATE instances SET hops = 0 WHERE domain = ?", ((s,) for s in seeds)
+            )
+        return new
+
+    def due_domains(
+        self, crawl_id: int, now: datetime, seeds: list[str]
+    ) -> list[tuple[str, int | None]]:
+        """Domains to visit in this crawl, seeds first, then by hops and discovery order."""
+        rows = self.connection.execute(
+            "SELECT domain, hops FROM instances "
+            "WHERE (last_crawl_id IS NULL OR last_crawl_id != ?) "
+            "AND (next_visit IS NULL OR next_visit <= ?) "
+            "AND domain NOT IN (SELECT domain FROM exclusions WHERE crawl_id = ?) "
+            "ORDER BY hops IS NULL, hops, domain_id",
+            (crawl_id, iso(now), crawl_id),
+        ).fetchall()
+        seed_set = set(seeds)
+        ordered = [row for row in rows if row[0] in seed_set]
+        ordered += [row for row in rows if row[0] not in seed_set]
+        return [(domain, hops) for domain, hops in ordered]
+
+    def visited_in_crawl(self, crawl_id: int) -> list[str]:
+        return [
+            row[0]
+            for row in self.connection.execute(
+                "SELECT domain FROM instances WHERE last_crawl_id = ?", (crawl_id,)
+            )
+        ]
+
+    def known_domains(self) -> list[str]:
+        return [row[0] for row in self.connection.execute("SELECT domain FROM instances")]
+
+    # -- visits ---------------------------------------------------------------------------
+
+    def record_visit(
+        self,
+        observation: Observation,
+        crawl_id: int,
+        hops: int | None,
+        now: datetime,
+        recrawl_after: timedelta,
+    ) -> VisitResult:
+        """Store everything a visit produced, atomically."""
+        result = VisitResult(status=observation.status)
+        try:
+            with self._transaction():
+                self._record_visit(observation, crawl_id, hops, now, recrawl_after, result)
+        except BaseException:
+            self.ids = DomainIds(self.connection)  # new ids of the rolled-back transaction
+            raise
+        return result
+
+    def _record_visit(
+        self,
+        observation: Observation,
+        crawl_id: int,
+        hops: int | None,
+        now: datetime,
+        recrawl_after: timedelta,
+        result: VisitResult,
+    ) -> None:
+        stamp = iso(now)
+        domain = observation.domain
+        if domain not in self.ids:
+            self.ids.ensure([domain])
+            insert_discovered(
+                self.connection, self.policy, self.ids, [(domain, "seed")], None, -1, stamp
+            )
+        discovered: dict[str, str] = {}
+        for name, how in observation.discovered():
+            discovered.setdefault(name, how)
+        result.new_domains = [(name, discovered[name]) for name in self.ids.ensure(discovered)]
+        insert_discovered(
+            self.connection, self.policy, self.ids, result.new_domains, domain, hops, stamp
+        )
+        result.status = apply_visit(self.connection, observation, crawl_id, now, recrawl_after)
+        source_id = self.ids.id_of(domain)
+        if observation.status == OPTED_OUT:
+            peers.drop_peers(self.connection, source_id)
+            block_store.drop_blocks(self.connection, domain)
+            documents.drop_documents(self.connection, domain)
+            record_exclusion(
+                self.connection,
+                domain,
+                observation.opt_out or "opted_out",
+                observation.opt_out_source,
+                crawl_id,
+                stamp,
+            )
+        else:
+            self._record_lists(observation, source_id, crawl_id, stamp, result)
+            documents.store_documents(self.connection, domain, crawl_id, observation.documents)
+            self._record_exclusion_state(observation, crawl_id, stamp)
+        self._count_crawl(crawl_id, observation, result)
+
+    def _record_lists(
+        self,
+        observation: Observation,
+        source_id: int,
+        crawl_id: int,
+        stamp: str,
+        result: VisitResult,
+    ) -> None:
+        if observation.status != ALIVE:
+            return
+        if observation.peers is not None:
+            targets = [self.ids.id_of(name) for name in observation.peers]
+            result.peer_edges_added, result.peer_edges_removed = peers.replace_peers(
+                self.connection, source_id, targets, crawl_id
+            )
+        if observation.blocks is not None:
+            result.block_events = block_store.apply_block_list(
+                self.connection, observation.domain, observation.blocks, crawl_id, stamp
+            )
+
+    def _record_exclusion_state(self, observation: Observation, crawl_id: int, stamp: str) -> None:
+        domain = observation.domain
+        if observation.status == GONE:
+            record_exclusion(
+                self.connection, domain, "gone", observation.error_detail, crawl_id, stamp
+            )
+        elif observation.status == PENDING and observation.skip_reason:
+            record_exclusion(
+                self.connection, domain, observation.skip_reason, "robots.txt", crawl_id, stamp
+            )
+        elif observation.status == ALIVE:
+            self.connection.execute("DELETE FROM exclusions WHERE domain = ?", (domain,))
+
+    def _count_crawl(self, crawl_id: int, observation: Observation, result: VisitResult) -> None:
+        alive = int(result.status == ALIVE)
+        failed = int(result.status not in (ALIVE, OPTED_OUT, PENDING, GONE))
+        self.connection.execute(
+            "UPDATE crawls SET visited = visited + 1, alive = alive + ?, failed = failed + ?, "
+            "requests = requests + ?, rejected_names = rejected_names + ?, "
+            "peer_edges_added = peer_edges_added + ?, peer_edges_removed = peer_edges_removed + ? "
+            "WHERE id = ?",
+            (
+                alive,
+                failed,
+                observation.requests,
+                sum(observation.rejected_names.values()),
+                result.peer_edges_added,
+                result.peer_edges_removed,
+                crawl_id,
+            ),
+        )
+        self.add_rejected(crawl_id, observation.rejected_names)
+
+    def add_rejected(self, crawl_id: int, rejected: Counter[str]) -> None:
+        self.connection.executemany(
+            "INSERT INTO rejected_names (crawl_id, reason, count) VALUES (?, ?, ?) "
+            "ON CONFLICT (crawl_id, reason) DO UPDATE SET count = count + excluded.count",
+            ((crawl_id, reason, count) for reason, count in rejected.items()),
+        )
+
+    def exclude(
+        self, domain: str, reason: str, source: str | None, crawl_id: int, now: datetime
+    ) -> None:
+        """Record that a known domain is not crawled (exclusion file, subdomain farm)."""
+        with self._transaction():
+            record_exclusion(self.connection, domain, reason, source, crawl_id, iso(now))
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.connection)
+
+
+class _Transaction:
+    def __init__(self, connection: sqlite3.Connection):
+        self.connection = connection
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.connection.execute("BEGIN IMMEDIATE")
+        return self.connection
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self.connection.execute("ROLLBACK" if kind else "COMMIT")
+
+
+class AsyncStore:
+    """A `StoreWriter` on its own thread; every call is awaited from the event loop."""
+
+    def __init__(self, path: str, policy: DomainPolicy):
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fediscope-store")
+        self._path, self._policy = path, policy
+        self.writer: StoreWriter | None = None
+
+    async def open(self) -> AsyncStore:
+        self.writer = await self._run(StoreWriter, self._path, self._policy)
+        return self
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            await self._run(self.writer.close)
+        self._executor.shutdown(wait=True)
+
+    async def call(self, method: Callable[..., T], *args: Any) -> T:
+        return await self._run(method, *args)
+
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, function, *args)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
