@@ -1,0 +1,321 @@
+"""The crawl engine: a frontier of domains, visited concurrently, stored as each one finishes.
+
+`crawl(settings)` is what `fediscope crawl` runs. The frontier starts from the seeds and every
+domain that is due (new, or whose re-visit time has come) and grows with the peers, block
+targets and moves each visit reports. At most `hosts_in_flight` visits run at once; the fetch
+layer bounds requests in flight globally and per host. A subdomain farm is capped per
+registrable domain; the exclusion file is honoured before any request. Each finished domain is
+one transaction, so an interrupted crawl resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+from tqdm import tqdm
+
+from crawler import PROJECT_URL, ROBOTS_TOKEN, __version__
+from crawler.domains import DomainPolicy, policy_for
+from crawler.fetch import Fetcher, FetchSettings
+from crawler.observation import ALIVE, GONE, OPTED_OUT, PENDING, Observation
+from crawler.store import AsyncStore
+from crawler.store.writer import StoreWriter, VisitResult, utcnow
+from crawler.visit import visit_domain
+
+log = logging.getLogger(__name__)
+
+
+class CrawlError(Exception):
+    """A crawl that cannot start or produced nothing usable (reported as a one-line error)."""
+
+
+@dataclass
+class CrawlSettings:
+    """Everything `fediscope crawl` can be told; the defaults are the polite ones."""
+
+    db: str = "data/fediverse.db"
+    seeds: list[str] = field(default_factory=list)
+    seed_file: str | None = None
+    max_instances: int | None = None
+    concurrency: int = 64
+    hosts_in_flight: int | None = None
+    via: str | None = None
+    contact: str | None = None
+    min_gap: float = 1.0
+    max_crawl_delay: float = 60.0
+    host_budget: int = 100
+    total_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 15.0
+    max_body: int = 16 * 1024 * 1024
+    subdomain_cap: int = 50
+    exclude_file: str | None = None
+    recrawl_after: timedelta = timedelta(hours=20)
+    progress: bool = True
+    clock: Callable[[], datetime] = utcnow
+    resolver: aiohttp.abc.AbstractResolver | None = None
+
+
+@dataclass
+class CrawlSummary:
+    """What a crawl run did (also stored in the `crawls` row)."""
+
+    crawl_id: int
+    resumed: bool
+    visited: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+    discovered: int = 0
+    excluded: Counter[str] = field(default_factory=Counter)
+    peer_edges_added: int = 0
+    seconds: float = 0.0
+    seeds: list[str] = field(default_factory=list)
+    seed_failures: dict[str, str] = field(default_factory=dict)
+    errors: int = 0
+
+
+def user_agent(contact: str | None) -> str:
+    """`fediscope/VERSION (+PROJECT_URL; CONTACT)`: who we are and how to reach the operator."""
+    return f"fediscope/{__version__} (+{PROJECT_URL}; {contact or 'sandbox crawl via loopback'})"
+
+
+def read_seed_file(path: str) -> list[str]:
+    """Domains from a file: one per line, or a CSV whose header has a `domain` column."""
+    import csv
+
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not lines:
+        return []
+    header = [cell.strip().lstrip("#").lower() for cell in next(csv.reader([lines[0]]))]
+    if "domain" in header:
+        column = header.index("domain")
+        rows = csv.reader(lines[1:])
+        return [row[column].strip() for row in rows if len(row) > column and row[column].strip()]
+    return [line.split(",")[0].strip() for line in lines]
+
+
+class ExclusionList:
+    """Domains and suffixes from `--exclude-file`: an entry excludes itself and its subdomains."""
+
+    def __init__(self, entries: list[str]):
+        self.entries = {entry.strip().lower().lstrip("*.").rstrip(".") for entry in entries}
+        self.entries.discard("")
+
+    @classmethod
+    def from_file(cls, path: str | None) -> ExclusionList:
+        if not path:
+            return cls([])
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        return cls([line.split("#", 1)[0] for line in lines])
+
+    def match(self, domain: str) -> str | None:
+        labels = domain.split(".")
+        for start in range(len(labels)):
+            candidate = ".".join(labels[start:])
+            if candidate in self.entries:
+                return candidate
+        return None
+
+
+class Crawl:
+    """One run of the crawler over one database."""
+
+    def __init__(self, settings: CrawlSettings):
+        self.settings = settings
+        self.policy: DomainPolicy = policy_for(settings.via)
+        self.exclusions = ExclusionList.from_file(settings.exclude_file)
+        self.queue: deque[tuple[str, int | None]] = deque()
+        self.queued: set[str] = set()
+        self.per_registrable: Counter[str] = Counter()
+        self.pending_exclusions: list[tuple[str, str, str | None]] = []
+        self.summary: CrawlSummary | None = None
+
+    def seeds(self) -> list[str]:
+        raw = list(self.settings.seeds)
+        if self.settings.seed_file:
+            raw += read_seed_file(self.settings.seed_file)
+        seeds = []
+        for value in raw:
+            domain, reason = self.policy.check(value)
+            if domain is None:
+                raise CrawlError(f"invalid seed {value!r} ({reason})")
+            seeds.append(domain)
+        return list(dict.fromkeys(seeds))
+
+    def fetch_settings(self) -> FetchSettings:
+        s = self.settings
+        return FetchSettings(
+            user_agent=user_agent(s.contact),
+            via=s.via,
+            concurrency=s.concurrency,
+            min_gap=s.min_gap,
+            max_crawl_delay=s.max_crawl_delay,
+            host_budget=s.host_budget,
+            max_body=s.max_body,
+            total_timeout=s.total_timeout,
+            connect_timeout=s.connect_timeout,
+            read_timeout=s.read_timeout,
+            robots_token=ROBOTS_TOKEN,
+            domain_policy=self.policy,
+        )
+
+    def offer(self, domain: str, hops: int | None) -> None:
+        """Queue a domain for this crawl unless excluded or beyond its farm's cap."""
+        if domain in self.queued:
+            return
+        entry = self.exclusions.match(domain)
+        if entry is not None:
+            self.queued.add(domain)
+            self.pending_exclusions.append((domain, "exclusion_file", entry))
+            return
+        registrable = self.policy.registrable(domain)
+        if self.per_registrable[registrable] >= self.settings.subdomain_cap:
+            self.queued.add(domain)
+            self.pending_exclusions.append((domain, "subdomain_farm", registrable))
+            return
+        self.per_registrable[registrable] += 1
+        self.queued.add(domain)
+        self.queue.append((domain, hops))
+
+    async def run(self) -> CrawlSummary:
+        s = self.settings
+        seeds = self.seeds()
+        store = await AsyncStore(s.db, self.policy).open()
+        started = time.monotonic()
+        try:
+            writer = store.writer
+            assert writer is not None
+            summary = await self._run(store, writer, seeds)
+        finally:
+            await store.close()
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    async def _run(self, store: AsyncStore, writer: StoreWriter, seeds: list[str]) -> CrawlSummary:
+        s = self.settings
+        now = s.clock()
+        record = {k: v for k, v in asdict(s).items() if k not in ("clock", "resolver")}
+        record.update(user_agent=user_agent(s.contact), version=__version__, seeds=seeds)
+        crawl_id, resumed = await store.call(writer.begin_crawl, seeds, record, now)
+        summary = self.summary = CrawlSummary(crawl_id, resumed, seeds=seeds)
+        await store.call(writer.add_seeds, seeds, "seed", now)
+        for domain in await store.call(writer.visited_in_crawl, crawl_id):
+            self.queued.add(domain)
+            self.per_registrable[self.policy.registrable(domain)] += 1
+        for domain, hops in await store.call(writer.due_domains, crawl_id, now, seeds):
+            self.offer(domain, hops)
+        await self._flush_exclusions(store, writer, crawl_id)
+        limit = s.max_instances if s.max_instances is not None else float("inf")
+        in_flight = s.hosts_in_flight or max(8, 4 * s.concurrency)
+        bar = tqdm(
+            total=len(self.queue),
+            unit="inst",
+            disable=not s.progress,
+            dynamic_ncols=True,
+            desc="crawl",
+        )
+        started = 0
+        try:
+            async with Fetcher(self.fetch_settings(), resolver=s.resolver) as fetcher:
+                running: set[asyncio.Task[tuple[Observation, VisitResult, int | None]]] = set()
+                while self.queue or running:
+                    while self.queue and len(running) < in_flight and started < limit:
+                        domain, hops = self.queue.popleft()
+                        started += 1
+                        running.add(
+                            asyncio.create_task(
+                                self._visit(fetcher, store, writer, crawl_id, domain, hops)
+                            )
+                        )
+                    if not running:
+                        break
+                    done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        observation, result, hops = task.result()
+                        self._account(summary, observation, result, seeds)
+                        for name, _how in result.new_domains:
+                            self.offer(name, None if hops is None else hops + 1)
+                        bar.update(1)
+                    await self._flush_exclusions(store, writer, crawl_id)
+                    bar.total = bar.n + len(self.queue) + len(running)
+                    bar.set_postfix(
+                        queued=len(self.queue),
+                        alive=summary.statuses[ALIVE],
+                        failed=summary.visited - summary.statuses[ALIVE],
+                        refresh=False,
+                    )
+        finally:
+            bar.close()
+        await store.call(writer.finish_crawl, crawl_id, s.clock())
+        return summary
+
+    async def _visit(
+        self,
+        fetcher: Fetcher,
+        store: AsyncStore,
+        writer: StoreWriter,
+        crawl_id: int,
+        domain: str,
+        hops: int | None,
+    ) -> tuple[Observation, VisitResult, int | None]:
+        observation = await visit_domain(fetcher, domain, self.policy)
+        try:
+            result = await store.call(
+                writer.record_visit,
+                observation,
+                crawl_id,
+                hops,
+                self.settings.clock(),
+                self.settings.recrawl_after,
+            )
+        except Exception:  # a bug must not stop the crawl; the domain is retried next run
+            log.exception("could not store the visit of %s", domain)
+            result = VisitResult(status="error")
+        return observation, result, hops
+
+    def _account(
+        self, summary: CrawlSummary, observation: Observation, result: VisitResult, seeds: list[str]
+    ) -> None:
+        summary.visited += 1
+        summary.statuses[result.status] += 1
+        summary.requests += observation.requests
+        summary.discovered += len(result.new_domains)
+        summary.peer_edges_added += result.peer_edges_added
+        if result.status == "error":
+            summary.errors += 1
+        if observation.domain in seeds and observation.status not in (ALIVE, OPTED_OUT, GONE):
+            reason = observation.error_kind or observation.status
+            if observation.status == PENDING:
+                reason = observation.skip_reason or reason
+            detail = f": {observation.error_detail}" if observation.error_detail else ""
+            summary.seed_failures[observation.domain] = f"{reason}{detail}"
+
+    async def _flush_exclusions(
+        self, store: AsyncStore, writer: StoreWriter, crawl_id: int
+    ) -> None:
+        if not self.pending_exclusions:
+            return
+        batch, self.pending_exclusions = self.pending_exclusions, []
+        now = self.settings.clock()
+        for domain, reason, source in batch:
+            await store.call(writer.exclude, domain, reason, source, crawl_id, now)
+            if self.summary is not None:
+                self.summary.excluded[reason] += 1
+
+
+async def crawl_async(settings: CrawlSettings) -> CrawlSummary:
+    return await Crawl(settings).run()
+
+
+def crawl(settings: CrawlSettings) -> CrawlSummary:
+    """Run a crawl to the end (what `fediscope crawl` does)."""
+    return asyncio.run(crawl_async(settings))
