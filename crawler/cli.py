@@ -1,0 +1,353 @@
+"""`fediscope`: a thin click shell; each command calls the library function of the same name.
+
+Bad input (unknown flags, a missing or non-SQLite database, an invalid or unreachable seed) is
+reported as one line on stderr with exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from crawler import __version__
+
+DEFAULT_DB = "data/fediverse.db"
+
+
+class CLIError(click.ClickException):
+    """A one-line error with exit status 2."""
+
+    exit_code = 2
+
+
+def _fail(message: str) -> None:
+    raise CLIError(message)
+
+
+def existing_database(path: str) -> str:
+    """The path of an existing SQLite database, or a CLIError."""
+    from crawler.store.schema import is_fediscope_database
+
+    file = Path(path)
+    if not file.is_file():
+        _fail(f"database {path} does not exist (run `fediscope crawl --db {path}` first)")
+    if not is_fediscope_database(path):
+        _fail(f"{path} is not a SQLite database")
+    return path
+
+
+def writable_database(path: str) -> str:
+    """A path where a database exists or can be created (its folder must exist)."""
+    from crawler.store.schema import is_fediscope_database
+
+    file = Path(path)
+    if file.exists() and not is_fediscope_database(path):
+        _fail(f"{path} is not a SQLite database")
+    if not file.exists():
+        if path == DEFAULT_DB:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        elif not file.parent.is_dir():
+            _fail(f"folder {file.parent} for database {path} does not exist")
+    return path
+
+
+db_option = click.option(
+    "--db",
+    default=DEFAULT_DB,
+    show_default=True,
+    metavar="PATH",
+    help="SQLite database file.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fediscope")
+def cli() -> None:
+    """fediscope: crawl the Fediverse into SQLite, analyse it, and serve it with Datasette."""
+
+
+@cli.command()
+@db_option
+@click.option("--seed", "seeds", multiple=True, metavar="DOMAIN", help="Start here (repeatable).")
+@click.option(
+    "--seed-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="One domain per line, or CSV with a domain column.",
+)
+@click.option(
+    "--max-instances", type=click.IntRange(min=1), help="Visit at most N domains in this run."
+)
+@click.option(
+    "--concurrency",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=1, max=4096),
+    help="Requests in flight across all hosts.",
+)
+@click.option(
+    "--via",
+    metavar="HOST:PORT",
+    help="Send every request to this address with the real Host header (sandbox).",
+)
+@click.option(
+    "--contact",
+    metavar="TEXT",
+    help="Your e-mail or URL, sent in the User-Agent (required on the real network).",
+)
+@click.option(
+    "--exclude-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Domains (and their subdomains) never to crawl.",
+)
+@click.option(
+    "--min-gap",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.0),
+    help="Seconds between two requests to the same host.",
+)
+@click.option(
+    "--max-crawl-delay",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.0),
+    help="Skip hosts whose robots.txt Crawl-delay is longer.",
+)
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Total seconds per request.",
+)
+@click.option(
+    "--recrawl-after",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(min=0.0),
+    help="Hours before an alive instance is due again.",
+)
+@click.option(
+    "--subdomain-cap",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Hosts of one registrable domain queued per crawl.",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def crawl(
+    db: str,
+    seeds: tuple[str, ...],
+    seed_file: str | None,
+    max_instances: int | None,
+    concurrency: int,
+    via: str | None,
+    contact: str | None,
+    exclude_file: str | None,
+    min_gap: float,
+    max_crawl_delay: float,
+    timeout: float,
+    recrawl_after: float,
+    subdomain_cap: int,
+    no_progress: bool,
+) -> None:
+    """Crawl from seeds (and whatever is due in the database)."""
+    from crawler.engine import CrawlError, CrawlSettings
+    from crawler.engine import crawl as run_crawl
+
+    if via is not None:
+        _check_via(via)
+    elif not contact:
+        _fail(
+            "--contact is required when crawling the real network "
+            "(an e-mail or URL where admins can reach you)"
+        )
+    if contact is not None and (
+        not contact.strip() or len(contact) > 200 or not contact.isprintable()
+    ):
+        _fail("--contact must be one printable line of at most 200 characters")
+    settings = CrawlSettings(
+        db=writable_database(db),
+        seeds=list(seeds),
+        seed_file=seed_file,
+        max_instances=max_instances,
+        concurrency=concurrency,
+        via=via,
+        contact=contact,
+        exclude_file=exclude_file,
+        min_gap=min_gap,
+        max_crawl_delay=max_crawl_delay,
+        total_timeout=timeout,
+        connect_timeout=min(10.0, timeout),
+        read_timeout=min(15.0, timeout),
+        recrawl_after=timedelta(hours=recrawl_after),
+        subdomain_cap=subdomain_cap,
+        progress=not no_progress and sys.stderr.isatty(),
+    )
+    try:
+        summary = run_crawl(settings)
+    except CrawlError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        click.echo(
+            "\ninterrupted: finished domains are stored; run the same command to resume", err=True
+        )
+        sys.exit(130)
+    statuses = ", ".join(f"{n} {s}" for s, n in summary.statuses.most_common())
+    click.echo(
+        f"crawl {summary.crawl_id}{' (resumed)' if summary.resumed else ''}: "
+        f"{summary.visited} visited ({statuses or 'nothing due'}), "
+        f"{summary.discovered} new domains, "
+        f"{summary.requests} requests, {summary.peer_edges_added} peer edges added, "
+        f"{summary.seconds:.1f} s"
+    )
+    for seed, reason in summary.seed_failures.items():
+        click.echo(f"warning: seed {seed} could not be crawled ({reason})", err=True)
+    if summary.seed_failures and set(summary.seeds) <= set(summary.seed_failures):
+        first = next(iter(summary.seed_failures.items()))
+        _fail(f"seed {first[0]} is unreachable ({first[1]})")
+
+
+def _check_via(via: str) -> None:
+    host, _, port = via.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        _fail(f"--via must be HOST:PORT, got {via!r}")
+
+
+@cli.command()
+@db_option
+def analyze(db: str) -> None:
+    """Build the derived tables (platform share, graph metrics, block aggregates)."""
+    from graph.analyze import analyze as run_analyze
+
+    report = run_analyze(existing_database(db))
+    for line in report.lines():
+        click.echo(line)
+
+
+@cli.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(min=0, max=65535))
+def serve(db: str, host: str, port: int) -> None:
+    """Serve the database with Datasette (metadata, charts and canned queries from data/)."""
+    from crawler.serve import serve as run_serve
+
+    run_serve(existing_database(db), host=host, port=port)
+
+
+@cli.command("who-blocks")
+@click.argument("domain")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable answer.")
+def who_blocks(domain: str, db: str, as_json: bool) -> None:
+    """Every instance that blocks DOMAIN, with severity, reason and the coverage behind it."""
+    from crawler.who_blocks import InvalidQuery, format_answer
+    from crawler.who_blocks import who_blocks as run_who_blocks
+
+    try:
+        answer = run_who_blocks(existing_database(db), domain)
+    except InvalidQuery as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_answer(answer))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(min=0, max=65535))
+@click.option("--instances", default=1000, show_default=True, type=click.IntRange(min=10))
+@click.option("--seed", default=1, show_default=True, type=int, help="Random seed of the world.")
+@click.option(
+    "--truth",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the ground truth (JSON) here.",
+)
+@click.option("--hostile", is_flag=True, help="Also serve the hostile hosts (*.hostile.test).")
+def sandbox(
+    host: str, port: int, instances: int, seed: int, truth: str | None, hostile: bool
+) -> None:
+    """Serve a synthetic Fediverse on one loopback port (crawl it with --via HOST:PORT)."""
+    from crawler.sandbox import SandboxConfig, run_forever
+
+    run_forever(SandboxConfig(seed=seed, instances=instances, hostile=hostile), host, port, truth)
+
+
+@cli.command()
+@click.option("--instances", default=1000, show_default=True, type=click.IntRange(min=10))
+@click.option("--seed", default=1, show_default=True, type=int, help="Random seed of the world.")
+@click.option("--db", default="data/demo.db", show_default=True, metavar="PATH")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(min=0, max=65535))
+@click.option("--no-serve", is_flag=True, help="Stop after the analysis.")
+def demo(instances: int, seed: int, db: str, port: int, no_serve: bool) -> None:
+    """Sandbox + crawl + analyze + serve, all on loopback, in one command."""
+    from crawler.demo import demo as run_demo
+
+    run_demo(instances=instances, seed=seed, db=db, port=port, serve=not no_serve)
+
+
+@cli.command()
+@db_option
+@click.option(
+    "--format", "fmt", required=True, type=click.Choice(["parquet", "csv", "gexf", "graphml"])
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+def export(db: str, fmt: str, out: str) -> None:
+    """Export instances, peer and block edges for other tools."""
+    from graph.export import ExportError
+    from graph.export import export as run_export
+
+    try:
+        files = run_export(existing_database(db), fmt, out)
+    except ExportError as exc:
+        _fail(str(exc))
+    for file in files:
+        click.echo(file)
+
+
+@cli.command("import-blocklist")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--source", required=True, metavar="NAME", help="Name of this shared block list.")
+@db_option
+def import_blocklist(file: str, source: str, db: str) -> None:
+    """Import a shared block list (Mastodon CSV export format) as a named source."""
+    from crawler.importer import BlocklistImportError
+    from crawler.importer import import_blocklist as run_import
+
+    try:
+        result = run_import(writable_database(db), file, source)
+    except BlocklistImportError as exc:
+        _fail(str(exc))
+    click.echo(
+        f"imported {result.rows} rules from {file} as source {source!r}"
+        f" ({result.skipped} rows skipped)"
+    )
+
+
+def main() -> None:
+    """Entry point: click without its multi-line usage errors or tracebacks."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.format_message() if hasattr(exc, "format_message") else str(exc))
+        sys.exit(0)
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        click.echo(f"fediscope: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"fediscope: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)

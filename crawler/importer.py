@@ -1,0 +1,193 @@
+"""`import-blocklist`: shared block lists in Mastodon's CSV export format, as named sources.
+
+Imported lists are kept apart from the instances' own published lists (`imported_blocks`,
+`imported_blocklists`) so researchers can compare them. The reader copes with what real files
+do: a header with or without `#` (`#domain,#severity,#reject_media,...`), booleans as
+`true`/`True`/`false`/empty, obfuscated (`kissl*lis.com`) and wildcard (`*.example.com`) names,
+sentinel rows meant to be deleted (text where a boolean belongs), canary names that are not
+domains (`dni.invalid`), CRLF line ends and a missing final newline. A file with only a domain
+column is read as Mastodon's importer reads it: every row a suspension.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crawler.blocks import classify_pattern, normalise_severity
+from crawler.domains import REAL_NETWORK, SANDBOX
+from crawler.fetch.client import utc_now
+from crawler.store.schema import open_database
+
+SEVERITY_WORDS = ("suspend", "silence", "noop")
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+class BlocklistImportError(ValueError):
+    """The file cannot be read as a block list."""
+
+
+@dataclass
+class ImportedRule:
+    pattern: str
+    blocked: str | None
+    kind: str
+    severity: str
+    severity_raw: str
+    reject_media: bool
+    reject_reports: bool
+    reason: str | None
+    obfuscate: bool
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    skipped: int = 0
+    skipped_by_reason: Counter[str] = field(default_factory=Counter)
+    rules: list[ImportedRule] = field(default_factory=list)
+
+
+def parse_blocklist(text: str) -> ImportResult:
+    """Read Mastodon-format CSV text into rules (pure; no database)."""
+    text = text.lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header_row = next(reader, None)
+    if header_row is None:
+        raise BlocklistImportError("the file is empty")
+    header = [cell.strip().lstrip("#").strip().lower() for cell in header_row]
+    if "domain" not in header:
+        raise BlocklistImportError(
+            "no `domain` column in the header (expected Mastodon's export format: "
+            "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate)"
+        )
+    column = {name: index for index, name in enumerate(header)}
+    result = ImportResult()
+    seen: set[str] = set()
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        rule, problem = _read_row(row, column)
+        if rule is None:
+            result.skipped += 1
+            result.skipped_by_reason[problem or "invalid"] += 1
+            continue
+        if rule.pattern in seen:
+            result.skipped += 1
+            result.skipped_by_reason["duplicate"] += 1
+            continue
+        seen.add(rule.pattern)
+        result.rules.append(rule)
+    result.rows = len(result.rules)
+    return result
+
+
+def _cell(row: list[str], column: dict[str, int], name: str) -> str:
+    index = column.get(name)
+    return row[index].strip() if index is not None and index < len(row) else ""
+
+
+def _boolean(value: str) -> bool | None:
+    """true/false in any case, empty = false; None for anything else (a sentinel's text)."""
+    word = value.strip().lower()
+    if word in ("", "false", "0", "no"):
+        return False
+    if word in ("true", "1", "yes"):
+        return True
+    return None
+
+
+def _read_row(row: list[str], column: dict[str, int]) -> tuple[ImportedRule | None, str | None]:
+    pattern = _cell(row, column, "domain").lower().rstrip(".")
+    if not pattern:
+        return None, "empty_domain"
+    severity_raw = (_cell(row, column, "severity") or "suspend").lower()
+    if severity_raw not in SEVERITY_WORDS:
+        return None, "unknown_severity"
+    flags = {}
+    for name in ("reject_media", "reject_reports", "obfuscate"):
+        value = _boolean(_cell(row, column, name))
+        if value is None:
+            return None, "not_a_boolean"  # e.g. a sentinel row asking to be deleted
+        flags[name] = value
+    kind, blocked = classify_pattern(REAL_NETWORK, pattern)
+    if kind == "invalid":
+        kind, blocked = classify_pattern(SANDBOX, pattern)
+    if kind == "invalid":
+        return None, "not_a_domain"  # canaries such as dni.invalid, TLD rules such as .cf
+    severity = normalise_severity("mastodon", severity_raw)
+    if severity_raw == "noop":
+        if flags["reject_media"]:
+            severity = "reject_media"
+        elif flags["reject_reports"]:
+            severity = "reject_reports"
+    reason = _cell(row, column, "public_comment") or None
+    return (
+        ImportedRule(
+            pattern,
+            blocked,
+            kind,
+            severity,
+            severity_raw,
+            flags["reject_media"],
+            flags["reject_reports"],
+            reason,
+            flags["obfuscate"],
+        ),
+        None,
+    )
+
+
+def import_blocklist(db_path: str, file: str, source: str) -> ImportResult:
+    """Replace the named source's rules with the file's; return what was read."""
+    source = source.strip()
+    if not source or len(source) > 200:
+        raise BlocklistImportError("--source must be a short, non-empty name")
+    path = Path(file)
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise BlocklistImportError(f"{file} is larger than {MAX_FILE_BYTES // 2**20} MiB")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BlocklistImportError(f"{file} is not UTF-8 text") from exc
+    result = parse_blocklist(text)
+    db = open_database(db_path)
+    try:
+        connection = db.conn
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("DELETE FROM imported_blocks WHERE source = ?", (source,))
+        connection.executemany(
+            "INSERT INTO imported_blocks (source, blocked_pattern, blocked, blocked_digest, kind, "
+            "severity, severity_raw, reject_media, reject_reports, reason, obfuscate) "
+            "VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    source,
+                    r.pattern,
+                    r.blocked,
+                    r.kind,
+                    r.severity,
+                    r.severity_raw,
+                    int(r.reject_media),
+                    int(r.reject_reports),
+                    r.reason,
+                    int(r.obfuscate),
+                )
+                for r in result.rules
+            ),
+        )
+        connection.execute(
+            "INSERT OR REPLACE INTO imported_blocklists (source, file_name, imported_at, rows, "
+            "skipped_rows) VALUES (?, ?, ?, ?, ?)",
+            (source, path.name, utc_now(), result.rows, result.skipped),
+        )
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    finally:
+        db.conn.close()
+    return result
