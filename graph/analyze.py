@@ -1,0 +1,61 @@
+"""`fediscope analyze`: derived tables written back into the same database.
+
+Each analysis has its own module (platforms, peers, blocks, reach); this one runs them in
+order, in one transaction each, and reports what it built.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from crawler.store.schema import open_database
+from graph.blocks import build_block_tables
+from graph.peers import build_peer_metrics
+from graph.platforms import build_platform_share
+from graph.reach import build_hops
+
+
+@dataclass
+class AnalyzeReport:
+    """What `analyze` built, with the time each step took."""
+
+    steps: list[tuple[str, str, float]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [f"{name}: {what} ({seconds:.2f} s)" for name, what, seconds in self.steps]
+
+
+def analyze(db_path: str) -> AnalyzeReport:
+    """Build every derived table; safe to run again at any time."""
+    db = open_database(db_path)
+    connection = db.conn
+    report = AnalyzeReport()
+    try:
+        row = connection.execute("SELECT max(id) FROM crawls").fetchone()
+        crawl_id = row[0] if row else None
+        steps: list[tuple[str, Callable[[], str]]] = [
+            ("platform_share", lambda: f"{build_platform_share(connection, crawl_id)} families"),
+            ("hops", lambda: f"{build_hops(connection)} instances reached from the seeds"),
+            ("instance_metrics", lambda: build_peer_metrics(connection, crawl_id)),
+            ("blocks", lambda: build_block_tables(connection)),
+        ]
+        for name, step in steps:
+            started = time.perf_counter()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                what = step()
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            report.steps.append((name, what, time.perf_counter() - started))
+    finally:
+        connection.close()
+    return report
+
+
+def connect(db_path: str) -> sqlite3.Connection:
+    return sqlite3.connect(db_path)

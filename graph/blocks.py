@@ -1,0 +1,197 @@
+"""Block-graph tables: who is blocked by how many, by whom in public, and how consistently.
+
+Every active rule is resolved against every domain the store has seen (again at each analyze,
+so new domains resolve old digests): clear names, wildcard and suffix rules, parent-domain rules
+(Mastodon and GoToSocial blocks cover subdomains), Mastodon digests, and `*`-masked names
+(candidates only). Publication follows the blockers' intent:
+- `blocked_domains` (aggregates) counts certain matches, digests included, without saying who;
+- `block_edges`, `mutual_blocks` and the views name a blocker and a blocked domain together only
+  where the blocker published the name in clear (or as a public wildcard/suffix rule);
+- digest and candidate resolutions are never written as pairs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from crawler.blocks import covers, mask_matches, wildcard_base
+
+SUBDOMAIN_BLOCKING_FAMILIES = ("mastodon", "gotosocial")
+PUBLIC_MATCHES = ("exact", "wildcard", "suffix", "parent")
+
+
+@dataclass
+class _Target:
+    blockers: set[str] = field(default_factory=set)
+    public_blockers: set[str] = field(default_factory=set)
+    by_severity: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    via: Counter[str] = field(default_factory=Counter)
+    candidates: set[str] = field(default_factory=set)
+
+
+def resolve_rules(
+    connection: sqlite3.Connection,
+) -> tuple[dict[str, _Target], list[tuple[str, str, str, str, str]]]:
+    """Match every active rule to known domains: (targets, public pairs).
+
+    Public pairs are (blocker, blocked, severity, severity_raw, match) for matches the blocker
+    published in the open.
+    """
+    names = [row[0] for row in connection.execute("SELECT name FROM domains")]
+    by_digest = {hashlib.sha256(n.encode()).hexdigest(): n for n in names}
+    name_set = set(names)
+    by_length: dict[int, list[str]] = defaultdict(list)
+    for name in names:
+        by_length[len(name)].append(name)
+    families = dict(connection.execute("SELECT domain, family FROM instances"))
+    rules = connection.execute(
+        "SELECT blocker, blocked, blocked_pattern, blocked_digest, kind, severity, severity_raw "
+        "FROM blocks WHERE active = 1"
+    ).fetchall()
+    targets: dict[str, _Target] = defaultdict(_Target)
+    pairs: list[tuple[str, str, str, str, str]] = []
+    wide_rules: list[tuple[str, str, str, str, str]] = []  # wildcard, suffix and parent rules
+    for blocker, blocked, pattern, digest, kind, severity, raw in rules:
+        matched: list[tuple[str, str]] = []
+        if blocked:
+            matched.append((blocked, "exact"))
+            if families.get(blocker) in SUBDOMAIN_BLOCKING_FAMILIES:
+                wide_rules.append((blocker, blocked, "parent", severity, raw))
+        elif digest:
+            if digest in by_digest:
+                matched.append((by_digest[digest], "digest"))
+        elif kind in ("wildcard", "suffix"):
+            base = wildcard_base(pattern)
+            if base:
+                wide_rules.append((blocker, base, kind, severity, raw))
+        elif kind == "masked":
+            fits = [n for n in by_length.get(len(pattern), ()) if mask_matches(pattern, n)]
+            for name in fits:
+                if name != blocker:
+                    targets[name].candidates.add(blocker)
+        for name, how in matched:
+            _count(targets, pairs, blocker, name, severity, raw, how)
+    if wide_rules:
+        by_base: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
+        for blocker, base, how, severity, raw in wide_rules:
+            by_base[base].append((blocker, how, severity, raw))
+        for name in name_set:
+            labels = name.split(".")
+            for start in range(len(labels)):
+                base = ".".join(labels[start:])
+                for blocker, how, severity, raw in by_base.get(base, ()):
+                    if how == "parent" and not covers(base, name):
+                        continue  # the exact match was counted already
+                    _count(targets, pairs, blocker, name, severity, raw, how)
+    return targets, pairs
+
+
+def _count(
+    targets: dict[str, _Target],
+    pairs: list[tuple[str, str, str, str, str]],
+    blocker: str,
+    name: str,
+    severity: str,
+    raw: str,
+    how: str,
+) -> None:
+    if name == blocker:
+        return
+    target = targets[name]
+    target.blockers.add(blocker)
+    target.by_severity[severity].add(blocker)
+    target.via[how] += 1
+    if how in PUBLIC_MATCHES:
+        target.public_blockers.add(blocker)
+        pairs.append((blocker, name, severity, raw, how))
+
+
+def build_block_tables(connection: sqlite3.Connection) -> str:
+    """(Re)build `blocked_domains`, `block_edges`, `mutual_blocks`, `blocks_by_platform`."""
+    targets, pairs = resolve_rules(connection)
+    users = dict(
+        connection.execute(
+            "SELECT domain, users_active_month FROM instances WHERE users_active_month IS NOT NULL"
+        )
+    )
+    connection.execute("DROP TABLE IF EXISTS blocked_domains")
+    connection.execute(
+        "CREATE TABLE blocked_domains (domain TEXT PRIMARY KEY, blockers INTEGER, "
+        "suspend INTEGER, silence INTEGER, reject_media INTEGER, reject_reports INTEGER, "
+        "quarantine INTEGER, other INTEGER, blockers_active_users INTEGER, "
+        "via_exact INTEGER, via_digest INTEGER, via_rule INTEGER, candidate_blockers INTEGER)"
+    )
+    connection.executemany(
+        "INSERT INTO blocked_domains VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                name,
+                len(t.blockers),
+                *(
+                    len(t.by_severity.get(s, ()))
+                    for s in ("suspend", "silence", "reject_media", "reject_reports", "quarantine")
+                ),
+                len(t.by_severity.get("other", ())),
+                sum(users.get(b, 0) for b in t.blockers),
+                t.via["exact"],
+                t.via["digest"],
+                t.via["wildcard"] + t.via["suffix"] + t.via["parent"],
+                len(t.candidates - t.blockers),
+            )
+            for name, t in sorted(targets.items())
+        ),
+    )
+    connection.execute("DROP TABLE IF EXISTS block_edges")
+    connection.execute(
+        "CREATE TABLE block_edges (blocker TEXT, blocked TEXT, severity TEXT, severity_raw TEXT, "
+        "match TEXT, PRIMARY KEY (blocker, blocked, severity_raw))"
+    )
+    connection.executemany("INSERT OR IGNORE INTO block_edges VALUES (?, ?, ?, ?, ?)", pairs)
+    mutual = _mutual_pairs(pairs)
+    connection.execute("DROP TABLE IF EXISTS mutual_blocks")
+    connection.execute(
+        "CREATE TABLE mutual_blocks (domain_a TEXT, domain_b TEXT, a_blocks_b TEXT, "
+        "b_blocks_a TEXT, PRIMARY KEY (domain_a, domain_b))"
+    )
+    connection.executemany("INSERT INTO mutual_blocks VALUES (?, ?, ?, ?)", mutual)
+    _build_by_platform(connection)
+    return (
+        f"{len(targets)} blocked domains, {len(pairs)} public block edges, "
+        f"{len(mutual)} mutual pairs"
+    )
+
+
+def _mutual_pairs(pairs: list[tuple[str, str, str, str, str]]) -> list[tuple[str, str, str, str]]:
+    """Pairs that block each other, using networkx's reciprocity on the public block graph."""
+    graph = nx.DiGraph()
+    for blocker, blocked, severity, _raw, _how in pairs:
+        strongest = graph.get_edge_data(blocker, blocked, {}).get("severity")
+        if strongest is None or _strength(severity) < _strength(strongest):
+            graph.add_edge(blocker, blocked, severity=severity)
+    result = []
+    for a, b in graph.edges():
+        if a < b and graph.has_edge(b, a):
+            result.append((a, b, graph[a][b]["severity"], graph[b][a]["severity"]))
+    return sorted(result)
+
+
+def _strength(severity: str) -> int:
+    order = ("suspend", "silence", "quarantine", "reject_media", "reject_reports", "other")
+    return order.index(severity) if severity in order else len(order)
+
+
+def _build_by_platform(connection: sqlite3.Connection) -> None:
+    connection.execute("DROP TABLE IF EXISTS blocks_by_platform")
+    connection.execute(
+        "CREATE TABLE blocks_by_platform AS "
+        "SELECT coalesce(i.family, 'unknown') AS family, b.severity, "
+        "count(*) AS rules, count(DISTINCT b.blocker) AS blockers, "
+        "sum(b.kind = 'masked') AS masked_rules, sum(b.kind IN ('wildcard', 'suffix')) "
+        "AS wildcard_rules FROM blocks b LEFT JOIN instances i ON i.domain = b.blocker "
+        "WHERE b.active = 1 GROUP BY 1, 2 ORDER BY 1, rules DESC"
+    )

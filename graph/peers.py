@@ -1,0 +1,77 @@
+"""Peer-graph metrics on the full graph with scipy.sparse (networkx does not scale to it).
+
+`instance_metrics`: per domain that appears in the current peer graph, its in-degree (how many
+servers list it), out-degree (how many it lists), PageRank and weakly connected component.
+ecosystem.md §3: 20 M edges take seconds here, where networkx needs minutes and gigabytes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from graph.edges import current_peer_edges, domain_count
+
+DAMPING = 0.85
+
+
+def pagerank(matrix: sparse.csr_matrix, damping: float = DAMPING, tol: float = 1e-10) -> np.ndarray:
+    """PageRank by power iteration; rows are sources. Dangling mass is spread uniformly."""
+    n = matrix.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    out_degree = np.asarray(matrix.sum(axis=1)).ravel()
+    inverse = np.divide(1.0, out_degree, out=np.zeros(n), where=out_degree > 0)
+    transition = sparse.diags(inverse) @ matrix  # row-stochastic where out_degree > 0
+    transposed = transition.T.tocsr()
+    dangling = out_degree == 0
+    rank = np.full(n, 1.0 / n)
+    for _ in range(200):
+        spread = damping * (transposed @ rank + rank[dangling].sum() / n) + (1 - damping) / n
+        if np.abs(spread - rank).sum() < tol:
+            return spread
+        rank = spread
+    return rank
+
+
+def build_peer_metrics(connection: sqlite3.Connection, crawl_id: int | None) -> str:
+    """(Re)build `instance_metrics`; return a one-line description."""
+    sources, targets = current_peer_edges(connection)
+    n = domain_count(connection)
+    matrix = sparse.csr_matrix(
+        (np.ones(sources.shape[0], dtype=np.float64), (sources, targets)), shape=(n, n)
+    )
+    matrix.sum_duplicates()
+    in_degree = np.bincount(targets, minlength=n)
+    out_degree = np.bincount(sources, minlength=n)
+    ranks = pagerank(matrix)
+    _, labels = csgraph.connected_components(matrix, directed=True, connection="weak")
+    present = np.flatnonzero((in_degree > 0) | (out_degree > 0))
+    sizes = np.bincount(labels[present], minlength=labels.max() + 1 if n else 0)
+    names = dict(connection.execute("SELECT id, name FROM domains"))
+    connection.execute("DROP TABLE IF EXISTS instance_metrics")
+    connection.execute(
+        "CREATE TABLE instance_metrics (domain TEXT PRIMARY KEY, in_degree INTEGER, "
+        "out_degree INTEGER, pagerank REAL, component INTEGER, component_size INTEGER, "
+        "crawl_id INTEGER)"
+    )
+    connection.executemany(
+        "INSERT INTO instance_metrics VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                names[int(i)],
+                int(in_degree[i]),
+                int(out_degree[i]),
+                float(ranks[i]),
+                int(labels[i]),
+                int(sizes[labels[i]]),
+                crawl_id,
+            )
+            for i in present
+            if int(i) in names
+        ),
+    )
+    return f"{present.shape[0]} domains, {sources.shape[0]} peer edges"
