@@ -1,0 +1,61 @@
+"""Datasette plugin: SQL functions fediscope's canned queries use.
+
+- `sha256(text)`: hex digest, so a Mastodon block digest can be checked for the one domain
+  someone asks about (no table of resolved digests is published).
+- `mask_matches(pattern, domain)`: whether a `*`-masked published name fits a domain.
+- `rule_covers(pattern, domain)`: whether a wildcard (`*.x.com`) or suffix rule covers it.
+- `unzip(blob)`: the text of a stored raw answer (documents are zlib-compressed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+
+from datasette import hookimpl
+
+MAX_UNZIPPED = 16 * 1024 * 1024
+
+
+def sha256(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return hashlib.sha256(str(text).encode("utf-8")).hexdigest()
+
+
+def mask_matches(pattern: str | None, domain: str | None) -> int:
+    if not pattern or not domain or len(pattern) != len(domain):
+        return 0
+    for masked, actual in zip(pattern.lower(), domain.lower(), strict=True):
+        if masked in "*?":
+            if actual == ".":
+                return 0
+        elif masked != actual:
+            return 0
+    return 1
+
+
+def rule_covers(pattern: str | None, domain: str | None) -> int:
+    if not pattern or not domain:
+        return 0
+    base = pattern.lower().lstrip("*").lstrip(".").rstrip(".")
+    domain = domain.lower()
+    return int(bool(base) and (domain == base or domain.endswith("." + base)))
+
+
+def unzip(blob: bytes | None) -> str | None:
+    if blob is None:
+        return None
+    try:
+        data = zlib.decompressobj().decompress(blob, MAX_UNZIPPED)
+    except zlib.error:
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+@hookimpl
+def prepare_connection(conn):
+    conn.create_function("sha256", 1, sha256, deterministic=True)
+    conn.create_function("mask_matches", 2, mask_matches, deterministic=True)
+    conn.create_function("rule_covers", 2, rule_covers, deterministic=True)
+    conn.create_function("unzip", 1, unzip, deterministic=True)
