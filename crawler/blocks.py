@@ -10,10 +10,12 @@ subdomains), Mastodon's SHA-256 digests (certain) and `*`-masked names (candidat
 from __future__ import annotations
 
 import hashlib
+import re
 
 from crawler.domains import DomainPolicy
 from crawler.observation import BlockRule
 
+_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 SEVERITIES = ("suspend", "silence", "reject_media", "reject_reports", "quarantine", "other")
 
 #: Raw word -> normalised severity, for words that mean the same on every platform.
@@ -78,11 +80,7 @@ def make_rule(
         return None
     text = pattern.strip()[:300]
     kind, blocked = classify_pattern(policy, text)
-    clean_digest = (
-        digest.lower()
-        if isinstance(digest, str) and len(digest) == 64 and _is_hex(digest)
-        else None
-    )
+    clean_digest = digest.lower() if isinstance(digest, str) and _DIGEST.fullmatch(digest) else None
     return BlockRule(
         pattern=text,
         severity=normalise_severity(family, severity_raw),
@@ -148,11 +146,3 @@ def mask_matches(pattern: str, domain: str) -> bool:
 def covers(rule_domain: str, domain: str) -> bool:
     """Whether a rule on `rule_domain` also covers `domain` as one of its subdomains."""
     return domain.endswith("." + rule_domain)
-
-
-def _is_hex(text: str) -> bool:
-    try:
-        int(text, 16)
-    except ValueError:
-        return False
-    return True

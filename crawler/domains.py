@@ -86,10 +86,7 @@ def _normalise(raw: str, extra_tlds: frozenset[str]) -> str:
     if _is_ip_literal(name):
         raise InvalidDomain("ip_literal", raw)
     if not name.isascii():
-        try:
-            name = idna.encode(name, uts46=True).decode("ascii")
-        except idna.IDNAError as exc:
-            raise InvalidDomain("idna", raw) from exc
+        name = _to_a_label(name, raw)
     name = name.lower()
     if len(name) > MAX_NAME:
         raise InvalidDomain("too_long", raw)
@@ -117,6 +114,19 @@ def _normalise(raw: str, extra_tlds: frozenset[str]) -> str:
     if suffix == name:
         raise InvalidDomain("public_suffix", raw)
     return name
+
+
+def _to_a_label(name: str, raw: str) -> str:
+    """IDNA 2008 (UTS-46); names it refuses but IDNA 2003 allows (emoji domains registered
+    before 2008) get the 2003 A-label, which is what Mastodon and Misskey store for them."""
+    try:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        pass
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise InvalidDomain("idna", raw) from exc
 
 
 def _valid_punycode(label: str) -> bool:

@@ -7,10 +7,12 @@ of the published schema (`instances.quality_flags`, described in data/metadata.y
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 ABSURD_COUNT = 1_000_000_000
+_INTEGER = re.compile(r"\s*-?[0-9]{1,30}\s*")
 
 
 def read_count(value: Any, flags: set[str]) -> int | None:
@@ -25,9 +27,9 @@ def read_count(value: Any, flags: set[str]) -> int | None:
     elif isinstance(value, float) and value.is_integer():
         flags.add("count_from_float")
         number = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and value.isascii():
+    elif isinstance(value, str) and _INTEGER.fullmatch(value):
         flags.add("count_from_string")
-        number = int(value.strip())
+        number = int(value)
     else:
         flags.add("count_wrong_type")
         return None

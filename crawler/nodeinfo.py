@@ -23,7 +23,7 @@ SUPPORTED_VERSIONS = ("1.0", "1.1", "2.0", "2.1", "2.2")
 WELL_KNOWN_PATH = "/.well-known/nodeinfo"
 #: Tried only when the well-known document is missing (404/410-free 4xx).
 FALLBACK_PATHS = ("/nodeinfo/2.1", "/nodeinfo/2.0", "/nodeinfo/2.1.json", "/nodeinfo/2.0.json")
-_OPT_OUT_TAG = re.compile(r"(?<![\w#])#(nobot|noindex)\b", re.IGNORECASE)
+_OPT_OUT_TAG = re.compile(r"(?<![\w#＃])[#＃](nobot|noindex)\b", re.IGNORECASE)
 
 
 class BadShape(ValueError):
@@ -58,11 +58,13 @@ def pick_nodeinfo_link(document: Any) -> NodeInfoLink | None:
     """The link with the highest supported schema version in a discovery (JRD) document."""
     links_value = mapping(document).get("links")
     if isinstance(links_value, dict):
-        # Bare object (lemmy.ml, old Hubzilla) or an object of objects (Hubzilla key "0").
+        # Bare object (lemmy.ml, old Hubzilla) or an object of objects.
         nested = [v for v in links_value.values() if isinstance(v, dict)]
         candidates = nested if nested and "rel" not in links_value else [links_value]
     else:
         candidates = [link for link in sequence(links_value) if isinstance(link, dict)]
+    # Old Hubzilla put the 2.0 link under a top-level "0" key beside `links` (jaywink fixture).
+    candidates += [v for k, v in mapping(document).items() if k.isdigit() and isinstance(v, dict)]
     best: NodeInfoLink | None = None
     for link in candidates:
         rel, href = link.get("rel"), link.get("href")
@@ -126,9 +128,10 @@ def parse_nodeinfo(document: Any) -> NodeInfo:
     instance = mapping(document.get("instance"))  # NodeInfo 2.2
     protocols_value = document.get("protocols")
     if isinstance(protocols_value, dict):  # NodeInfo 1.x: {inbound: [...], outbound: [...]}
-        protocols = [p for v in protocols_value.values() for p in sequence(v) if isinstance(p, str)]
+        listed = [p for v in protocols_value.values() for p in sequence(v) if isinstance(p, str)]
     else:
-        protocols = [p for p in sequence(protocols_value) if isinstance(p, str)]
+        listed = [p for p in sequence(protocols_value) if isinstance(p, str)]
+    protocols = list(dict.fromkeys(listed))
     return NodeInfo(
         version=read_text(document.get("version"), 20),
         software_raw=raw_name[:200],

@@ -114,7 +114,7 @@ class Response:
         if not self.is_json_type():
             return None, errors.NOT_JSON
         try:
-            return orjson.loads(self.body or b""), None
+            return orjson.loads((self.body or b"").removeprefix(b"\xef\xbb\xbf")), None
         except (orjson.JSONDecodeError, RecursionError, ValueError):
             return None, errors.BAD_JSON
 
@@ -163,6 +163,12 @@ class Fetcher:
             headers={"User-Agent": s.user_agent, "Accept": "application/json"},
             auto_decompress=True,
         )
+        # aiohttp silently re-sends an idempotent request once when a reused keep-alive
+        # connection drops. That second request would bypass the per-host pacer (seen: two
+        # robots.txt requests 1 ms apart to a host that drops connections), so it is turned
+        # off: every request goes through the pacer, and a drop is a recorded failure.
+        if hasattr(self._session, "_retry_connection"):
+            self._session._retry_connection = False
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -405,6 +411,8 @@ def _retry_after(headers: Any) -> float | None:
             return float(value)
         try:
             when = email.utils.parsedate_to_datetime(value)
+            if when.tzinfo is None:  # asctime dates carry no zone; HTTP dates are GMT
+                when = when.replace(tzinfo=UTC)
             return max(0.0, (when - datetime.now(UTC)).total_seconds())
         except (TypeError, ValueError):
             pass

@@ -14,6 +14,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from crawler.fetch.errors import UnsafeAddress
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
 
 def is_public_address(address: str) -> bool:
     """True for globally routable unicast addresses (IPv4-mapped IPv6 unwrapped first)."""
@@ -23,9 +25,11 @@ def is_public_address(address: str) -> bool:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
         mapped = ip.ipv4_mapped or ip.sixtofour
+        if mapped is None and ip in _NAT64:  # DNS64: the IPv4 host sits in the low 32 bits
+            mapped = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if mapped is not None:
             return is_public_address(str(mapped))
-        if ip.teredo is not None:
+        if ip.teredo is not None or ip.is_site_local:
             return False
     return ip.is_global and not (
         ip.is_multicast or ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved

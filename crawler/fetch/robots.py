@@ -36,6 +36,7 @@ class RobotsRules:
         if 400 <= status < 500:
             return cls("allow_all", token, fetched_at=now, status=status)
         text = (body or b"")[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace")
+        text = text.removeprefix("\ufeff")  # a leading BOM must not hide the first group
         return cls("parsed", token, Protego.parse(text), fetched_at=now, status=status)
 
     def allows(self, path: str) -> bool:
