@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from crawler.fetch.client import utc_now
 from crawler.store.schema import open_database
 
 SEVERITY_WORDS = ("suspend", "silence", "noop")
+_RESERVED = re.compile(r"(^|\.)(example\.(com|net|org)|example|invalid|localhost)$")
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
@@ -54,12 +56,19 @@ class ImportResult:
 def parse_blocklist(text: str) -> ImportResult:
     """Read Mastodon-format CSV text into rules (pure; no database)."""
     text = text.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header_row = next(reader, None)
-    if header_row is None:
+    try:
+        table = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise BlocklistImportError(f"not a readable CSV file ({exc})") from exc
+    if not table:
         raise BlocklistImportError("the file is empty")
-    header = [cell.strip().lstrip("#").strip().lower() for cell in header_row]
-    if "domain" not in header:
+    header = [cell.strip().lstrip("#").strip().lower() for cell in table[0]]
+    if "domain" in header:
+        body = table[1:]
+    elif len(header) == 1 and _looks_like_a_name(header[0]):
+        # No header at all: one domain per line, as Mastodon's importer reads such files.
+        header, body = ["domain"], table
+    else:
         raise BlocklistImportError(
             "no `domain` column in the header (expected Mastodon's export format: "
             "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate)"
@@ -67,7 +76,8 @@ def parse_blocklist(text: str) -> ImportResult:
     column = {name: index for index, name in enumerate(header)}
     result = ImportResult()
     seen: set[str] = set()
-    for row in reader:
+    for number, row in enumerate(body, start=2):
+        _check_quotes(row, number)
         if not any(cell.strip() for cell in row):
             continue
         rule, problem = _read_row(row, column)
@@ -83,6 +93,22 @@ def parse_blocklist(text: str) -> ImportResult:
         result.rules.append(rule)
     result.rows = len(result.rules)
     return result
+
+
+def _looks_like_a_name(cell: str) -> bool:
+    return "." in cell and " " not in cell.strip() and "," not in cell
+
+
+#: A field swallowing later rows: an unbalanced quote (Mastodon rejects such files too).
+_SWALLOWED_ROW = re.compile(r"\n[^,\n]*\.[^,\n]*,(suspend|silence|noop)\b", re.IGNORECASE)
+
+
+def _check_quotes(row: list[str], number: int) -> None:
+    for cell in row:
+        if "\n" in cell and _SWALLOWED_ROW.search(cell):
+            raise BlocklistImportError(
+                f"unbalanced quote in the row starting at line {number}: it swallows later rows"
+            )
 
 
 def _cell(row: list[str], column: dict[str, int], name: str) -> str:
@@ -113,6 +139,8 @@ def _read_row(row: list[str], column: dict[str, int]) -> tuple[ImportedRule | No
         if value is None:
             return None, "not_a_boolean"  # e.g. a sentinel row asking to be deleted
         flags[name] = value
+    if _RESERVED.search(pattern):
+        return None, "reserved_name"  # sentinels and canaries (RFC 2606 names), not servers
     kind, blocked = classify_pattern(REAL_NETWORK, pattern)
     if kind == "invalid":
         kind, blocked = classify_pattern(SANDBOX, pattern)
