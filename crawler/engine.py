@@ -172,6 +172,11 @@ class Crawl:
         """Queue a domain for this crawl unless excluded or beyond its farm's cap."""
         if domain in self.queued:
             return
+        if domain.endswith(".onion"):
+            # Valid names (real peer lists carry them) but reachable only through Tor.
+            self.queued.add(domain)
+            self.pending_exclusions.append((domain, "onion", "reachable only through Tor"))
+            return
         entry = self.exclusions.match(domain)
         if entry is not None:
             self.queued.add(domain)
@@ -211,7 +216,8 @@ class Crawl:
         for domain in await store.call(writer.visited_in_crawl, crawl_id):
             self.queued.add(domain)
             self.per_registrable[self.policy.registrable(domain)] += 1
-        for domain, hops in await store.call(writer.due_domains, crawl_id, now, seeds):
+        due = await store.call(writer.due_domains, crawl_id, now, seeds, s.recrawl_after)
+        for domain, hops in due:
             self.offer(domain, hops)
         await self._flush_exclusions(store, writer, crawl_id)
         limit = s.max_instances if s.max_instances is not None else float("inf")

@@ -16,6 +16,7 @@ from crawler.blocks import make_rule
 from crawler.domains import DomainPolicy
 from crawler.fetch import Fetcher, Response
 from crawler.fetch import errors as kinds
+from crawler.lenient import read_count
 from crawler.nodeinfo import NodeInfo, opt_out_tag
 from crawler.observation import (
     DISALLOWED,
@@ -164,6 +165,28 @@ class Visit:
     ) -> BlockRule | None:
         """A block rule in this host's family vocabulary (None for non-string patterns)."""
         return make_rule(self.policy, self.family, pattern, severity_raw, reason, digest)
+
+    def fill_count(self, field: str, value: Any) -> None:
+        """Fill a count NodeInfo did not give from a platform API, under the same rules.
+
+        Nothing is filled once the stats were found zeroed, and an activity count larger than
+        the total is not trusted.
+        """
+        obs = self.observation
+        if obs.counts.get(field) is not None or "stats_zeroed" in obs.quality_flags:
+            return
+        flags: set[str] = set()
+        number = read_count(value, flags)
+        total = obs.counts.get("users_total")
+        active = field.startswith("users_active")
+        if active and number is not None and total is not None and number > total:
+            obs.quality_flags.add("stats_suspect")
+            return
+        if field == "users_total" and number == 0:
+            obs.quality_flags.add("stats_zeroed")
+            return
+        obs.counts[field] = number
+        obs.quality_flags |= flags
 
     def check_description(self, text: str | None) -> bool:
         """Record a `#nobot`/`#noindex` opt-out found in an instance description."""

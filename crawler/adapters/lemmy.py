@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from crawler.adapters.base import Visit, register, visibility_of
-from crawler.lenient import mapping, read_count, read_text, sequence
+from crawler.lenient import mapping, read_text, sequence
 from crawler.observation import PUBLIC, UNSUPPORTED, ListResult
 
 _SITE_COUNTS = {
@@ -40,8 +40,8 @@ class LemmyAdapter:
             return
         counts = mapping(site_view.get("counts"))
         for field, key in _SITE_COUNTS.items():
-            if obs.counts.get(field) is None and key in counts:
-                obs.counts[field] = read_count(counts.get(key), obs.quality_flags)
+            if key in counts:
+                visit.fill_count(field, counts.get(key))
         answer = await visit.get_json("/api/v3/federated_instances")
         visibility = visibility_of(answer, missing=UNSUPPORTED)
         federated = mapping(answer.value).get("federated_instances")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from crawler.adapters.base import Visit, register, visibility_of
-from crawler.lenient import mapping, read_count, read_text, sequence
+from crawler.lenient import mapping, read_text, sequence
 from crawler.observation import HIDDEN, PUBLIC, ListResult
 
 
@@ -35,13 +35,8 @@ async def read_instance(visit: Visit) -> None:
     )
     visit.check_description(description)
     usage = mapping(mapping(document.get("usage")).get("users"))
-    if obs.counts.get("users_active_month") is None and "active_month" in usage:
-        flags: set[str] = set()
-        value = read_count(usage.get("active_month"), flags)
-        total = obs.counts.get("users_total")
-        if value is not None and (total is None or value <= total):
-            obs.counts["users_active_month"] = value
-            obs.quality_flags |= flags
+    if "active_month" in usage:
+        visit.fill_count("users_active_month", usage.get("active_month"))
 
 
 async def read_flat_peers(visit: Visit, *, missing: str = HIDDEN) -> None:

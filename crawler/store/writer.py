@@ -110,16 +110,21 @@ class StoreWriter:
         return new
 
     def due_domains(
-        self, crawl_id: int, now: datetime, seeds: list[str]
+        self, crawl_id: int, now: datetime, seeds: list[str], recrawl_after: timedelta
     ) -> list[tuple[str, int | None]]:
-        """Domains to visit in this crawl, seeds first, then by hops and discovery order."""
+        """Domains to visit in this crawl, seeds first, then by hops and discovery order.
+
+        Due: never visited, or past the scheduled next visit, or alive and last visited at
+        least `recrawl_after` ago (this crawl's setting wins over the one that scheduled it).
+        """
         rows = self.connection.execute(
             "SELECT domain, hops FROM instances "
-            "WHERE (last_crawl_id IS NULL OR last_crawl_id != ?) "
-            "AND (next_visit IS NULL OR next_visit <= ?) "
-            "AND domain NOT IN (SELECT domain FROM exclusions WHERE crawl_id = ?) "
+            "WHERE (last_crawl_id IS NULL OR last_crawl_id != :crawl) "
+            "AND (next_visit IS NULL OR next_visit <= :now "
+            "     OR (status = 'alive' AND last_visit <= :alive_cutoff)) "
+            "AND domain NOT IN (SELECT domain FROM exclusions WHERE crawl_id = :crawl) "
             "ORDER BY hops IS NULL, hops, domain_id",
-            (crawl_id, iso(now), crawl_id),
+            {"crawl": crawl_id, "now": iso(now), "alive_cutoff": iso(now - recrawl_after)},
         ).fetchall()
         seed_set = set(seeds)
         ordered = [row for row in rows if row[0] in seed_set]
