@@ -1,0 +1,33 @@
+"""`python -m crawler.sandbox`: run the sandbox in its own process until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+
+from crawler.sandbox import SandboxConfig, run_forever
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments and serve."""
+    parser = argparse.ArgumentParser(prog="python -m crawler.sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--instances", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--truth", default=None, help="write the ground truth JSON here")
+    parser.add_argument("--scale", action="store_true", help="benchmark profile (25k/100k)")
+    parser.add_argument("--hostile", action="store_true", help="mount the hostile hosts")
+    parser.add_argument("--latency", default=None, help="added latency range in ms, e.g. 20,300")
+    args = parser.parse_args(argv)
+    config = SandboxConfig.scale(seed=args.seed) if args.scale else SandboxConfig(seed=args.seed)
+    if args.instances is not None:
+        config.instances = args.instances
+    config.hostile = args.hostile
+    if args.latency is not None:
+        lo, _, hi = args.latency.partition(",")
+        config.latency_ms = (int(lo), int(hi or lo))
+    run_forever(config, args.host, args.port, args.truth)
+
+
+if __name__ == "__main__":
+    main()

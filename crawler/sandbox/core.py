@@ -1,0 +1,99 @@
+"""The `Sandbox` facade (model + server + ground truth) and the blocking `run_forever`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from crawler.sandbox.config import SandboxConfig
+from crawler.sandbox.server import SandboxServer, ServerStats
+from crawler.sandbox.truth import build_truth
+from crawler.sandbox.world import World
+
+
+def _hostile() -> Any:
+    """crawler.sandbox.hostile.HostileHosts, imported only when asked for."""
+    from crawler.sandbox.hostile import HostileHosts
+
+    return HostileHosts()
+
+
+class Sandbox:
+    """A synthetic Fediverse: build it, start it, read its ground truth."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.world = World(self.config)
+        self.stats = ServerStats(self.config.keep_log, self.config.log_limit)
+        self.hostile = _hostile() if self.config.hostile else None
+        self._server = SandboxServer(self.world, self.config, self.stats, self.hostile)
+        self.port: int | None = None
+
+    @property
+    def seeds(self) -> list[str]:
+        """Three well-connected seed domains (big Mastodon, Misskey, Lemmy)."""
+        return [h.domain for h in self.world.seeds]
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch (0 at start)."""
+        return self.world.epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Move the world to `epoch`; the server follows at once."""
+        self.world.set_epoch(epoch)
+        self._server.new_epoch()
+
+    def truth(self, include_peers: bool = True) -> dict[str, Any]:
+        """Ground truth of the current epoch (see crawler.sandbox.truth)."""
+        truth = build_truth(self.world, include_peers)
+        if self.hostile is not None:
+            truth["hostile"] = self.hostile.expected()
+        return truth
+
+    def write_truth(self, path: str | Path, include_peers: bool | None = None) -> None:
+        """Write `truth()` as JSON (peers left out by default above 5000 instances)."""
+        if include_peers is None:
+            include_peers = self.config.instances <= 5000
+        data = orjson.dumps(self.truth(include_peers), option=orjson.OPT_INDENT_2)
+        Path(path).write_bytes(data)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Serve on host:port (0 = any free port); returns the bound port."""
+        self.port = await self._server.start(host, port)
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop serving (hanging requests are released)."""
+        await self._server.stop()
+
+
+def run_forever(config: SandboxConfig, host: str, port: int, truth_path: str | None) -> None:
+    """Serve until SIGINT/SIGTERM; prints the listening line once ready."""
+    asyncio.run(_serve(config, host, port, truth_path))
+
+
+async def _serve(config: SandboxConfig, host: str, port: int, truth_path: str | None) -> None:
+    sandbox = Sandbox(config)
+    if truth_path:
+        sandbox.write_truth(truth_path)
+    bound = await sandbox.start(host, port)
+    print(
+        f"sandbox listening on http://{host}:{bound} "
+        f"({config.instances} instances; seeds: {', '.join(sandbox.seeds)})",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await sandbox.stop()
