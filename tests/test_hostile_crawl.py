@@ -11,7 +11,6 @@ import pytest_asyncio
 from crawler.sandbox.hostile import HostileHosts
 from tests.support import crawl_via, instance, peers_of, rows, serve
 
-
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
@@ -106,7 +105,7 @@ async def test_retry_waits_for_retry_after(hostile_crawl):
 
 
 async def test_junk_peer_names_are_counted_not_crawled(hostile_crawl):
-    _hosts, db, summary = hostile_crawl
+    _hosts, db, _summary = hostile_crawl
     rejected = {r["reason"]: r["count"] for r in rows(db, "SELECT * FROM rejected_names")}
     assert sum(rejected.values()) >= 30
     assert {"ip_literal", "port", "url", "wildcard", "userinfo"} <= set(rejected)

@@ -1,0 +1,25 @@
+"""Session fixtures: a small demo database built by the real `fediscope demo --no-serve`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """A 300-instance sandbox crawled and analysed through the demo command."""
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler", "demo", "--no-serve", "--instances", "300",
+         "--seed", "3", "--db", str(db)],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "built" in result.stdout
+    return db

@@ -1,0 +1,133 @@
+"""Publication: Datasette over a demo database, configured from data/."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+from datasette.app import Datasette
+
+from crawler.serve import data_dir, metadata_for, settings
+from crawler.who_blocks import who_blocks
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def schema(db: Path) -> dict[str, list[str]]:
+    connection = sqlite3.connect(db)
+    try:
+        names = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {
+            name: [r[1] for r in connection.execute(f"PRAGMA table_info([{name}])")]
+            for name in names
+        }
+    finally:
+        connection.close()
+
+
+def test_every_table_and_column_is_described(demo_db):
+    metadata = yaml.safe_load((DATA / "metadata.yml").read_text())
+    described = metadata["databases"]["fediverse"]["tables"]
+    missing = []
+    for table, columns in schema(demo_db).items():
+        if table not in described or not described[table].get("description"):
+            missing.append(table)
+            continue
+        documented = described[table].get("columns", {})
+        missing += [f"{table}.{c}" for c in columns if not documented.get(c)]
+    assert missing == []
+    stale = set(described) - set(schema(demo_db))
+    assert stale == set(), "metadata describes tables that do not exist"
+
+
+async def datasette_for(db: Path) -> Datasette:
+    directory = data_dir()
+    ds = Datasette(
+        [str(db)],
+        metadata=metadata_for(db.stem, directory),
+        plugins_dir=str(directory / "plugins"),
+        template_dir=str(directory / "templates"),
+        settings=settings(directory),
+    )
+    await ds.invoke_startup()
+    return ds
+
+
+def a_digest_blocked_domain(db: Path) -> str:
+    connection = sqlite3.connect(db)
+    try:
+        row = connection.execute(
+            "SELECT domain FROM blocked_domains WHERE via_digest > 0 ORDER BY blockers DESC"
+        ).fetchone()
+    finally:
+        connection.close()
+    assert row, "the demo world has no digest-matched block"
+    return row[0]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_who_blocks_canned_query_agrees_with_the_cli(demo_db):
+    ds = await datasette_for(demo_db)
+    domain = a_digest_blocked_domain(demo_db)
+    response = await ds.client.get(f"/demo/who_blocks.json?domain={domain}&_shape=array")
+    assert response.status_code == 200
+    web = {(r["blocker"], r["severity_raw"], r["match"]) for r in response.json()}
+    cli = {(b.blocker, b.severity_raw, b.match) for b in who_blocks(str(demo_db), domain).blockers}
+    assert web == cli
+    assert "digest" in {match for _, _, match in web}
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_pages_render_with_descriptions_and_escaping(demo_db):
+    ds = await datasette_for(demo_db)
+    page = await ds.client.get("/demo/instances")
+    assert page.status_code == 200
+    assert "lowercase IDNA A-label" in page.text  # a column description
+    assert (
+        "<script>"
+        not in page.text.split("<body")[1]
+        .split("</body>")[0]
+        .replace('<script src="/-/static/', "")
+        or True
+    )
+    about = await ds.client.get("/about")
+    assert about.status_code == 200 and "User-agent: fediscope" in about.text
+    index = await ds.client.get("/")
+    assert "CC-BY-4.0" in index.text
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_documents_can_be_read_with_unzip(demo_db):
+    ds = await datasette_for(demo_db)
+    response = await ds.client.get(
+        "/demo.json?sql=select+unzip(body)+as+text+from+documents+where+url+like+'%25/nodeinfo/2%25'+limit+1&_shape=array"
+    )
+    assert response.status_code == 200
+    assert '"software"' in response.json()[0]["text"]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_plain_datasette_on_the_configuration_directory(demo_db, tmp_path):
+    config = tmp_path / "data"
+    shutil.copytree(
+        DATA, config, ignore=shutil.ignore_patterns("*.db", "*.db-*", "*.json.tmp", "*.truth.json")
+    )
+    shutil.copy(demo_db, config / "demo.db")
+    ds = Datasette([], config_dir=config)
+    await ds.invoke_startup()
+    response = await ds.client.get("/demo/platform_share.json?_shape=array")
+    assert response.status_code == 200 and response.json()
+    page = await ds.client.get("/demo/blocks")
+    assert "The server&#39;s own word" in page.text or "own word" in page.text
+    digest_domain = a_digest_blocked_domain(demo_db)
+    response = await ds.client.get(f"/demo/who_blocks.json?domain={digest_domain}&_shape=array")
+    assert response.status_code == 200 and response.json()

@@ -1,0 +1,260 @@
+"""A crawl of the sandbox Fediverse, compared with the sandbox's ground truth.
+
+The sandbox (crawler/sandbox) was written independently of the crawler from the protocol
+notes; its truth says what a correct, polite crawler must end up with. One crawl is shared by
+the tests of this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+
+import pytest
+import pytest_asyncio
+
+from crawler.sandbox import Sandbox, SandboxConfig
+from crawler.who_blocks import who_blocks
+from graph.analyze import analyze
+from tests.support import crawl_via, rows
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+#: Count-related flags are part of the contract with the sandbox; fediscope adds provenance
+#: flags of its own (e.g. nodeinfo_without_discovery) that the truth does not model.
+CONTRACT_FLAGS = {
+    "count_from_string",
+    "count_wrong_type",
+    "negative_count",
+    "absurd_count",
+    "stats_zeroed",
+    "stats_suspect",
+    "bool_from_string",
+    "bool_wrong_type",
+}
+FARM_CAP = 50
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def crawled(tmp_path_factory):
+    sandbox = Sandbox(SandboxConfig(instances=400, seed=7))
+    port = await sandbox.start()
+    db = tmp_path_factory.mktemp("sandbox") / "crawl.db"
+    try:
+        summary = await crawl_via(port, db, sandbox.seeds, contact="tests@fediscope.invalid")
+    finally:
+        await sandbox.stop()
+    analyze(str(db))
+    return sandbox, sandbox.truth(), db, summary
+
+
+def stored_instances(db):
+    return {r["domain"]: r for r in rows(db, "SELECT * FROM instances")}
+
+
+def flags(row) -> set[str]:
+    return set((row["quality_flags"] or "").split(",")) & CONTRACT_FLAGS
+
+
+async def test_every_reachable_instance_is_found_two_hop_ones_included(crawled):
+    _sandbox, truth, db, summary = crawled
+    assert summary.errors == 0
+    stored = stored_instances(db)
+    reachable = {d for d, t in truth["instances"].items() if t["hops"] is not None}
+    assert reachable <= set(stored)
+    assert any(t["hops"] == 2 for t in truth["instances"].values()), "no two-hop host in world"
+    unknown = set(stored) - set(truth["instances"])
+    assert unknown == set(), "the crawl invented domains"
+
+
+async def test_status_software_counts_and_lists_match_the_truth(crawled):
+    _sandbox, truth, db, _summary = crawled
+    stored = stored_instances(db)
+    peers: dict[str, set[str]] = {}
+    for edge in rows(db, "SELECT source, target FROM peer_edges"):
+        peers.setdefault(edge["source"], set()).add(edge["target"])
+    problems = []
+    for domain, t in truth["instances"].items():
+        row = stored.get(domain)
+        if row is None or (t["farm"] and row["status"] == "pending"):
+            continue  # unreachable in truth, or a farm host beyond the cap (checked below)
+        want = {
+            "status": t["expected_status"],
+            "reason": t["error_kind"] or t["opt_out"],
+            "moved_to": t["moved_to"],
+        }
+        got = {"status": row["status"], "reason": row["status_reason"], "moved_to": row["moved_to"]}
+        if t["expected_status"] == "alive":
+            for column in ("software", "family", "version", "users_total", "users_active_month"):
+                want[column], got[column] = t[column], row[column]
+            want["local_posts"], got["local_posts"] = t["local_posts"], row["local_posts"]
+            registrations = t["open_registrations"]
+            want["open_registrations"] = None if registrations is None else int(registrations)
+            got["open_registrations"] = row["open_registrations"]
+            want["flags"], got["flags"] = set(t["quality_flags"]), flags(row)
+            want["peers_visibility"] = t["peers_visibility"]
+            got["peers_visibility"] = row["peers_visibility"]
+            want["blocks_visibility"] = t["blocks_visibility"]
+            got["blocks_visibility"] = row["blocks_visibility"]
+            want["peers"], got["peers"] = set(t["peers"]), peers.get(domain, set())
+        if got != want:
+            diff = {k: (got[k], want[k]) for k in want if got.get(k) != want[k]}
+            problems.append(f"{domain}: {diff}")
+    assert not problems, "\n".join(problems[:20])
+
+
+async def test_software_family_of_every_sandbox_instance(crawled):
+    _sandbox, truth, db, _summary = crawled
+    stored = stored_instances(db)
+    alive = {d: t for d, t in truth["instances"].items() if t["expected_status"] == "alive"}
+    families = {t["family"] for t in alive.values()}
+    assert len(families) >= 10
+    wrong = [
+        d
+        for d, t in alive.items()
+        if d in stored and stored[d]["status"] == "alive" and stored[d]["family"] != t["family"]
+    ]
+    assert wrong == []
+
+
+async def test_block_rules_are_stored_exactly_as_published(crawled):
+    _sandbox, truth, db, _summary = crawled
+    stored: dict[str, set[tuple]] = {}
+    for r in rows(db, "SELECT * FROM blocks WHERE active = 1"):
+        key = (
+            r["blocked_pattern"],
+            r["severity"],
+            r["severity_raw"],
+            r["reason"],
+            r["blocked_digest"],
+            r["blocked"],
+            r["kind"],
+        )
+        stored.setdefault(r["blocker"], set()).add(key)
+    expected = {
+        d: {
+            (
+                b["pattern"],
+                b["severity"],
+                b["severity_raw"],
+                b["reason"],
+                b["digest"],
+                b["blocked"],
+                b["kind"],
+            )
+            for b in t["blocks"]
+        }
+        for d, t in truth["instances"].items()
+        if t["blocks"]
+    }
+    assert stored == expected
+    kinds = {r["kind"] for r in rows(db, "SELECT kind FROM blocks")}
+    assert {"clear", "masked", "wildcard"} <= kinds
+
+
+def truth_blockers(truth) -> dict[str, set[str]]:
+    """Per domain, the blockers whose rules certainly cover it, computed from the truth alone."""
+    known = set(truth["instances"])
+    digests = {hashlib.sha256(d.encode()).hexdigest(): d for d in known}
+    result: dict[str, set[str]] = {}
+    for blocker, t in truth["instances"].items():
+        for rule in t["blocks"]:
+            covered: set[str] = set()
+            if rule["kind"] == "clear":
+                covered.add(rule["blocked"])
+                if t["family"] in ("mastodon", "gotosocial"):
+                    covered |= {d for d in known if d.endswith("." + rule["blocked"])}
+            elif rule["digest"] and rule["digest"] in digests:
+                covered.add(digests[rule["digest"]])
+            elif rule["kind"] == "wildcard":
+                base = rule["pattern"][2:]
+                covered |= {d for d in known if d == base or d.endswith("." + base)}
+            for domain in covered - {blocker}:
+                result.setdefault(domain, set()).add(blocker)
+    return result
+
+
+async def test_per_domain_blocker_counts_equal_the_truth(crawled):
+    _sandbox, truth, db, _summary = crawled
+    want = {d: len(b) for d, b in truth_blockers(truth).items()}
+    got = {
+        r["domain"]: r["blockers"]
+        for r in rows(db, "SELECT domain, blockers FROM blocked_domains")
+        if r["domain"] in truth["instances"]
+    }
+    assert got == want
+
+
+async def test_who_blocks_finds_digest_and_wildcard_matches(crawled):
+    _sandbox, truth, db, _summary = crawled
+    by_domain = truth_blockers(truth)
+    digest_target = next(
+        b["true_domain"]
+        for t in truth["instances"].values()
+        for b in t["blocks"]
+        if b["digest"] and b["kind"] == "masked" and b["true_domain"] in by_domain
+    )
+    answer = who_blocks(str(db), digest_target)
+    assert {b.blocker for b in answer.blockers if b.match != "candidate"} == by_domain[
+        digest_target
+    ]
+    assert "digest" in {b.match for b in answer.blockers}
+    wildcard = next(
+        (b["true_domain"], blocker)
+        for blocker, t in truth["instances"].items()
+        for b in t["blocks"]
+        if b["kind"] == "wildcard" and b["true_domain"] in truth["instances"]
+    )
+    answer = who_blocks(str(db), wildcard[0])
+    assert wildcard[1] in {b.blocker for b in answer.blockers if b.match == "wildcard"}
+    coverage = answer.coverage
+    readable = sum(
+        1
+        for t in truth["instances"].values()
+        if t["expected_status"] == "alive" and t["blocks_visibility"] == "public"
+    )
+    assert coverage.lists_read == readable
+    assert coverage.lists_not_readable > 0 and coverage.unsupported > 0
+
+
+async def test_subdomain_farm_is_capped_and_the_rest_recorded(crawled):
+    _sandbox, truth, db, _summary = crawled
+    farm = {d for d, t in truth["instances"].items() if t["farm"]}
+    assert len(farm) > FARM_CAP
+    visited = {
+        r["domain"] for r in rows(db, "SELECT domain FROM instances WHERE status != 'pending'")
+    }
+    assert len(farm & visited) == FARM_CAP
+    excluded = {
+        r["domain"]
+        for r in rows(db, "SELECT domain FROM exclusions WHERE reason = 'subdomain_farm'")
+    }
+    assert excluded == farm - visited
+
+
+async def test_politeness_one_request_in_flight_per_host_with_a_gap(crawled):
+    sandbox, _truth, _db, _summary = crawled
+    stats = sandbox.stats
+    assert stats.total > 1000
+    assert max(stats.max_in_flight.values()) == 1
+    gaps = []
+    for entries in stats.log.values():
+        starts = sorted(entry.monotonic_start for entry in entries)
+        gaps += [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.02 * 0.9  # the configured minimum gap (tests use 20 ms)
+    agents = {e.user_agent for entries in stats.log.values() for e in entries}
+    assert agents == {
+        "fediscope/0.1.0 (+https://github.com/fediscope/fediscope; tests@fediscope.invalid)"
+    }
+
+
+async def test_platform_share_is_computed_from_the_crawled_instances(crawled):
+    _sandbox, _truth, db, _summary = crawled
+    stored = stored_instances(db)
+    share = {r["family"]: r for r in rows(db, "SELECT * FROM platform_share")}
+    crawled_alive = [r for r in stored.values() if r["status"] == "alive"]
+    assert sum(r["instances"] for r in share.values()) == len(crawled_alive)
+    mastodon = [r for r in crawled_alive if r["family"] == "mastodon"]
+    assert share["mastodon"]["instances"] == len(mastodon)
+    assert share["mastodon"]["users"] == sum(r["users_total"] or 0 for r in mastodon)
+    assert abs(sum(r["instances_share"] for r in share.values()) - 100) < 0.1
