@@ -64,7 +64,7 @@ db_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="fediscope")
 def cli() -> None:
     """fediscope: crawl the Fediverse into SQLite, analyse it, and serve it with Datasette."""
