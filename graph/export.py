@@ -110,7 +110,8 @@ def _graphs(connection: sqlite3.Connection, fmt: str, directory: Path) -> list[s
     write = nx.write_gexf if fmt == "gexf" else nx.write_graphml
     nodes = _nodes(connection)
     written = []
-    blocks = nx.DiGraph(name="fediscope public block graph")
+    # One edge per rule: a server may publish several rules against one domain.
+    blocks = nx.MultiDiGraph(name="fediscope public block graph")
     blocks.add_nodes_from(nodes.items())
     has_edges_table = connection.execute(
         "SELECT 1 FROM sqlite_master WHERE name = 'block_edges'"
