@@ -32,6 +32,11 @@ from crawler.visit import visit_domain
 
 log = logging.getLogger(__name__)
 
+#: Finished visits waiting for the store; a full queue makes visits wait (backpressure).
+STORE_QUEUE = 64
+#: Hosts visited at once per allowed request in flight (a visit is mostly waiting out gaps).
+HOSTS_PER_REQUEST_SLOT = 16
+
 
 class CrawlError(Exception):
     """A crawl that cannot start or produced nothing usable (reported as a one-line error)."""
@@ -137,7 +142,13 @@ class Crawl:
         self.queued: set[str] = set()
         self.per_registrable: Counter[str] = Counter()
         self.pending_exclusions: list[tuple[str, str, str | None]] = []
+        self.origins: dict[str, tuple[str, str]] = {}  # how and from where, until stored
         self.summary: CrawlSummary | None = None
+        self.wakeup = asyncio.Event()
+        self.to_store: asyncio.Queue[tuple[Observation, int | None, tuple[str, str] | None] | None]
+        self.to_store = asyncio.Queue(maxsize=STORE_QUEUE)
+        self.storing = False
+        self.bar: tqdm | None = None
 
     def seeds(self) -> list[str]:
         raw = list(self.settings.seeds)
@@ -168,7 +179,7 @@ class Crawl:
             domain_policy=self.policy,
         )
 
-    def offer(self, domain: str, hops: int | None) -> None:
+    def offer(self, domain: str, hops: int | None, origin: tuple[str, str] | None = None) -> None:
         """Queue a domain for this crawl unless excluded or beyond its farm's cap."""
         if domain in self.queued:
             return
@@ -190,6 +201,8 @@ class Crawl:
         self.per_registrable[registrable] += 1
         self.queued.add(domain)
         self.queue.append((domain, hops))
+        if origin is not None:
+            self.origins[domain] = origin
 
     async def run(self) -> CrawlSummary:
         s = self.settings
@@ -221,72 +234,106 @@ class Crawl:
             self.offer(domain, hops)
         await self._flush_exclusions(store, writer, crawl_id)
         limit = s.max_instances if s.max_instances is not None else float("inf")
-        in_flight = s.hosts_in_flight or max(8, 4 * s.concurrency)
-        bar = tqdm(
+        # Visits mostly wait out per-host gaps, so many more hosts than requests are in flight.
+        in_flight = s.hosts_in_flight or max(8, HOSTS_PER_REQUEST_SLOT * s.concurrency)
+        self.bar = tqdm(
             total=len(self.queue),
             unit="inst",
             disable=not s.progress,
             dynamic_ncols=True,
             desc="crawl",
         )
+        storing = asyncio.create_task(self._store_loop(store, writer, crawl_id, seeds))
+        slots = asyncio.Semaphore(in_flight)
+        running: set[asyncio.Task[None]] = set()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            slots.release()
+            self.wakeup.set()
+
         started = 0
         try:
-            async with Fetcher(self.fetch_settings(), resolver=s.resolver) as fetcher:
-                running: set[asyncio.Task[tuple[Observation, VisitResult, int | None]]] = set()
-                while self.queue or running:
-                    while self.queue and len(running) < in_flight and started < limit:
+            async with Fetcher(self.fetch_settings(), resolver=self._resolver()) as fetcher:
+                while True:
+                    while self.queue and started < limit:
+                        await slots.acquire()
                         domain, hops = self.queue.popleft()
                         started += 1
-                        running.add(
-                            asyncio.create_task(
-                                self._visit(fetcher, store, writer, crawl_id, domain, hops)
-                            )
-                        )
-                    if not running:
+                        task = asyncio.create_task(self._visit(fetcher, domain, hops))
+                        running.add(task)
+                        task.add_done_callback(finished)
+                    idle = not running and self.to_store.empty() and not self.storing
+                    if idle and (not self.queue or started >= limit):
                         break
-                    done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                    for task in done:
-                        observation, result, hops = task.result()
-                        self._account(summary, observation, result, seeds)
-                        for name, _how in result.new_domains:
-                            self.offer(name, None if hops is None else hops + 1)
-                        bar.update(1)
-                    await self._flush_exclusions(store, writer, crawl_id)
-                    bar.total = bar.n + len(self.queue) + len(running)
-                    bar.set_postfix(
-                        queued=len(self.queue),
-                        alive=summary.statuses[ALIVE],
-                        failed=summary.visited - summary.statuses[ALIVE],
-                        refresh=False,
-                    )
+                    self.wakeup.clear()
+                    await self.wakeup.wait()
+            await self.to_store.put(None)
+            await storing
         finally:
-            bar.close()
+            if not storing.done():
+                storing.cancel()
+            self.bar.close()
         await store.call(writer.finish_crawl, crawl_id, s.clock())
         return summary
 
-    async def _visit(
-        self,
-        fetcher: Fetcher,
-        store: AsyncStore,
-        writer: StoreWriter,
-        crawl_id: int,
-        domain: str,
-        hops: int | None,
-    ) -> tuple[Observation, VisitResult, int | None]:
-        observation = await visit_domain(fetcher, domain, self.policy)
-        try:
-            result = await store.call(
-                writer.record_visit,
-                observation,
-                crawl_id,
-                hops,
-                self.settings.clock(),
-                self.settings.recrawl_after,
+    def _resolver(self) -> aiohttp.abc.AbstractResolver | None:
+        """The DNS resolver; in --via mode nothing is resolved, so no c-ares thread is started."""
+        if self.settings.resolver is not None:
+            return self.settings.resolver
+        return aiohttp.ThreadedResolver() if self.settings.via else None
+
+    async def _visit(self, fetcher: Fetcher, domain: str, hops: int | None) -> None:
+        """Visit one domain and hand the result to the store loop (bounded: backpressure)."""
+        child_hops = None if hops is None else hops + 1
+
+        def discovered(names: list[str], how: str) -> None:
+            # Peers and block targets join the frontier as soon as they are parsed, not when
+            # the visit ends (a paged Misskey walk can take a minute at one request a second).
+            for name in names:
+                self.offer(name, child_hops, (how, domain))
+            self.wakeup.set()
+
+        observation = await visit_domain(fetcher, domain, self.policy, discovered)
+        await self.to_store.put((observation, hops, self.origins.pop(domain, None)))
+
+    async def _store_loop(
+        self, store: AsyncStore, writer: StoreWriter, crawl_id: int, seeds: list[str]
+    ) -> None:
+        """The only path to the store: one visit at a time, in arrival order."""
+        summary = self.summary
+        assert summary is not None
+        while (item := await self.to_store.get()) is not None:
+            self.storing = True
+            observation, hops, origin = item
+            try:
+                result = await store.call(
+                    writer.record_visit,
+                    observation,
+                    crawl_id,
+                    hops,
+                    self.settings.clock(),
+                    self.settings.recrawl_after,
+                    origin,
+                )
+            except Exception:  # a bug must not stop the crawl; the domain is retried next run
+                log.exception("could not store the visit of %s", observation.domain)
+                result = VisitResult(status="error")
+            self._account(summary, observation, result, seeds)
+            child_hops = None if hops is None else hops + 1
+            for name, how in result.new_domains:
+                self.offer(name, child_hops, (how, observation.domain))
+            await self._flush_exclusions(store, writer, crawl_id)
+            self.bar.update(1)
+            self.bar.total = self.bar.n + len(self.queue) + self.to_store.qsize()
+            self.bar.set_postfix(
+                queued=len(self.queue),
+                alive=summary.statuses[ALIVE],
+                failed=summary.visited - summary.statuses[ALIVE],
+                refresh=False,
             )
-        except Exception:  # a bug must not stop the crawl; the domain is retried next run
-            log.exception("could not store the visit of %s", domain)
-            result = VisitResult(status="error")
-        return observation, result, hops
+            self.storing = False
+            self.wakeup.set()
 
     def _account(
         self, summary: CrawlSummary, observation: Observation, result: VisitResult, seeds: list[str]

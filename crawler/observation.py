@@ -7,6 +7,8 @@ has already been validated: domains are normalised, counts are trusted or None.
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,15 +43,45 @@ COUNT_FIELDS = (
 
 @dataclass
 class Document:
-    """One raw answer kept for provenance (`documents` table)."""
+    """One raw answer kept for provenance (`documents` table).
+
+    The body is hashed and zlib-compressed as soon as it is kept: a visit may hold dozens of
+    pages for a minute, and compressed they take a fifth of the memory.
+    """
 
     url: str
     status: int | None
     fetched_at: str
     content_type: str
-    body: bytes | None
+    sha256: str | None = None  # of the uncompressed body; None when there was no body
+    size: int | None = None  # uncompressed bytes
+    compressed: bytes | None = None  # zlib
     error: str | None = None
     method: str = "GET"
+
+    @classmethod
+    def keep(
+        cls,
+        url: str,
+        status: int | None,
+        fetched_at: str,
+        content_type: str,
+        body: bytes | None,
+        error: str | None = None,
+        method: str = "GET",
+    ) -> Document:
+        digest = hashlib.sha256(body).hexdigest() if body else None
+        return cls(
+            url,
+            status,
+            fetched_at,
+            content_type,
+            digest,
+            None if body is None else len(body),
+            zlib.compress(body, 1) if body else None,
+            error,
+            method,
+        )
 
 
 @dataclass
@@ -108,13 +140,13 @@ class Observation:
     retry_after: float | None = None
     skip_reason: str | None = None  # visited but deliberately not crawled (crawl-delay cap)
 
-    def discovered(self) -> list[tuple[str, str]]:
+    def discovered(self, *, include_peers: bool = True) -> list[tuple[str, str]]:
         """(domain, how) pairs this visit adds to the frontier."""
         found: list[tuple[str, str]] = []
         if self.moved_to:
             found.append((self.moved_to, "redirect"))
-        for peer in self.peers or ():
-            found.append((peer, "peer"))
+        if include_peers:
+            found.extend((peer, "peer") for peer in self.peers or ())
         for rule in self.blocks or ():
             if rule.blocked:
                 found.append((rule.blocked, "block"))

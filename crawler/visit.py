@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 from crawler.adapters.base import Answer, Visit, adapter_for
@@ -44,10 +45,18 @@ class VisitEnded(Exception):
     """Raised inside the plan when the visit's outcome is settled early."""
 
 
-async def visit_domain(fetcher: Fetcher, domain: str, policy: DomainPolicy) -> Observation:
-    """Run the plan for one domain and return what was observed; never raises."""
+async def visit_domain(
+    fetcher: Fetcher,
+    domain: str,
+    policy: DomainPolicy,
+    on_discover: Callable[[list[str], str], None] | None = None,
+) -> Observation:
+    """Run the plan for one domain and return what was observed; never raises.
+
+    `on_discover(domains, how)` hears about peers and block targets as soon as they are read.
+    """
     observation = Observation(domain=domain)
-    visit = Visit(fetcher, observation, policy)
+    visit = Visit(fetcher, observation, policy, on_discover=on_discover)
     try:
         await _plan(visit)
     except VisitEnded:

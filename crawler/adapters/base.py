@@ -8,7 +8,7 @@ with `@register`; `adapter_for(family)` falls back to the generic adapter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -89,11 +89,13 @@ class Visit:
         observation: Observation,
         policy: DomainPolicy,
         nodeinfo: NodeInfo | None = None,
+        on_discover: Callable[[list[str], str], None] | None = None,
     ):
         self.fetcher = fetcher
         self.observation = observation
         self.policy = policy
         self.nodeinfo = nodeinfo
+        self.on_discover = on_discover
 
     @property
     def domain(self) -> str:
@@ -129,7 +131,7 @@ class Visit:
 
     def keep(self, response: Response) -> None:
         self.observation.documents.append(
-            Document(
+            Document.keep(
                 url=response.url,
                 status=response.status,
                 fetched_at=response.fetched_at,
@@ -211,11 +213,16 @@ class Visit:
         self.observation.peers_truncated = result.truncated
         if result.visibility == PUBLIC:
             self.observation.peers = self.domains(result.items)
+            if self.on_discover is not None:
+                self.on_discover(self.observation.peers, "peer")
 
     def set_blocks(self, result: ListResult) -> None:
         self.observation.blocks_visibility = result.visibility
         if result.visibility == PUBLIC:
             self.observation.blocks = [rule for rule in result.items if rule is not None]
+            if self.on_discover is not None:
+                clear = [rule.blocked for rule in self.observation.blocks if rule.blocked]
+                self.on_discover(clear, "block")
 
     def unsupported(self, *, peers: bool = False, blocks: bool = False) -> None:
         if peers:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any, TypeVar
 
 from crawler.domains import DomainPolicy
@@ -38,6 +40,8 @@ class VisitResult:
     peer_edges_added: int = 0
     peer_edges_removed: int = 0
     block_events: dict[str, int] = field(default_factory=dict)
+    store_seconds: float = 0.0
+    peer_store_seconds: float = 0.0
 
 
 class StoreWriter:
@@ -151,12 +155,24 @@ class StoreWriter:
         hops: int | None,
         now: datetime,
         recrawl_after: timedelta,
+        origin: tuple[str, str] | None = None,
     ) -> VisitResult:
-        """Store everything a visit produced, atomically."""
+        """Store everything a visit produced, atomically.
+
+        `origin` (how, from which domain) describes a domain discovered during another visit
+        that has not been stored yet; it is used only if this domain has no row.
+        """
         result = VisitResult(status=observation.status)
+        started = time.perf_counter()
         try:
             with self._transaction():
-                self._record_visit(observation, crawl_id, hops, now, recrawl_after, result)
+                self._record_visit(observation, crawl_id, hops, now, recrawl_after, result, origin)
+                result.store_seconds = time.perf_counter() - started
+                self.connection.execute(
+                    "UPDATE crawls SET store_seconds = coalesce(store_seconds, 0) + ?, "
+                    "peer_store_seconds = coalesce(peer_store_seconds, 0) + ? WHERE id = ?",
+                    (result.store_seconds, result.peer_store_seconds, crawl_id),
+                )
         except BaseException:
             self.ids = DomainIds(self.connection)  # new ids of the rolled-back transaction
             raise
@@ -170,18 +186,23 @@ class StoreWriter:
         now: datetime,
         recrawl_after: timedelta,
         result: VisitResult,
+        origin: tuple[str, str] | None,
     ) -> None:
         stamp = iso(now)
         domain = observation.domain
         if domain not in self.ids:
             self.ids.ensure([domain])
+            how, via = origin or ("seed", None)
+            parent_hops = None if hops is None else hops - 1
             insert_discovered(
-                self.connection, self.policy, self.ids, [(domain, "seed")], None, -1, stamp
+                self.connection, self.policy, self.ids, [(domain, how)], via, parent_hops, stamp
             )
-        discovered: dict[str, str] = {}
-        for name, how in observation.discovered():
-            discovered.setdefault(name, how)
-        result.new_domains = [(name, discovered[name]) for name in self.ids.ensure(discovered)]
+        # How each name was found; peers (the bulk) need no tuple of their own.
+        how_found: dict[str, str] = {}
+        for name, how in observation.discovered(include_peers=False):
+            how_found.setdefault(name, how)
+        new_names = self.ids.ensure(chain(how_found, observation.peers or ()))
+        result.new_domains = [(name, how_found.get(name, "peer")) for name in new_names]
         insert_discovered(
             self.connection, self.policy, self.ids, result.new_domains, domain, hops, stamp
         )
@@ -216,10 +237,12 @@ class StoreWriter:
         if observation.status != ALIVE:
             return
         if observation.peers is not None:
+            started = time.perf_counter()
             targets = [self.ids.id_of(name) for name in observation.peers]
             result.peer_edges_added, result.peer_edges_removed = peers.replace_peers(
                 self.connection, source_id, targets, crawl_id
             )
+            result.peer_store_seconds = time.perf_counter() - started
         if observation.blocks is not None:
             result.block_events = block_store.apply_block_list(
                 self.connection, observation.domain, observation.blocks, crawl_id, stamp
