@@ -13,50 +13,74 @@ automatic suspensions (not responding, gone) are not moderation and are not reco
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from crawler.adapters.base import MAX_PAGES, Answer, Visit, register, visibility_of
+from crawler.adapters.base import MAX_PAGES, Visit, register, visibility_of
 from crawler.lenient import mapping, read_text
-from crawler.observation import PUBLIC, UNSUPPORTED, BlockRule, ListResult
+from crawler.observation import ERROR, PUBLIC, UNSUPPORTED, BlockRule, ListResult
 
 PAGE = 100
 _AUTOMATIC_SUSPENSIONS = frozenset({"autoSuspendedForNotResponding", "goneSuspended", "none"})
 
 
-async def walk(visit: Visit, query: dict[str, Any]) -> tuple[list[dict[str, Any]], Answer, bool]:
-    """All pages of `federation/instances` for a query: (entries, first answer, truncated)."""
-    entries: list[dict[str, Any]] = []
-    first: Answer | None = None
+@dataclass
+class Walk:
+    """The compact result of paging through `federation/instances` for one query."""
+
+    visibility: str
+    entries: list[tuple[Any, tuple[str, ...]]] = field(default_factory=list)  # (host, words)
+    truncated: bool = False
+
+
+async def walk(visit: Visit, query: dict[str, Any]) -> Walk:
+    """All pages of `federation/instances` for a query, keeping only host and moderation words.
+
+    Each page's full instance objects (two dozen fields each) are dropped at once: a big
+    server's walk would otherwise hold thousands of them for a minute.
+    """
+    result = Walk(PUBLIC)
     for page in range(MAX_PAGES):
         body = {"limit": PAGE, "offset": page * PAGE, "sort": "+pubSub", **query}
         answer = await visit.post_json("/api/federation/instances", body)
-        first = first or answer
         if answer.error or not isinstance(answer.value, list):
-            return entries, first if not entries else answer, False
-        batch = [entry for entry in answer.value if isinstance(entry, dict)]
-        entries.extend(batch)
+            if page == 0:
+                state = visibility_of(answer, missing=UNSUPPORTED)
+                result.visibility = ERROR if state == PUBLIC else state
+            else:
+                result.truncated = True  # a failure after the first page keeps what was read
+            return result
+        result.entries.extend(
+            (entry.get("host"), moderation_words(entry))
+            for entry in answer.value
+            if isinstance(entry, dict)
+        )
         if len(answer.value) < PAGE:
-            return entries, first, False
-    assert first is not None
-    return entries, first, True
+            return result
+    result.truncated = True
+    return result
 
 
-def rules_from(visit: Visit, entries: list[dict[str, Any]]) -> dict[tuple[str, str], BlockRule]:
-    """Block rules keyed by (host, raw word) from instance entries."""
+def moderation_words(entry: dict[str, Any]) -> tuple[str, ...]:
+    """The raw words of the moderation flags an instance entry carries."""
+    words = []
+    if entry.get("isBlocked") is True:
+        words.append("blocked")
+    if entry.get("isSilenced") is True:
+        words.append("silenced")
+    if entry.get("isSuspended") is True:
+        state = entry.get("suspensionState")
+        if not isinstance(state, str) or state not in _AUTOMATIC_SUSPENSIONS:
+            words.append("suspended")
+    return tuple(words)
+
+
+def rules_from(
+    visit: Visit, entries: list[tuple[Any, tuple[str, ...]]]
+) -> dict[tuple[str, str], BlockRule]:
+    """Block rules keyed by (host, raw word) from compact instance entries."""
     rules: dict[tuple[str, str], BlockRule] = {}
-    for entry in entries:
-        host = entry.get("host")
-        if not isinstance(host, str):
-            continue
-        words = []
-        if entry.get("isBlocked") is True:
-            words.append("blocked")
-        if entry.get("isSilenced") is True:
-            words.append("silenced")
-        if entry.get("isSuspended") is True:
-            state = entry.get("suspensionState")
-            if not isinstance(state, str) or state not in _AUTOMATIC_SUSPENSIONS:
-                words.append("suspended")
+    for host, words in entries:
         for word in words:
             rule = visit.rule(host, word)
             if rule is not None:
@@ -74,20 +98,17 @@ class MisskeyAdapter:
         visit.observation.name = visit.observation.name or read_text(document.get("name"), 500)
         if visit.check_description(read_text(document.get("description"))):
             return
-        entries, first, truncated = await walk(visit, {})
-        visibility = visibility_of(first, missing=UNSUPPORTED)
-        if visibility == PUBLIC and first.error is None and not isinstance(first.value, list):
-            visibility = "error"
-        hosts = [entry.get("host") for entry in entries]
-        visit.set_peers(ListResult(visibility, hosts, truncated=truncated))
-        if visibility != PUBLIC:
-            visit.set_blocks(ListResult(visibility))
+        everything = await walk(visit, {})
+        hosts = [host for host, _ in everything.entries]
+        visit.set_peers(ListResult(everything.visibility, hosts, truncated=everything.truncated))
+        if everything.visibility != PUBLIC:
+            visit.set_blocks(ListResult(everything.visibility))
             return
-        rules = rules_from(visit, entries)
+        rules = rules_from(visit, everything.entries)
         for query in ({"blocked": True}, {"suspended": True}):
-            more, answer, _ = await walk(visit, query)
-            if answer.error:
-                visit.set_blocks(ListResult("error"))
+            filtered = await walk(visit, query)
+            if filtered.visibility != PUBLIC or filtered.truncated:
+                visit.set_blocks(ListResult(ERROR))
                 return
-            rules.update(rules_from(visit, more))
+            rules.update(rules_from(visit, filtered.entries))
         visit.set_blocks(ListResult(PUBLIC, list(rules.values())))

@@ -1,13 +1,12 @@
 """Raw answers for provenance: a log row per answer, bodies stored once per content hash.
 
-Bodies are zlib-compressed; unchanged answers across crawls (most peer lists) cost one log row.
+Bodies arrive zlib-compressed (see Document.keep); unchanged answers across crawls (most peer
+lists) cost one log row.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
-import zlib
 from collections.abc import Iterable
 
 from crawler.observation import Document
@@ -18,17 +17,12 @@ def store_documents(
 ) -> None:
     rows = []
     for document in documents:
-        digest = None
-        if document.body:
-            digest = hashlib.sha256(document.body).hexdigest()
-            known = connection.execute(
-                "SELECT 1 FROM document_bodies WHERE sha256 = ?", (digest,)
-            ).fetchone()
-            if known is None:
-                connection.execute(
-                    "INSERT INTO document_bodies (sha256, encoding, body) VALUES (?, 'zlib', ?)",
-                    (digest, zlib.compress(document.body, 6)),
-                )
+        if document.sha256 is not None:
+            connection.execute(
+                "INSERT OR IGNORE INTO document_bodies (sha256, encoding, body) "
+                "VALUES (?, 'zlib', ?)",
+                (document.sha256, document.compressed),
+            )
         rows.append(
             (
                 domain,
@@ -39,8 +33,8 @@ def store_documents(
                 document.fetched_at,
                 crawl_id,
                 document.error,
-                len(document.body) if document.body is not None else None,
-                digest,
+                document.size,
+                document.sha256,
             )
         )
     connection.executemany(

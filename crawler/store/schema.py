@@ -37,6 +37,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "rejected_names": int,
             "peer_edges_added": int,
             "peer_edges_removed": int,
+            "store_seconds": float,
+            "peer_store_seconds": float,
         },
         "id",
         set(),
