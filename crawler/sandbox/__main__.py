@@ -18,11 +18,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", action="store_true", help="benchmark profile (25k/100k)")
     parser.add_argument("--hostile", action="store_true", help="mount the hostile hosts")
     parser.add_argument("--latency", default=None, help="added latency range in ms, e.g. 20,300")
+    parser.add_argument(
+        "--extra-dead-names", type=int, default=None, help="names that never answer"
+    )
     args = parser.parse_args(argv)
     config = SandboxConfig.scale(seed=args.seed) if args.scale else SandboxConfig(seed=args.seed)
     if args.instances is not None:
         config.instances = args.instances
     config.hostile = args.hostile
+    if args.extra_dead_names is not None:
+        config.extra_dead_names = args.extra_dead_names
     if args.latency is not None:
         lo, _, hi = args.latency.partition(",")
         config.latency_ms = (int(lo), int(hi or lo))

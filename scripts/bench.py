@@ -1,0 +1,166 @@
+"""Benchmark: crawl a full-scale sandbox Fediverse and compare with the fetch floor.
+
+    .venv/bin/python scripts/bench.py              # full: 100k names, 25k answering, >=20M edges
+    .venv/bin/python scripts/bench.py --quick      # ~2,000 instances, under a minute
+    .venv/bin/python scripts/bench.py --masnet     # also time the masnet crawler on the same world
+
+Steps, each in its own process so peak RSS is the process's own: the sandbox (scale profile:
+per-request latency 20-300 ms, 3% of hosts hang until the timeout, heavy-tailed peer lists
+generated on request), `fediscope crawl --via` with the default politeness rules at the given
+concurrency, `fediscope analyze`, then the fetch floor (scripts/fetch_floor.py: the same
+requests, same per-host rules, bodies discarded). Reports wall time, instances/s, requests/s,
+peer edges stored per second of ingestion, peak RSS, database size, per-stage times, and
+crawl time / floor time. Numbers go to stdout and to scripts/out/bench-*.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "scripts" / "out"
+LISTENING = re.compile(r"listening on http://([\d.]+):(\d+) .*seeds: (.+)\)")
+
+
+@contextmanager
+def sandbox(args: argparse.Namespace):
+    command = [sys.executable, "-m", "crawler.sandbox", "--port", "0", "--seed", str(args.seed)]
+    command += ["--scale", "--latency", "20,300"]
+    if args.quick:
+        command += ["--instances", "2000", "--extra-dead-names", "6000"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO)
+    started = time.perf_counter()
+    line = process.stdout.readline() if process.stdout else ""
+    match = LISTENING.search(line)
+    if not match:
+        process.kill()
+        raise SystemExit(f"sandbox did not start: {line!r}")
+    host, port, seeds = match.groups()
+    print(f"sandbox ready in {time.perf_counter() - started:.1f} s on {host}:{port}", flush=True)
+    try:
+        yield f"{host}:{port}", [s.strip() for s in seeds.split(",")]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def timed(command: list[str]) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS in MiB, stdout) of a child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    output = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{' '.join(command[:4])}... failed ({status}):\n{output}")
+    return seconds, usage.ru_maxrss // 1024, output
+
+
+def crawl_stats(db: Path) -> dict[str, float]:
+    connection = sqlite3.connect(db)
+    row = connection.execute(
+        "SELECT visited, alive, requests, peer_edges_added, store_seconds, peer_store_seconds "
+        "FROM crawls WHERE id = 1"
+    ).fetchone()
+    (edges,) = connection.execute("SELECT count(*) FROM peer_intervals").fetchone()
+    (known,) = connection.execute("SELECT count(*) FROM instances").fetchone()
+    connection.close()
+    visited, alive, requests, added, store, peer_store = row
+    return {
+        "visited": visited,
+        "alive": alive,
+        "known_domains": known,
+        "requests": requests,
+        "peer_edges": edges,
+        "peer_edges_added": added,
+        "store_seconds": round(store or 0, 2),
+        "peer_store_seconds": round(peer_store or 0, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="~2,000 instances, under a minute")
+    parser.add_argument("--concurrency", type=int, default=512)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument("--masnet", action="store_true", help="also time masnet (own venv)")
+    parser.add_argument("--keep", metavar="DIR", help="keep the database in DIR")
+    args = parser.parse_args()
+    workdir = Path(args.keep or tempfile.mkdtemp(prefix="fediscope-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "bench.db"
+    for stale in workdir.glob("bench.db*"):
+        stale.unlink()
+    report: dict[str, object] = {
+        "profile": "quick" if args.quick else "full",
+        "concurrency": args.concurrency,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+    }
+    with sandbox(args) as (via, seeds):
+        seed_args = [a for s in seeds for a in ("--seed", s)]
+        crawl_seconds, crawl_rss, output = timed(
+            [sys.executable, "-m", "crawler", "crawl", "--db", str(db), "--via", via,
+             "--concurrency", str(args.concurrency), "--no-progress", *seed_args]
+        )  # fmt: skip
+        print(output.strip(), flush=True)
+        stats = crawl_stats(db)
+        analyze_seconds, analyze_rss, output = timed(
+            [sys.executable, "-m", "crawler", "analyze", "--db", str(db)]
+        )
+        print(output.strip(), flush=True)
+        report.update(
+            crawl_seconds=round(crawl_seconds, 1),
+            crawl_peak_rss_mib=crawl_rss,
+            analyze_seconds=round(analyze_seconds, 1),
+            analyze_peak_rss_mib=analyze_rss,
+            database_mib=round(db.stat().st_size / 2**20, 1),
+            **stats,
+        )
+        report["instances_per_second"] = round(stats["visited"] / crawl_seconds, 1)
+        report["requests_per_second"] = round(stats["requests"] / crawl_seconds, 1)
+        if stats["peer_store_seconds"]:
+            report["peer_edges_per_ingest_second"] = round(
+                stats["peer_edges_added"] / stats["peer_store_seconds"]
+            )
+        if not args.no_floor:
+            floor_seconds, floor_rss, output = timed(
+                [sys.executable, "scripts/fetch_floor.py", "--db", str(db), "--via", via,
+                 "--concurrency", str(args.concurrency)]
+            )  # fmt: skip
+            floor = json.loads(output.strip().splitlines()[-1])
+            report.update(
+                floor_seconds=round(floor_seconds, 1),
+                floor_requests=floor["requests"],
+                floor_peak_rss_mib=floor_rss,
+                crawl_over_floor=round(crawl_seconds / floor_seconds, 2),
+            )
+        if args.masnet:
+            from masnet_anchor import run_masnet
+
+            report.update(run_masnet(via, seeds[0], args.concurrency, workdir))
+            if report.get("masnet_seconds"):
+                report["fediscope_over_masnet"] = round(crawl_seconds / report["masnet_seconds"], 2)
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"bench-{report['profile']}-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(report, indent=2))
+    width = max(len(k) for k in report)
+    for key, value in report.items():
+        print(f"{key.ljust(width)}  {value}")
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""The fetch floor: the same requests as a crawl, under the same per-host rules, and nothing else.
+
+Replays, per host and in the same order, every request a fediscope crawl logged
+(`document_log`), with the same global concurrency, one request in flight per host, the same
+gap (1 s, or the host's Crawl-delay read from its stored robots.txt), Retry-After on 429,
+same-host redirects and the same timeouts, and throws the bodies away. No parsing, no
+validation, no database writes, and every host starts at once (no discovery): the time a crawl
+cannot beat with this network and these rules.
+
+    .venv/bin/python scripts/fetch_floor.py --db bench.db --via 127.0.0.1:PORT --concurrency 512
+
+Prints one JSON line: {"seconds": ..., "requests": ..., "hosts": ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import time
+import zlib
+from collections import defaultdict
+
+import aiohttp
+from protego import Protego
+
+from crawler import ROBOTS_TOKEN
+
+MISSKEY_PAGE = {"limit": 100, "offset": 0}
+Plan = dict[str, list[tuple[str, str]]]
+
+
+def load_plan(db: str, crawl_id: int, min_gap: float) -> tuple[Plan, dict[str, float]]:
+    """Per host: the requests in order, and its gap (Crawl-delay from its stored robots.txt)."""
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    plan: Plan = defaultdict(list)
+    gaps: dict[str, float] = {}
+    rows = connection.execute(
+        "SELECT l.method, l.url, b.body FROM document_log l "
+        "LEFT JOIN document_bodies b ON b.sha256 = l.body_sha256 AND l.url LIKE '%/robots.txt' "
+        "WHERE l.crawl_id = ? ORDER BY l.id",
+        (crawl_id,),
+    )
+    for method, url, robots in rows:
+        host, _, rest = url.split("://", 1)[1].partition("/")
+        plan[host].append((method, "/" + rest))
+        if robots is not None:
+            text = zlib.decompress(robots).decode("utf-8", errors="replace").removeprefix("\ufeff")
+            delay = Protego.parse(text).crawl_delay(ROBOTS_TOKEN)
+            gaps[host] = max(min_gap, float(delay)) if delay is not None else min_gap
+    connection.close()
+    return plan, gaps
+
+
+async def replay(args: argparse.Namespace) -> dict[str, float]:
+    plan, gaps = load_plan(args.db, args.crawl, args.min_gap)
+    timeout = aiohttp.ClientTimeout(total=args.timeout, sock_connect=10, sock_read=15)
+    connector = aiohttp.TCPConnector(limit=args.concurrency + 8, limit_per_host=0)
+    semaphore = asyncio.Semaphore(args.concurrency)
+    requests = 0
+
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        session._retry_connection = False  # as in the crawler: every request is paced
+
+        async def fetch(
+            name: str, method: str, path: str, body: object
+        ) -> tuple[int | None, str | None, float | None]:
+            nonlocal requests
+            async with semaphore:
+                requests += 1
+                try:
+                    async with session.request(
+                        method,
+                        f"http://{args.via}{path}",
+                        headers={"Host": name, "User-Agent": "fediscope-floor"},
+                        json=body,
+                        allow_redirects=False,
+                    ) as response:
+                        while await response.content.read(65536):
+                            pass
+                        retry = response.headers.get("Retry-After", "")
+                        location = response.headers.get("Location")
+                        return response.status, location, float(retry) if retry.isdigit() else None
+                except (aiohttp.ClientError, TimeoutError, OSError):
+                    return None, None, None
+
+        async def host(name: str, steps: list[tuple[str, str]]) -> None:
+            gap = gaps.get(name, args.min_gap)
+            first = True
+            for method, path in steps:
+                body = None
+                if method == "POST":
+                    body = MISSKEY_PAGE if "federation/instances" in path else {}
+                retries = redirects = 0
+                while True:
+                    if not first:
+                        await asyncio.sleep(gap)
+                    first = False
+                    status, location, retry_after = await fetch(name, method, path, body)
+                    if status == 429 and retry_after is not None and retries < 2:
+                        retries += 1
+                        if retry_after <= 60:
+                            await asyncio.sleep(max(0.0, retry_after - gap))
+                            continue
+                    if status in (301, 302, 303, 307, 308) and location and redirects < 5:
+                        target = location.split("://", 1)[-1]
+                        if location.startswith("/") or target.startswith(name + "/"):
+                            redirects += 1
+                            path = (
+                                location
+                                if location.startswith("/")
+                                else "/" + target.split("/", 1)[1]
+                            )
+                            continue
+                    break
+
+        started = time.perf_counter()
+        await asyncio.gather(*(host(name, steps) for name, steps in plan.items()))
+        return {"seconds": time.perf_counter() - started, "requests": requests, "hosts": len(plan)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--via", required=True)
+    parser.add_argument("--crawl", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=512)
+    parser.add_argument("--min-gap", type=float, default=1.0)
+    parser.add_argument("--timeout", type=float, default=30.0)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(replay(args))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
