@@ -1,7 +1,7 @@
 """Benchmark: crawl a full-scale sandbox Fediverse and compare with the fetch floor.
 
     .venv/bin/python scripts/bench.py              # full: 100k names, 25k answering, >=20M edges
-    .venv/bin/python scripts/bench.py --quick      # ~2,000 instances, under a minute
+    .venv/bin/python scripts/bench.py --quick      # ~2,000 instances, about a minute
     .venv/bin/python scripts/bench.py --masnet     # also time the masnet crawler on the same world
 
 Steps, each in its own process so peak RSS is the process's own: the sandbox (scale profile:
@@ -36,9 +36,11 @@ LISTENING = re.compile(r"listening on http://([\d.]+):(\d+) .*seeds: (.+)\)")
 @contextmanager
 def sandbox(args: argparse.Namespace):
     command = [sys.executable, "-m", "crawler.sandbox", "--port", "0", "--seed", str(args.seed)]
-    command += ["--scale", "--latency", "20,300"]
     if args.quick:
-        command += ["--instances", "2000", "--extra-dead-names", "6000"]
+        command += ["--scale", "--latency", "5,50", "--instances", "2000"]
+        command += ["--extra-dead-names", "2000", "--max-peers", "600"]
+    else:
+        command += ["--scale", "--latency", "20,300"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO)
     started = time.perf_counter()
     line = process.stdout.readline() if process.stdout else ""
@@ -109,11 +111,15 @@ def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
     }
+    # Quick: small lists, short latency and a 10 s timeout so the whole run takes about a minute.
+    timeout = 10.0 if args.quick else 30.0
+    report["timeout_seconds"] = timeout
     with sandbox(args) as (via, seeds):
         seed_args = [a for s in seeds for a in ("--seed", s)]
         crawl_seconds, crawl_rss, output = timed(
             [sys.executable, "-m", "crawler", "crawl", "--db", str(db), "--via", via,
-             "--concurrency", str(args.concurrency), "--no-progress", *seed_args]
+             "--concurrency", str(args.concurrency), "--timeout", str(timeout),
+             "--no-progress", *seed_args]
         )  # fmt: skip
         print(output.strip(), flush=True)
         stats = crawl_stats(db)
@@ -138,7 +144,7 @@ def main() -> None:
         if not args.no_floor:
             floor_seconds, floor_rss, output = timed(
                 [sys.executable, "scripts/fetch_floor.py", "--db", str(db), "--via", via,
-                 "--concurrency", str(args.concurrency)]
+                 "--concurrency", str(args.concurrency), "--timeout", str(timeout)]
             )  # fmt: skip
             floor = json.loads(output.strip().splitlines()[-1])
             report.update(
@@ -150,7 +156,7 @@ def main() -> None:
         if args.masnet:
             from masnet_anchor import run_masnet
 
-            report.update(run_masnet(via, seeds[0], args.concurrency, workdir))
+            report.update(run_masnet(via, seeds[0], args.concurrency, workdir, timeout))
             if report.get("masnet_seconds"):
                 report["fediscope_over_masnet"] = round(crawl_seconds / report["masnet_seconds"], 2)
     OUT.mkdir(exist_ok=True)

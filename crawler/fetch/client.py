@@ -329,28 +329,27 @@ class Fetcher:
             url = f"https://{domain}{path}"
         result = Response(domain=domain, path=path, method=method, fetched_at=utc_now())
         try:
-            async with asyncio.timeout(s.total_timeout + 1):
-                async with self._session.request(
-                    method,
-                    url,
-                    headers=headers,
-                    json=json_body,
-                    allow_redirects=False,
-                ) as answer:
-                    result.status = answer.status
-                    result.content_type = answer.headers.get("Content-Type", "")
-                    result.retry_after = _retry_after(answer.headers)
-                    if answer.status in REDIRECT_STATUSES:
-                        result.detail = answer.headers.get("Location", "")
-                        return result
-                    ok = 200 <= answer.status < 300
-                    limit, truncate = (s.max_body, False) if ok else (ERROR_BODY_BYTES, True)
-                    if path == "/robots.txt":  # RFC 9309: parse the first 500 KiB at least
-                        limit, truncate = ROBOTS_MAX_BYTES, True
-                    result.body = await _read_capped(answer, limit, truncate=truncate)
-                    if not ok:
-                        result.error = _status_error(answer.status)
-                        result.detail = f"HTTP {answer.status}"
+            async with self._session.request(
+                method,
+                url,
+                headers=headers,
+                json=json_body,
+                allow_redirects=False,
+            ) as answer:
+                result.status = answer.status
+                result.content_type = answer.headers.get("Content-Type", "")
+                result.retry_after = _retry_after(answer.headers)
+                if answer.status in REDIRECT_STATUSES:
+                    result.detail = answer.headers.get("Location", "")
+                    return result
+                ok = 200 <= answer.status < 300
+                limit, truncate = (s.max_body, False) if ok else (ERROR_BODY_BYTES, True)
+                if path == "/robots.txt":  # RFC 9309: parse the first 500 KiB at least
+                    limit, truncate = ROBOTS_MAX_BYTES, True
+                result.body = await _read_capped(answer, limit, truncate=truncate)
+                if not ok:
+                    result.error = _status_error(answer.status)
+                    result.detail = f"HTTP {answer.status}"
         except Exception as exc:  # every failure becomes an error kind for this host
             result.error, result.detail = classify(exc)
         return result
@@ -392,6 +391,10 @@ async def _read_capped(answer: aiohttp.ClientResponse, limit: int, *, truncate: 
     declared = answer.content_length
     if declared is not None and declared > limit and not truncate:
         raise BodyTooLarge(f"Content-Length {declared} > {limit}")
+    encoded = answer.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+    if declared is not None and declared <= limit and not encoded:
+        # The length is known and no decompression can inflate it: one read.
+        return await answer.content.readexactly(declared) if declared else b""
     buffer = bytearray()
     while chunk := await answer.content.read(CHUNK):
         buffer += chunk

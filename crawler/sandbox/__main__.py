@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--extra-dead-names", type=int, default=None, help="names that never answer"
     )
+    parser.add_argument("--max-peers", type=int, default=None, help="cap on the largest list")
     args = parser.parse_args(argv)
     config = SandboxConfig.scale(seed=args.seed) if args.scale else SandboxConfig(seed=args.seed)
     if args.instances is not None:
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     config.hostile = args.hostile
     if args.extra_dead_names is not None:
         config.extra_dead_names = args.extra_dead_names
+    if args.max_peers is not None:
+        config.max_peers = args.max_peers
     if args.latency is not None:
         lo, _, hi = args.latency.partition(",")
         config.latency_ms = (int(lo), int(hi or lo))

@@ -59,6 +59,9 @@ class SandboxConfig:
             hang_fraction=0.03,
             latency_ms=(20, 300),
             max_peers=80_000,
+            # Flatter than the default so the lists a polite crawler can read (alive, public)
+            # still total more than 20 million entries.
+            peer_exponent=0.47,
         )
 
     @property

@@ -28,13 +28,11 @@ class DomainIds:
         return self._ids.get(name)
 
     def ensure(self, names: Iterable[str]) -> list[str]:
-        """Give ids to the names that have none; return those new names (in input order)."""
-        new: list[str] = []
-        for name in names:
-            if name not in self._ids:
-                self._ids[name] = self._next
-                self._next += 1
-                new.append(name)
+        """Give ids to the names that have none; return those new names (sorted)."""
+        new = sorted(set(names).difference(self._ids))
+        for name in new:
+            self._ids[name] = self._next
+            self._next += 1
         if new:
             self._connection.executemany(
                 "INSERT INTO domains (id, name) VALUES (?, ?)",
@@ -44,3 +42,6 @@ class DomainIds:
 
     def id_of(self, name: str) -> int:
         return self._ids[name]
+
+    def ids_of(self, names: Iterable[str]) -> list[int]:
+        return list(map(self._ids.__getitem__, names))

@@ -238,7 +238,7 @@ class StoreWriter:
             return
         if observation.peers is not None:
             started = time.perf_counter()
-            targets = [self.ids.id_of(name) for name in observation.peers]
+            targets = self.ids.ids_of(observation.peers)
             result.peer_edges_added, result.peer_edges_removed = peers.replace_peers(
                 self.connection, source_id, targets, crawl_id
             )
