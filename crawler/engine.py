@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +25,7 @@ from tqdm import tqdm
 from crawler import PROJECT_URL, ROBOTS_TOKEN, __version__
 from crawler.domains import DomainPolicy, policy_for
 from crawler.fetch import Fetcher, FetchSettings
+from crawler.frontier import Frontier
 from crawler.observation import ALIVE, GONE, OPTED_OUT, PENDING, Observation
 from crawler.store import AsyncStore
 from crawler.store.writer import StoreWriter, VisitResult, utcnow
@@ -138,7 +139,7 @@ class Crawl:
         self.settings = settings
         self.policy: DomainPolicy = policy_for(settings.via)
         self.exclusions = ExclusionList.from_file(settings.exclude_file)
-        self.queue: deque[tuple[str, int | None]] = deque()
+        self.queue = Frontier()
         self.queued: set[str] = set()
         self.per_registrable: Counter[str] = Counter()
         self.pending_exclusions: list[tuple[str, str, str | None]] = []
@@ -200,7 +201,7 @@ class Crawl:
             return
         self.per_registrable[registrable] += 1
         self.queued.add(domain)
-        self.queue.append((domain, hops))
+        self.queue.push(domain, hops, seed=hops == 0)
         if origin is not None:
             self.origins[domain] = origin
 
@@ -232,6 +233,9 @@ class Crawl:
         due = await store.call(writer.due_domains, crawl_id, now, seeds, s.recrawl_after)
         for domain, hops in due:
             self.offer(domain, hops)
+        # Known domains that are not due are done for this crawl: a peer list naming them
+        # must not bring them back before their time.
+        self.queued.update(await store.call(writer.known_domains))
         await self._flush_exclusions(store, writer, crawl_id)
         limit = s.max_instances if s.max_instances is not None else float("inf")
         # Visits mostly wait out per-host gaps, so many more hosts than requests are in flight.
@@ -258,7 +262,7 @@ class Crawl:
                 while True:
                     while self.queue and started < limit:
                         await slots.acquire()
-                        domain, hops = self.queue.popleft()
+                        domain, hops = self.queue.pop()
                         started += 1
                         task = asyncio.create_task(self._visit(fetcher, domain, hops))
                         running.add(task)
@@ -290,7 +294,8 @@ class Crawl:
         def discovered(names: list[str], how: str) -> None:
             # Peers and block targets join the frontier as soon as they are parsed, not when
             # the visit ends (a paged Misskey walk can take a minute at one request a second).
-            for name in names:
+            self.queue.count(names)
+            for name in sorted(set(names).difference(self.queued)):
                 self.offer(name, child_hops, (how, domain))
             self.wakeup.set()
 
