@@ -46,9 +46,9 @@ ERROR_BODY_BYTES = 64 * 1024
 CHUNK = 64 * 1024
 
 
-def utc_now() -> str:
+def utc_now(timespec: str = "seconds") -> str:
     """The current time as ISO 8601 UTC text (the store's time format)."""
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 @dataclass
@@ -90,6 +90,7 @@ class Response:
     fetched_at: str = ""
     final_path: str | None = None
     requests: int = 0
+    elapsed: float | None = None  # seconds from sending the request to the end of the body
 
     @property
     def url(self) -> str:
@@ -208,6 +209,8 @@ class Fetcher:
                 delay = rules.crawl_delay
                 if delay is not None:
                     state.gap = max(self.settings.min_gap, delay)
+                    # The pause after robots.txt itself was set before its Crawl-delay was known.
+                    state.next_allowed = max(state.next_allowed, time.monotonic() + state.gap)
             assert state.robots_response is not None
             return state.robots, state.robots_response
 
@@ -219,6 +222,9 @@ class Fetcher:
         if robots_response.moved_to:
             return _refused(domain, path, method, None, moved_to=robots_response.moved_to)
         if rules.mode == "disallow_all":
+            if robots_response.status is None and robots_response.error:
+                # No answer at all: the host's own failure (DNS, connect, unsafe address, ...).
+                return _refused(domain, path, method, robots_response.error, robots_response.detail)
             return _refused(domain, path, method, errors.ROBOTS_UNAVAILABLE, robots_response.error)
         delay = rules.crawl_delay
         if delay is not None and delay > self.settings.max_crawl_delay:
@@ -327,7 +333,10 @@ class Fetcher:
             headers["Host"] = domain
         else:
             url = f"https://{domain}{path}"
-        result = Response(domain=domain, path=path, method=method, fetched_at=utc_now())
+        result = Response(
+            domain=domain, path=path, method=method, fetched_at=utc_now("milliseconds")
+        )
+        started = time.perf_counter()
         try:
             async with self._session.request(
                 method,
@@ -341,6 +350,7 @@ class Fetcher:
                 result.retry_after = _retry_after(answer.headers)
                 if answer.status in REDIRECT_STATUSES:
                     result.detail = answer.headers.get("Location", "")
+                    result.elapsed = round(time.perf_counter() - started, 4)
                     return result
                 ok = 200 <= answer.status < 300
                 limit, truncate = (s.max_body, False) if ok else (ERROR_BODY_BYTES, True)
@@ -352,6 +362,7 @@ class Fetcher:
                     result.detail = f"HTTP {answer.status}"
         except Exception as exc:  # every failure becomes an error kind for this host
             result.error, result.detail = classify(exc)
+        result.elapsed = round(time.perf_counter() - started, 4)
         return result
 
 
