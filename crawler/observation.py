@@ -58,6 +58,7 @@ class Document:
     compressed: bytes | None = None  # zlib
     error: str | None = None
     method: str = "GET"
+    elapsed: float | None = None
 
     @classmethod
     def keep(
@@ -69,6 +70,7 @@ class Document:
         body: bytes | None,
         error: str | None = None,
         method: str = "GET",
+        elapsed: float | None = None,
     ) -> Document:
         digest = hashlib.sha256(body).hexdigest() if body else None
         return cls(
@@ -81,6 +83,7 @@ class Document:
             zlib.compress(body, 1) if body else None,
             error,
             method,
+            elapsed,
         )
 
 

@@ -150,6 +150,7 @@ class Visit:
                 body=response.body,
                 error=response.error,
                 method=response.method,
+                elapsed=response.elapsed,
             )
         )
 

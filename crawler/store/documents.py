@@ -35,11 +35,12 @@ def store_documents(
                 document.error,
                 document.size,
                 document.sha256,
+                document.elapsed,
             )
         )
     connection.executemany(
         "INSERT INTO document_log (domain, url, method, status, content_type, fetched_at, "
-        "crawl_id, error, size, body_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "crawl_id, error, size, body_sha256, elapsed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
 

@@ -167,6 +167,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "error": str,
             "size": int,
             "body_sha256": str,
+            "elapsed": float,
         },
         "id",
         {"domain", "url"},
@@ -238,7 +239,7 @@ VIEWS = {
         WHERE p.removed_crawl IS NULL""",
     "documents": """
         SELECT l.id, l.domain, l.url, l.method, l.status, l.content_type, l.fetched_at,
-               l.crawl_id, l.error, l.size, l.body_sha256, b.encoding, b.body
+               l.elapsed, l.crawl_id, l.error, l.size, l.body_sha256, b.encoding, b.body
         FROM document_log l LEFT JOIN document_bodies b ON b.sha256 = l.body_sha256""",
     "suspends_while_peered": """
         SELECT b.blocker, b.blocked, b.severity_raw, b.reason, b.first_seen
