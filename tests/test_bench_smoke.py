@@ -1,0 +1,39 @@
+"""Smoke test of the benchmark: the quick profile runs end to end and reports every figure.
+
+The numbers are not asserted (machines are shared and noisy); only that each one is there
+and the crawl matched the floor's requests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FIGURES = {
+    "crawl_seconds",
+    "crawl_peak_rss_mib",
+    "analyze_seconds",
+    "database_mib",
+    "instances_per_second",
+    "requests_per_second",
+    "peer_edges_per_ingest_second",
+    "floor_seconds",
+    "crawl_over_floor",
+}
+
+
+def test_quick_benchmark_reports_every_figure(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "scripts/bench.py", "--quick", "--keep", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    written = result.stdout.strip().splitlines()[-1].removeprefix("written to ")
+    report = json.loads(Path(written).read_text())
+    Path(written).unlink()
+    assert set(report) >= FIGURES
+    assert report["visited"] > 2000 and report["peer_edges"] > 10_000
+    assert abs(report["floor_requests"] - report["requests"]) < 0.05 * report["requests"]

@@ -1,0 +1,185 @@
+"""Politeness and safety rules not covered by the sandbox and hostile crawls.
+
+Exclusion and seed files, the per-host budget, 503 backoff, Crawl-delay, the address guard
+after DNS, and incremental re-crawls that visit only what is due.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+from datetime import timedelta
+
+import pytest
+from aiohttp import web
+from aiohttp.abc import AbstractResolver
+
+from crawler.domains import SANDBOX
+from crawler.engine import read_seed_file
+from crawler.fetch import Fetcher, FetchSettings
+from crawler.sandbox import Sandbox, SandboxConfig
+from tests.support import crawl_via, rows, serve
+
+UA = "fediscope-test (+tests)"
+
+
+def fetch_settings(port: int, **overrides) -> FetchSettings:
+    values = {
+        "user_agent": UA,
+        "via": f"127.0.0.1:{port}",
+        "min_gap": 0.0,
+        "total_timeout": 3.0,
+        "domain_policy": SANDBOX,
+        **overrides,
+    }
+    return FetchSettings(**values)
+
+
+async def test_request_budget_per_host(tmp_path):
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"path": request.path})
+
+    async with serve(answer) as port, Fetcher(fetch_settings(port, host_budget=3)) as fetcher:
+        results = [await fetcher.request("a.test", f"/{n}") for n in range(4)]
+    # robots.txt is the first of the three requests
+    assert [r.error for r in results] == [None, None, "budget_exhausted", "budget_exhausted"]
+
+
+async def test_503_is_retried_with_backoff_then_succeeds():
+    calls: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        calls.append(request.path)
+        if request.path == "/flaky" and calls.count("/flaky") < 3:
+            return web.Response(status=503)
+        return web.json_response({"ok": True})
+
+    async with (
+        serve(answer) as port,
+        Fetcher(fetch_settings(port, backoff_base=0.05)) as fetcher,
+    ):
+        result = await fetcher.request("a.test", "/flaky")
+    assert result.ok and result.requests == 3
+    assert calls.count("/flaky") == 3
+
+
+class PrivateResolver(AbstractResolver):
+    """Resolves every name to a private or loopback address (what a hostile DNS could do)."""
+
+    def __init__(self, address: str):
+        self.address = address
+
+    async def resolve(self, host, port=0, family=socket.AF_INET):
+        return [
+            {
+                "hostname": host,
+                "host": self.address,
+                "port": port,
+                "family": family,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.5", "169.254.169.254", "::1"])
+async def test_names_resolving_to_private_addresses_are_refused(address):
+    touched: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        touched.append(request.host)
+        return web.json_response({})
+
+    async with serve(answer):
+        settings = FetchSettings(user_agent=UA, total_timeout=3.0, domain_policy=SANDBOX)
+        async with Fetcher(settings, resolver=PrivateResolver(address)) as fetcher:
+            result = await fetcher.request("inside.test", "/.well-known/nodeinfo")
+    assert result.error == "unsafe_address"
+    assert touched == []
+
+
+def test_seed_file_lines_and_csv(tmp_path):
+    lines = tmp_path / "seeds.txt"
+    lines.write_text("# my seeds\nmastodon.social\n\npixelfed.social\n")
+    assert read_seed_file(str(lines)) == ["mastodon.social", "pixelfed.social"]
+    table = tmp_path / "seeds.csv"
+    table.write_text("software,domain,users\nmastodon,mastodon.social,10\nlemmy,lemmy.ml,5\n")
+    assert read_seed_file(str(table)) == ["mastodon.social", "lemmy.ml"]
+
+
+@pytest.fixture
+async def small_world():
+    sandbox = Sandbox(SandboxConfig(instances=120, seed=5))
+    port = await sandbox.start()
+    yield sandbox, port
+    await sandbox.stop()
+
+
+async def test_exclusion_file_is_honoured_before_any_request(small_world, tmp_path):
+    sandbox, port = small_world
+    truth = sandbox.truth()["instances"]
+    alive = [d for d, t in truth.items() if t["expected_status"] == "alive" and t["hops"] == 1]
+    exact, parent_of = alive[0], alive[1]
+    suffix = ".".join(parent_of.split(".")[-2:])  # a registrable domain: covers subdomains
+    exclude = tmp_path / "exclude.txt"
+    exclude.write_text(f"{exact}\n*.{suffix}  # everything under it\n")
+    db = tmp_path / "x.db"
+    await crawl_via(port, db, sandbox.seeds, exclude_file=str(exclude))
+    excluded = {
+        r["domain"]: r for r in rows(db, "SELECT * FROM exclusions WHERE reason = 'exclusion_file'")
+    }
+    assert exact in excluded and parent_of in excluded
+    for domain in excluded:
+        assert sandbox.stats.requests.get(domain, 0) == 0, f"{domain} was requested"
+
+
+async def test_a_second_crawl_visits_only_what_is_due(small_world, tmp_path):
+    sandbox, port = small_world
+    db = tmp_path / "x.db"
+    await crawl_via(port, db, sandbox.seeds)
+    alive_before = {
+        r["domain"] for r in rows(db, "SELECT domain FROM instances WHERE status = 'alive'")
+    }
+    due = rows(db, "SELECT count(*) AS n FROM instances WHERE next_visit IS NULL")[0]["n"]
+    requests_before = sandbox.stats.total
+    second = await crawl_via(port, db, sandbox.seeds)
+    assert second.crawl_id == 2 and second.visited == due
+    revisited = rows(
+        db, "SELECT domain FROM instances WHERE last_crawl_id = 2 AND status = 'alive'"
+    )
+    assert {r["domain"] for r in revisited} & alive_before == set()
+    third = await crawl_via(port, db, sandbox.seeds, recrawl_after=timedelta(0))
+    assert third.visited >= len(alive_before)  # with recrawl_after=0 every alive server is due
+    assert sandbox.stats.total > requests_before
+
+
+async def test_crawl_delay_is_the_hosts_gap(tmp_path):
+    sandbox = Sandbox(SandboxConfig(instances=400, seed=7))
+    port = await sandbox.start()
+    try:
+        slow = [
+            d for d, t in sandbox.truth()["instances"].items() if t["failure"] == "crawl_delay_2"
+        ]
+        assert slow
+        await crawl_via(port, tmp_path / "x.db", slow)
+    finally:
+        await sandbox.stop()
+    for domain in slow:
+        starts = sorted(entry.monotonic_start for entry in sandbox.stats.log[domain])
+        assert len(starts) > 2
+        assert min(b - a for a, b in itertools.pairwise(starts)) >= 2.0
+
+
+async def test_via_mode_sends_the_real_host_header_and_user_agent():
+    seen: list[tuple[str, str]] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append((request.host, request.headers.get("User-Agent", "")))
+        return web.json_response({})
+
+    async with serve(answer) as port, Fetcher(fetch_settings(port)) as fetcher:
+        await fetcher.request("b.test", "/x")
+    assert seen == [("b.test", UA), ("b.test", UA)]  # robots.txt, then the path
