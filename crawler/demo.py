@@ -8,62 +8,12 @@ next to it, so anyone can check the crawl against it.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from crawler.engine import CrawlSettings, crawl
-
-_LISTENING = re.compile(r"listening on http://([\d.]+):(\d+) .*seeds: (.+)\)")
-
-
-class DemoError(RuntimeError):
-    """The demo could not be built."""
-
-
-@dataclass
-class RunningSandbox:
-    address: str
-    seeds: list[str]
-
-
-@contextlib.contextmanager
-def sandbox_process(instances: int, seed: int, truth: Path) -> Iterator[RunningSandbox]:
-    """A sandbox in a child process on a free loopback port."""
-    command = [
-        sys.executable,
-        "-m",
-        "crawler.sandbox",
-        "--port",
-        "0",
-        "--instances",
-        str(instances),
-        "--seed",
-        str(seed),
-        "--truth",
-        str(truth),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = _LISTENING.search(line)
-        if not match:
-            raise DemoError(f"the sandbox did not start: {line.strip() or 'no output'}")
-        host, port, seeds = match.groups()
-        yield RunningSandbox(f"{host}:{port}", [s.strip() for s in seeds.split(",")])
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+from crawler.sandbox.process import sandbox_process
 
 
 def build(instances: int, seed: int, db: str) -> Path:
@@ -76,7 +26,8 @@ def build(instances: int, seed: int, db: str) -> Path:
         stale.unlink(missing_ok=True)
     truth = path.with_suffix(".truth.json")
     started = time.monotonic()
-    with sandbox_process(instances, seed, truth) as sandbox:
+    arguments = ["--instances", str(instances), "--seed", str(seed), "--truth", str(truth)]
+    with sandbox_process(arguments) as sandbox:
         print(
             f"sandbox: {instances} instances on {sandbox.address}, seeds {', '.join(sandbox.seeds)}"
         )

@@ -18,43 +18,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from crawler.sandbox.process import sandbox_process
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "scripts" / "out"
-LISTENING = re.compile(r"listening on http://([\d.]+):(\d+) .*seeds: (.+)\)")
 
 
-@contextmanager
-def sandbox(args: argparse.Namespace):
-    command = [sys.executable, "-m", "crawler.sandbox", "--port", "0", "--seed", str(args.seed)]
+def sandbox_arguments(args: argparse.Namespace) -> list[str]:
+    """The scale profile, or the quick one: small lists, short latency."""
+    arguments = ["--seed", str(args.seed), "--scale"]
     if args.quick:
-        command += ["--scale", "--latency", "5,50", "--instances", "2000"]
-        command += ["--extra-dead-names", "2000", "--max-peers", "600"]
-    else:
-        command += ["--scale", "--latency", "20,300"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO)
-    started = time.perf_counter()
-    line = process.stdout.readline() if process.stdout else ""
-    match = LISTENING.search(line)
-    if not match:
-        process.kill()
-        raise SystemExit(f"sandbox did not start: {line!r}")
-    host, port, seeds = match.groups()
-    print(f"sandbox ready in {time.perf_counter() - started:.1f} s on {host}:{port}", flush=True)
-    try:
-        yield f"{host}:{port}", [s.strip() for s in seeds.split(",")]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        return [*arguments, "--latency", "5,50", "--instances", "2000",
+                "--extra-dead-names", "2000", "--max-peers", "600"]  # fmt: skip
+    return [*arguments, "--latency", "20,300"]
 
 
 def timed(command: list[str]) -> tuple[float, int, str]:
@@ -114,7 +98,10 @@ def main() -> None:
     # Quick: small lists, short latency and a 10 s timeout so the whole run takes about a minute.
     timeout = 10.0 if args.quick else 30.0
     report["timeout_seconds"] = timeout
-    with sandbox(args) as (via, seeds):
+    started = time.perf_counter()
+    with sandbox_process(sandbox_arguments(args), cwd=REPO) as running:
+        via, seeds = running.address, running.seeds
+        print(f"sandbox ready in {time.perf_counter() - started:.1f} s on {via}", flush=True)
         seed_args = [a for s in seeds for a in ("--seed", s)]
         crawl_seconds, crawl_rss, output = timed(
             [sys.executable, "-m", "crawler", "crawl", "--db", str(db), "--via", via,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sqlite3
 import subprocess
 import sys
@@ -25,24 +24,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from crawler.sandbox.hostile import HostileHosts
+from crawler.sandbox.process import sandbox_process
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "scripts" / "out"
-LISTENING = re.compile(r"listening on http://([\d.]+):(\d+) .*seeds: (.+)\)")
-
-
-def start_sandbox(instances: int, seed: int) -> tuple[subprocess.Popen[str], str, list[str]]:
-    command = [
-        sys.executable, "-m", "crawler.sandbox", "--port", "0", "--instances", str(instances),
-        "--seed", str(seed), "--hostile",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO)
-    line = process.stdout.readline() if process.stdout else ""
-    match = LISTENING.search(line)
-    if not match:
-        process.kill()
-        raise SystemExit(f"sandbox did not start: {line!r}")
-    host, port, seeds = match.groups()
-    return process, f"{host}:{port}", [s.strip() for s in seeds.split(",")]
 
 
 def crawl(db: Path, via: str, seeds: list[str], timeout: float) -> tuple[float, int]:
@@ -101,18 +87,14 @@ def main() -> None:
         "timeout_seconds": args.timeout,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    process, via, seeds = start_sandbox(args.instances, args.seed)
-    try:
-        from crawler.sandbox.hostile import HostileHosts
-
+    arguments = ["--instances", str(args.instances), "--seed", str(args.seed), "--hostile"]
+    with sandbox_process(arguments, cwd=REPO) as running:
+        via, seeds = running.address, running.seeds
         hostile = sorted(HostileHosts().cases)
         control_seconds, control_rss = crawl(workdir / "control.db", via, seeds, args.timeout)
         hostile_seconds, hostile_rss = crawl(
             workdir / "hostile.db", via, seeds + hostile, args.timeout
         )
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     visits = hostile_visits(workdir / "hostile.db")
     slowest = max((v["visit_seconds"] or 0 for v in visits), default=0)
     report.update(
