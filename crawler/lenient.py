@@ -8,7 +8,7 @@ of the published schema (`instances.quality_flags`, described in data/metadata.y
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 ABSURD_COUNT = 1_000_000_000
@@ -71,11 +71,6 @@ def mapping(value: Any) -> Mapping[str, Any]:
 def sequence(value: Any) -> list[Any]:
     """`value` if it is a JSON array, else an empty list."""
     return value if isinstance(value, list) else []
-
-
-def strings(values: Iterable[Any]) -> list[str]:
-    """Only the string items of an iterable."""
-    return [item for item in values if isinstance(item, str)]
 
 
 def check_consistency(counts: dict[str, int | None], flags: set[str]) -> None:

@@ -107,7 +107,6 @@ class ListResult:
     visibility: str | None = None
     items: list[Any] = field(default_factory=list)
     truncated: bool = False
-    error: str | None = None
 
 
 @dataclass

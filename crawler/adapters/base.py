@@ -68,12 +68,6 @@ def adapter_for(family: str | None) -> Adapter:
     return _REGISTRY.get(family or "", _REGISTRY["*"])
 
 
-def registered_families() -> list[str]:
-    from crawler import adapters  # noqa: F401
-
-    return sorted(_REGISTRY)
-
-
 @dataclass
 class Answer:
     """A parsed answer: the JSON value, or why there is none, plus the raw response."""
