@@ -6,12 +6,11 @@ order, in one transaction each, and reports what it built.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from crawler.store.schema import open_database
+from crawler.store.schema import ensure_target_index, open_database
 from graph.blocks import build_block_tables
 from graph.peers import build_peer_metrics
 from graph.platforms import build_platform_share
@@ -37,6 +36,7 @@ def analyze(db_path: str) -> AnalyzeReport:
         row = connection.execute("SELECT max(id) FROM crawls").fetchone()
         crawl_id = row[0] if row else None
         steps: list[tuple[str, Callable[[], str]]] = [
+            ("indexes", lambda: ensure_target_index(db) or "who-lists-X index on peer edges"),
             ("platform_share", lambda: f"{build_platform_share(connection, crawl_id)} families"),
             ("hops", lambda: f"{build_hops(connection)} instances reached from the seeds"),
             ("instance_metrics", lambda: build_peer_metrics(connection, crawl_id)),
@@ -55,7 +55,3 @@ def analyze(db_path: str) -> AnalyzeReport:
     finally:
         connection.close()
     return report
-
-
-def connect(db_path: str) -> sqlite3.Connection:
-    return sqlite3.connect(db_path)

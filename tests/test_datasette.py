@@ -131,3 +131,16 @@ async def test_plain_datasette_on_the_configuration_directory(demo_db, tmp_path)
     digest_domain = a_digest_blocked_domain(demo_db)
     response = await ds.client.get(f"/demo/who_blocks.json?domain={digest_domain}&_shape=array")
     assert response.status_code == 200 and response.json()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_documents_page_previews_answers_and_links_the_whole_text(demo_db):
+    # Datasette 0.65 cannot build binary-download links for rows of a view; the plugin renders
+    # stored answers itself (this page answered 500 before).
+    ds = await datasette_for(demo_db)
+    page = await ds.client.get("/demo/documents?url__endswith=/nodeinfo/2.0&_size=5")
+    assert page.status_code == 200
+    assert "whole answer" in page.text and "&#34;software&#34;" in page.text
+    link = page.text.split('">whole answer')[0].rsplit('href="', 1)[1].replace("&amp;", "&")
+    whole = await ds.client.get(link)
+    assert whole.status_code == 200 and '"software"' in whole.json()[0]["text"]

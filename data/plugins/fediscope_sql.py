@@ -5,13 +5,19 @@
 - `mask_matches(pattern, domain)`: whether a `*`-masked published name fits a domain.
 - `rule_covers(pattern, domain)`: whether a wildcard (`*.x.com`) or suffix rule covers it.
 - `unzip(blob)`: the text of a stored raw answer (documents are zlib-compressed).
+
+It also renders stored answers (zlib blobs in `documents.body` and `document_bodies.body`) as a
+short escaped preview with a link to the whole text, instead of a binary download (which
+Datasette 0.65 cannot build for rows of a view).
 """
 
 from __future__ import annotations
 
 import hashlib
+import urllib.parse
 import zlib
 
+import markupsafe
 from datasette import hookimpl
 
 MAX_UNZIPPED = 16 * 1024 * 1024
@@ -51,6 +57,35 @@ def unzip(blob: bytes | None) -> str | None:
     except zlib.error:
         return None
     return data.decode("utf-8", errors="replace")
+
+
+PREVIEW_CHARACTERS = 300
+
+
+@hookimpl
+def render_cell(value, column, table, database, datasette, row):
+    if column != "body" or table not in ("documents", "document_bodies"):
+        return None
+    if not isinstance(value, bytes):
+        return None
+    try:
+        head = zlib.decompressobj().decompress(value, PREVIEW_CHARACTERS * 4)
+    except zlib.error:
+        return None
+    text = head.decode("utf-8", errors="replace")[:PREVIEW_CHARACTERS]
+    columns = row.keys()  # `in row` would test a sqlite3.Row's values, not its columns
+    digest = row["body_sha256"] if "body_sha256" in columns else row["sha256"]
+    query = urllib.parse.urlencode(
+        {
+            "sql": "select unzip(body) as text from document_bodies where sha256 = :sha256",
+            "sha256": digest,
+            "_shape": "array",
+        }
+    )
+    link = datasette.urls.database(database) + ".json?" + query
+    return markupsafe.Markup(
+        '<code style="white-space: pre-wrap">{}</code>… <a href="{}">whole answer</a>'
+    ).format(text, link)
 
 
 @hookimpl
