@@ -124,11 +124,12 @@ def find_blockers(connection: sqlite3.Connection, domain: str) -> list[Blocker]:
             candidates.append(entry)
             continue
         key = (blocker, raw)
-        if key not in found or _RANK[match] < _RANK[found[key].match]:
+        current = found.get(key)
+        if current is None or (_RANK[match], pattern) < (_RANK[current.match], current.pattern):
             found[key] = entry
     if candidates:
         known = _domains_fitting(connection, {c.pattern for c in candidates})
-        for entry in candidates:
+        for entry in sorted(candidates, key=lambda c: c.pattern):
             key = (entry.blocker, entry.severity_raw)
             if key in found:
                 continue

@@ -60,17 +60,26 @@ def ensure_venv() -> Path:
 
 
 def run_masnet(
-    via: str, seed: str, concurrency: int, workdir: Path, timeout: float = 30.0
+    via: str,
+    seed: str,
+    concurrency: int,
+    workdir: Path,
+    timeout: float = 30.0,
+    tasks: int | None = None,
 ) -> dict[str, object]:
-    """Walk the sandbox with masnet; return its time and what it found."""
+    """Walk the sandbox with masnet; return its time and what it found.
+
+    `tasks` defaults to half the concurrency: masnet's connector allows two connections per
+    task, so both crawlers then hold the same number of connections.
+    """
     python = ensure_venv()
     data = workdir / "masnet"
     data.mkdir(parents=True, exist_ok=True)
     exclusions = workdir / "masnet-exclusions"
     exclusions.write_text("/\n")
-    # masnet's -n is a number of tasks and its connector allows 2 connections per task.
+    tasks = tasks or max(1, concurrency // 2)
     command = [
-        str(python), "-c", SHIM, "-d", str(data), "-n", str(max(1, concurrency // 2)),
+        str(python), "-c", SHIM, "-d", str(data), "-n", str(tasks),
         "-s", seed, "-t", str(int(timeout)), "-e", str(exclusions),
     ]  # fmt: skip
     started = time.perf_counter()
@@ -80,6 +89,7 @@ def run_masnet(
     seconds = time.perf_counter() - started
     visits = (data / "masnet.download.visits").read_text().split() if result.returncode == 0 else []
     return {
+        "masnet_tasks": tasks,
         "masnet_seconds": round(seconds, 1),
         "masnet_nodes": len(visits),
         "masnet_exit": result.returncode,
@@ -92,9 +102,14 @@ def main() -> None:
     parser.add_argument("--via", required=True)
     parser.add_argument("--seed", required=True)
     parser.add_argument("--concurrency", type=int, default=512)
+    parser.add_argument("--tasks", type=int, help="masnet -n (default: concurrency / 2)")
+    parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--workdir", default=str(OUT / "masnet-run"))
     args = parser.parse_args()
-    print(run_masnet(args.via, args.seed, args.concurrency, Path(args.workdir)))
+    result = run_masnet(
+        args.via, args.seed, args.concurrency, Path(args.workdir), args.timeout, args.tasks
+    )
+    print(result)
 
 
 if __name__ == "__main__":

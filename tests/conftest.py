@@ -13,11 +13,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory) -> Path:
-    """A 300-instance sandbox crawled and analysed through the demo command."""
+    """The default demo world (1,000 instances) crawled and analysed by `fediscope demo`."""
     db = tmp_path_factory.mktemp("demo") / "demo.db"
     result = subprocess.run(
-        [sys.executable, "-m", "crawler", "demo", "--no-serve", "--instances", "300",
-         "--seed", "3", "--db", str(db)],
+        [sys.executable, "-m", "crawler", "demo", "--no-serve", "--db", str(db)],
         capture_output=True, text=True, timeout=300, cwd=REPO,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
