@@ -140,6 +140,7 @@ class Crawl:
         self.policy: DomainPolicy = policy_for(settings.via)
         self.exclusions = ExclusionList.from_file(settings.exclude_file)
         self.queue = Frontier()
+        # Every domain this crawl has dealt with: queued, visited, excluded, or known and not due.
         self.queued: set[str] = set()
         self.per_registrable: Counter[str] = Counter()
         self.pending_exclusions: list[tuple[str, str, str | None]] = []
