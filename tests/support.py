@@ -16,6 +16,21 @@ from aiohttp import web
 
 from crawler.engine import CrawlSettings, CrawlSummary, crawl_async
 
+#: The data-quality flags the sandbox truth models (the count and boolean rules of its
+#: contract); fediscope adds provenance flags of its own that the truth does not know.
+CONTRACT_FLAGS = frozenset(
+    {
+        "count_from_string",
+        "count_wrong_type",
+        "negative_count",
+        "absurd_count",
+        "stats_zeroed",
+        "stats_suspect",
+        "bool_from_string",
+        "bool_wrong_type",
+    }
+)
+
 #: Short timeouts so failing hosts cost seconds, not minutes, in tests.
 FAST = {"total_timeout": 3.0, "connect_timeout": 2.0, "read_timeout": 2.0}
 

@@ -16,22 +16,10 @@ import pytest_asyncio
 from crawler.sandbox import Sandbox, SandboxConfig
 from crawler.who_blocks import who_blocks
 from graph.analyze import analyze
-from tests.support import crawl_via, rows
+from tests.support import CONTRACT_FLAGS, crawl_via, rows
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-#: Count-related flags are part of the contract with the sandbox; fediscope adds provenance
-#: flags of its own (e.g. nodeinfo_without_discovery) that the truth does not model.
-CONTRACT_FLAGS = {
-    "count_from_string",
-    "count_wrong_type",
-    "negative_count",
-    "absurd_count",
-    "stats_zeroed",
-    "stats_suspect",
-    "bool_from_string",
-    "bool_wrong_type",
-}
 FARM_CAP = 50
 
 

@@ -17,6 +17,7 @@ from crawler.sandbox import Sandbox, SandboxConfig
 from crawler.sandbox.blocks import mastodon_obfuscate, pleroma_obfuscate
 from crawler.sandbox.truth import FAILURE_STATUS
 from crawler.sandbox.world import World
+from tests.support import CONTRACT_FLAGS
 
 FAILURE_MODES = set(FAILURE_STATUS) | {"rate_limited", "crawl_delay_2"}
 QUIRKS = {
@@ -51,16 +52,6 @@ QUIRKS = {
     "gts_admin_open",
     "gts_admin_closed",
     "gts_api_disallowed",
-}
-QUALITY_FLAGS = {
-    "count_from_string",
-    "count_wrong_type",
-    "negative_count",
-    "absurd_count",
-    "stats_zeroed",
-    "stats_suspect",
-    "bool_from_string",
-    "bool_wrong_type",
 }
 
 
@@ -126,7 +117,7 @@ def test_every_failure_kind_and_quirk_present(truth: dict[str, Any]) -> None:
     entries = truth["instances"].values()
     assert {e["failure"] for e in entries} >= FAILURE_MODES
     assert {q for e in entries for q in e["quirks"]} >= QUIRKS
-    assert {f for e in entries for f in e["quality_flags"]} >= QUALITY_FLAGS
+    assert {f for e in entries for f in e["quality_flags"]} >= CONTRACT_FLAGS
     statuses = Counter(e["expected_status"] for e in entries)
     assert set(statuses) == {
         "alive",
