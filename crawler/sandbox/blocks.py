@@ -18,6 +18,8 @@ from crawler.sandbox.model import FARM_DOMAIN, Host
 from crawler.sandbox.names import registrable
 
 # raw word -> normalised severity, per platform
+# Deliberately not imported from crawler.blocks: the sandbox's truth must be written
+# independently of the crawler it checks, so a wrong mapping there cannot hide here.
 SEVERITY: dict[str, dict[str, str]] = {
     "mastodon": {"suspend": "suspend", "silence": "silence"},
     "pleroma": {
