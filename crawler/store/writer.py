@@ -168,11 +168,7 @@ class StoreWriter:
             with self._transaction():
                 self._record_visit(observation, crawl_id, hops, now, recrawl_after, result, origin)
                 result.store_seconds = time.perf_counter() - started
-                self.connection.execute(
-                    "UPDATE crawls SET store_seconds = coalesce(store_seconds, 0) + ?, "
-                    "peer_store_seconds = coalesce(peer_store_seconds, 0) + ? WHERE id = ?",
-                    (result.store_seconds, result.peer_store_seconds, crawl_id),
-                )
+                self._count_crawl(crawl_id, observation, result)
         except BaseException:
             self.ids = DomainIds(self.connection)  # new ids of the rolled-back transaction
             raise
@@ -224,7 +220,6 @@ class StoreWriter:
             self._record_lists(observation, source_id, crawl_id, stamp, result)
             documents.store_documents(self.connection, domain, crawl_id, observation.documents)
             self._record_exclusion_state(observation, crawl_id, stamp)
-        self._count_crawl(crawl_id, observation, result)
 
     def _record_lists(
         self,
@@ -267,8 +262,9 @@ class StoreWriter:
         self.connection.execute(
             "UPDATE crawls SET visited = visited + 1, alive = alive + ?, failed = failed + ?, "
             "requests = requests + ?, rejected_names = rejected_names + ?, "
-            "peer_edges_added = peer_edges_added + ?, peer_edges_removed = peer_edges_removed + ? "
-            "WHERE id = ?",
+            "peer_edges_added = peer_edges_added + ?, peer_edges_removed = peer_edges_removed + ?, "
+            "store_seconds = coalesce(store_seconds, 0) + ?, "
+            "peer_store_seconds = coalesce(peer_store_seconds, 0) + ? WHERE id = ?",
             (
                 alive,
                 failed,
@@ -276,6 +272,8 @@ class StoreWriter:
                 sum(observation.rejected_names.values()),
                 result.peer_edges_added,
                 result.peer_edges_removed,
+                result.store_seconds,
+                result.peer_store_seconds,
                 crawl_id,
             ),
         )
