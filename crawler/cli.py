@@ -270,13 +270,21 @@ def who_blocks(domain: str, db: str, as_json: bool) -> None:
     help="Write the ground truth (JSON) here.",
 )
 @click.option("--hostile", is_flag=True, help="Also serve the hostile hosts (*.hostile.test).")
+@click.option(
+    "--epoch",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Serve the world as it is after this many rounds of change (blocks, peers, users).",
+)
 def sandbox(
-    host: str, port: int, instances: int, seed: int, truth: str | None, hostile: bool
+    host: str, port: int, instances: int, seed: int, truth: str | None, hostile: bool, epoch: int
 ) -> None:
     """Serve a synthetic Fediverse on one loopback port (crawl it with --via HOST:PORT)."""
     from crawler.sandbox import SandboxConfig, run_forever
 
-    run_forever(SandboxConfig(seed=seed, instances=instances, hostile=hostile), host, port, truth)
+    config = SandboxConfig(seed=seed, instances=instances, hostile=hostile)
+    run_forever(config, host, port, truth, epoch)
 
 
 @cli.command()
@@ -285,11 +293,18 @@ def sandbox(
 @click.option("--db", default="data/demo.db", show_default=True, metavar="PATH")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(min=0, max=65535))
 @click.option("--no-serve", is_flag=True, help="Stop after the analysis.")
-def demo(instances: int, seed: int, db: str, port: int, no_serve: bool) -> None:
+@click.option(
+    "--crawls",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1, max=10),
+    help="Crawl this many epochs of the changing world, so the database has a history.",
+)
+def demo(instances: int, seed: int, db: str, port: int, no_serve: bool, crawls: int) -> None:
     """Sandbox + crawl + analyze + serve, all on loopback, in one command."""
     from crawler.demo import demo as run_demo
 
-    run_demo(instances=instances, seed=seed, db=db, port=port, serve=not no_serve)
+    run_demo(instances=instances, seed=seed, db=db, port=port, serve=not no_serve, crawls=crawls)
 
 
 @cli.command()

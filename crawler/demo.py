@@ -2,7 +2,9 @@
 
 The sandbox runs in its own process (so it and the crawler each get a core), the crawl goes
 through `--via` with the default politeness rules, and the result is analysed and served by
-Datasette. The database is rebuilt from scratch each time; the sandbox's ground truth is written
+Datasette. With `crawls` > 1 the world is crawled once per epoch (0, 1, ...), every known server
+being due again, so the database holds a history of known changes like a daily crawl would.
+The database is rebuilt from scratch each time; the ground truth of the last epoch is written
 next to it, so anyone can check the crawl against it.
 """
 
@@ -10,14 +12,15 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from crawler.engine import CrawlSettings, crawl
 from crawler.sandbox.process import sandbox_process
 
 
-def build(instances: int, seed: int, db: str) -> Path:
-    """Build the demo database (sandbox, crawl, analyze); return its path."""
+def build(instances: int, seed: int, db: str, crawls: int = 1) -> Path:
+    """Build the demo database (sandbox, `crawls` crawls, analyze); return its path."""
     from graph.analyze import analyze
 
     path = Path(db)
@@ -26,10 +29,23 @@ def build(instances: int, seed: int, db: str) -> Path:
         stale.unlink(missing_ok=True)
     truth = path.with_suffix(".truth.json")
     started = time.monotonic()
-    arguments = ["--instances", str(instances), "--seed", str(seed), "--truth", str(truth)]
+    for epoch in range(crawls):
+        _crawl_epoch(path, instances, seed, epoch, truth if epoch == crawls - 1 else None)
+    for line in analyze(str(path)).lines():
+        print(f"analyze {line}")
+    print(f"built {path} in {time.monotonic() - started:.0f} s (ground truth: {truth})")
+    return path
+
+
+def _crawl_epoch(path: Path, instances: int, seed: int, epoch: int, truth: Path | None) -> None:
+    """Crawl the world at `epoch` into `path`; every server known from earlier crawls is due."""
+    arguments = ["--instances", str(instances), "--seed", str(seed), "--epoch", str(epoch)]
+    if truth is not None:
+        arguments += ["--truth", str(truth)]
     with sandbox_process(arguments) as sandbox:
         print(
-            f"sandbox: {instances} instances on {sandbox.address}, seeds {', '.join(sandbox.seeds)}"
+            f"sandbox (epoch {epoch}): {instances} instances on {sandbox.address}, "
+            f"seeds {', '.join(sandbox.seeds)}"
         )
         summary = crawl(
             CrawlSettings(
@@ -38,14 +54,11 @@ def build(instances: int, seed: int, db: str) -> Path:
                 via=sandbox.address,
                 concurrency=128,
                 progress=sys.stderr.isatty(),
+                recrawl_after=timedelta(0),
             )
         )
     statuses = ", ".join(f"{n} {s}" for s, n in summary.statuses.most_common())
     print(f"crawl: {summary.visited} domains visited ({statuses}) in {summary.seconds:.0f} s")
-    for line in analyze(str(path)).lines():
-        print(f"analyze {line}")
-    print(f"built {path} in {time.monotonic() - started:.0f} s (ground truth: {truth})")
-    return path
 
 
 def demo(
@@ -54,9 +67,10 @@ def demo(
     db: str = "data/demo.db",
     port: int = 8001,
     serve: bool = True,
+    crawls: int = 2,
 ) -> None:
     """Build the demo database, then serve it with Datasette unless `serve` is False."""
-    path = build(instances, seed, db)
+    path = build(instances, seed, db, crawls)
     if serve:
         from crawler.serve import serve as run_serve
 

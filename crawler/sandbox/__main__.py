@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> None:
         "--extra-dead-names", type=int, default=None, help="names that never answer"
     )
     parser.add_argument("--max-peers", type=int, default=None, help="cap on the largest list")
+    parser.add_argument("--epoch", type=int, default=0, help="serve the world at this epoch")
     args = parser.parse_args(argv)
     config = SandboxConfig.scale(seed=args.seed) if args.scale else SandboxConfig(seed=args.seed)
     if args.instances is not None:
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.latency is not None:
         lo, _, hi = args.latency.partition(",")
         config.latency_ms = (int(lo), int(hi or lo))
-    run_forever(config, args.host, args.port, args.truth)
+    run_forever(config, args.host, args.port, args.truth, args.epoch)
 
 
 if __name__ == "__main__":

@@ -73,13 +73,23 @@ class Sandbox:
         await self._server.stop()
 
 
-def run_forever(config: SandboxConfig, host: str, port: int, truth_path: str | None) -> None:
-    """Serve until SIGINT/SIGTERM; prints the listening line once ready."""
-    asyncio.run(_serve(config, host, port, truth_path))
+def run_forever(
+    config: SandboxConfig, host: str, port: int, truth_path: str | None, epoch: int = 0
+) -> None:
+    """Serve the world at `epoch` until SIGINT/SIGTERM; prints the listening line once ready.
+
+    Crawling the sandbox once per epoch (a new process each time) gives a database a history
+    of known changes, the way daily crawls of the real network would.
+    """
+    asyncio.run(_serve(config, host, port, truth_path, epoch))
 
 
-async def _serve(config: SandboxConfig, host: str, port: int, truth_path: str | None) -> None:
+async def _serve(
+    config: SandboxConfig, host: str, port: int, truth_path: str | None, epoch: int
+) -> None:
     sandbox = Sandbox(config)
+    if epoch:
+        sandbox.set_epoch(epoch)
     if truth_path:
         sandbox.write_truth(truth_path)
     bound = await sandbox.start(host, port)
