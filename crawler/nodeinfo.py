@@ -164,7 +164,7 @@ def parse_nodeinfo(document: Any) -> NodeInfo:
     protocols = list(dict.fromkeys(listed))
     return NodeInfo(
         version=read_text(document.get("version"), 20),
-        software_raw=raw_name[:200] if isinstance(raw_name, str) and raw_name.strip() else None,
+        software_raw=raw_name[:200] if name is not None else None,
         software=name,
         family=family_of(name),
         software_version=software_version,

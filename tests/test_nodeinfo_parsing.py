@@ -504,8 +504,8 @@ def test_software_not_an_object_is_bad_shape(software):
         pytest.param({"name": "   "}, None, id="blank_name"),
         pytest.param({"name": 5}, None, id="numeric_name"),
         pytest.param({"name": {"x": 1}}, None, id="object_name"),
-        pytest.param({"name": "unknown"}, "unknown", id="placeholder"),
-        pytest.param({"name": " Unknown "}, " Unknown ", id="placeholder_case"),
+        pytest.param({"name": "unknown"}, None, id="placeholder"),
+        pytest.param({"name": " Unknown "}, None, id="placeholder_case"),
     ],
 )
 def test_nodeinfo_that_names_no_software_is_still_read(software, raw):
