@@ -34,12 +34,14 @@ from crawler.nodeinfo import (
 )
 from crawler.observation import (
     ALIVE,
+    ERROR,
     GONE,
     INVALID,
     MOVED,
     OPTED_OUT,
     PENDING,
     UNREACHABLE,
+    UNSUPPORTED,
     Observation,
 )
 
@@ -105,17 +107,34 @@ async def _plan(visit: Visit) -> None:
             visit.opt_out(tag, "nodeinfo description")
             _end(obs, OPTED_OUT)
     if obs.family is None:  # NodeInfo names no software, or there is none: ask the APIs
-        obs.family = await identify(visit)
-        if obs.family is None and nodeinfo is None:
-            _end(obs, INVALID, kinds.NO_NODEINFO, obs.error_detail)
+        await _identify(visit, nodeinfo)
     obs.status, obs.error_detail = ALIVE, None
     if obs.family is None:
-        # It answered NodeInfo but no known API: no list endpoint is known for it.
-        visit.unsupported(peers=True, blocks=True)
         return
     await adapter_for(obs.family).collect(visit)
     if visit.opted_out:
         obs.status = OPTED_OUT
+
+
+async def _identify(visit: Visit, nodeinfo: NodeInfo | None) -> None:
+    """Set the family from the platform APIs; end the visit when nothing identifies a server
+    without NodeInfo. A nameless-NodeInfo server nothing identifies stays alive, its lists
+    unsupported (no endpoint is known), or unreadable this time when a failure stopped the
+    probes.
+    """
+    obs = visit.observation
+    found = await identify(visit)
+    obs.family = found.family
+    if found.family is not None:
+        return
+    if nodeinfo is None:
+        if found.stopped_by in kinds.NETWORK_ERRORS:
+            _end(obs, UNREACHABLE, found.stopped_by, found.detail)
+        if found.stopped_by == kinds.CRAWL_DELAY_TOO_LONG:
+            obs.skip_reason = found.stopped_by
+            _end(obs, PENDING, found.stopped_by, found.detail)
+        _end(obs, INVALID, kinds.NO_NODEINFO, obs.error_detail)
+    obs.peers_visibility = obs.blocks_visibility = ERROR if found.stopped_by else UNSUPPORTED
 
 
 async def _discover(visit: Visit) -> NodeInfo | None:

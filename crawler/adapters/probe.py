@@ -108,8 +108,17 @@ PROBES: tuple[Probe, ...] = (
 )
 
 
-async def identify(visit: Visit) -> str | None:
-    """Run the probes in order; the family of the first that answers, or None.
+@dataclass(frozen=True)
+class Identified:
+    """What the probes found: a family, or None; `stopped_by` names a failure that stopped them."""
+
+    family: str | None
+    stopped_by: str | None = None
+    detail: str | None = None
+
+
+async def identify(visit: Visit) -> Identified:
+    """Run the probes in order; the family of the first that answers.
 
     The identifying answer is kept in `visit.probed` for the adapter to reuse.
     """
@@ -118,12 +127,13 @@ async def identify(visit: Visit) -> str | None:
         answer = await visit.get_json(probe.path, method=probe.method, json_body=probe.body)
         obs.probe_requests += answer.response.requests
         if answer.response.error in _STOP:
-            return None
+            obs.retry_after = answer.response.retry_after
+            return Identified(None, answer.response.error, answer.response.detail)
         if answer.error is not None or not answer.response.ok:
             continue  # robots-disallowed (no request made), 404, HTML, broken JSON, ...
         family = probe.identify(answer.value)
         if family:
             visit.probed[(probe.method, probe.path)] = answer
             obs.quality_flags.add(FAMILY_FROM_PROBE)
-            return family
-    return None
+            return Identified(family)
+    return Identified(None)
