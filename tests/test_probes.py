@@ -15,6 +15,12 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from crawler.adapters.probe import (
+    family_from_about,
+    family_from_instance,
+    family_from_meta,
+    family_from_site,
+)
 from crawler.domains import SANDBOX, DomainPolicy
 from crawler.fetch import Fetcher, FetchSettings
 from crawler.sandbox import Sandbox, SandboxConfig
@@ -336,3 +342,78 @@ async def test_a_probe_that_times_out_stops_the_probing():
     assert "/api/v3/site" not in seen  # no more knocking on a host that stopped answering
     assert (obs.status, obs.family) == ("alive", None)
     assert (obs.peers_visibility, obs.blocks_visibility) == ("error", "error")
+
+
+# -- the pure identification rules, on answer shapes real servers send (protocols.md §1.3) -----
+
+
+@pytest.mark.parametrize(
+    ("answer", "family"),
+    [
+        pytest.param(
+            {"uri": "a.test", "title": "A", "version": "3.5.3"}, "mastodon", id="mastodon"
+        ),
+        pytest.param({"domain": "a.test", "version": "4.3.0+glitch"}, "mastodon", id="glitch_v2"),
+        pytest.param(
+            {"uri": "https://a.test", "version": "2.7.2 (compatible; Akkoma 3.0.0)"},
+            "pleroma",
+            id="akkoma",
+        ),
+        pytest.param(
+            {"uri": "https://a.test", "version": "2.3.3 (compatible; Pleroma 0.9.0 ffa552f1)"},
+            "pleroma",
+            id="old_pleroma",
+        ),
+        pytest.param(
+            {"uri": "a.test", "version": "2.8.0 (compatible; Friendica 2024.08)"},
+            "friendica",
+            id="friendica",
+        ),
+        pytest.param(
+            {"uri": "a.test", "version": "3.5.3 (compatible; Pixelfed 0.12.4)"},
+            "pixelfed",
+            id="pixelfed",
+        ),
+        pytest.param(
+            {"uri": "a.test", "version": "4.2.1 (compatible; Iceshrimp.NET/2024.1)"},
+            "misskey",
+            id="iceshrimp_net",
+        ),
+        pytest.param(
+            {"uri": "a.test", "version": "0.19.1+git-8e1f2a7"}, "gotosocial", id="gts_version"
+        ),
+        pytest.param(
+            {"uri": "a.test", "account_domain": "a.test", "version": "0.0.0-testrig"},
+            "gotosocial",
+            id="gts_account_domain",
+        ),
+        pytest.param({"uri": "a.test", "version": 4}, None, id="version_not_text"),
+        pytest.param({"version": "4.2.0"}, None, id="no_uri_or_domain"),
+        pytest.param({"error": "Record not found"}, None, id="error_object"),
+        pytest.param(["a.test"], None, id="array"),
+        pytest.param(None, None, id="null"),
+    ],
+)
+async def test_the_instance_api_names_the_family(answer, family):
+    assert family_from_instance(answer) == family
+
+
+async def test_the_other_probes_recognise_only_their_platform():
+    lemmy = {"site_view": {"site": {"name": "Forum"}, "counts": {"users": 3}}, "version": "0.19"}
+    misskey = {"version": "12.119.2", "uri": "https://a.test", "maxNoteTextLength": 3000,
+               "disableRegistration": False}  # fmt: skip
+    peertube = {"instance": {"name": "Tube", "shortDescription": "Videos", "categories": []}}
+    answers = [lemmy, misskey, peertube, {"error": "Not found"}, "<html>", None, []]
+    identified = [
+        [rule(a) for rule in (family_from_site, family_from_meta, family_from_about)]
+        for a in answers
+    ]
+    assert identified == [
+        ["lemmy", None, None],
+        [None, "misskey", None],
+        [None, None, "peertube"],
+        [None, None, None],
+        [None, None, None],
+        [None, None, None],
+        [None, None, None],
+    ]
