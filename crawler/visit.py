@@ -191,7 +191,10 @@ async def _fallback(visit: Visit, well_known: Answer) -> NodeInfo | None:
         else:
             obs.nodeinfo_url = f"https://{visit.domain}{NODEINFO2_PATH}"
             return nodeinfo
-    detail = f"well-known answered HTTP {well_known.response.status}; no fixed path worked"
+    detail = (
+        f"well-known answered HTTP {well_known.response.status}; no fixed path, NodeInfo2 or"
+        " platform API worked"
+    )
     obs.error_detail = f"{detail}; last: {last.error or last.status}"[:300]
     return None
 
