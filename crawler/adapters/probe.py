@@ -22,11 +22,13 @@ run in this fixed order and stop at the first answer that identifies a family:
 
 Cost: every probe goes through the polite fetch layer (robots.txt is checked first: a
 disallowed probe is skipped without a request; one request in flight per host, the host's
-gap). The answer that identifies the family is the family adapter's own first request (Lemmy
-site, Misskey meta, PeerTube about, Mastodon instance), reused rather than asked again, so a
-server costs at most three requests more than the same server naming its software: the
-probes that did not identify it. When none identifies it, the generic adapter's
-`/api/v1/instance/peers` (the same Mastodon-compatible API that just failed) is not asked.
+gap). The answer that identifies the family is the family adapter's own first request where
+it has one (Lemmy site, Misskey meta, PeerTube about, Mastodon and Pixelfed instance), reused
+rather than asked again; so a server costs at most three requests more than the same server
+naming its software: PeerTube three (the probes before it), Misskey two, Lemmy one, Pleroma,
+GoToSocial or Friendica one (the instance answer their adapters do not need), Mastodon none.
+When none identifies it, the generic adapter's `/api/v1/instance/peers` (the same
+Mastodon-compatible API that just failed) is not asked, so four probes cost three more.
 A network failure, an exhausted budget or a refused crawl delay stops the probing; any other
 failure (HTML, broken JSON, an oversized or wrongly shaped answer) only means "not this one".
 """
