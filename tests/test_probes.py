@@ -203,10 +203,13 @@ async def test_every_server_behind_a_nameless_or_nodeinfo_less_one_is_found(sand
             assert peers_of(db, p.domain) == set(t["peers"]), p.domain
             assert got["peers_visibility"] == t["peers_visibility"]
             assert got["blocks_visibility"] == t["blocks_visibility"]
-    nodeinfo2 = next(h for h in specials(sandbox) if "nodeinfo2_only" in h.quirks)
-    row = instance(db, nodeinfo2.domain)
-    assert (row["software"], row["family"]) == ("friendica", "friendica")
-    assert row["nodeinfo_url"] == f"https://{nodeinfo2.domain}/.well-known/x-nodeinfo2"
+    nodeinfo2 = [h for h in specials(sandbox) if "nodeinfo2_only" in h.quirks]
+    assert {h.family for h in nodeinfo2} == {"friendica", "diaspora"}
+    for h in nodeinfo2:
+        row = instance(db, h.domain)
+        assert (row["status"], row["software"], row["family"]) == ("alive", h.family, h.family)
+        assert row["nodeinfo_url"] == f"https://{h.domain}/.well-known/x-nodeinfo2"
+        assert row["users_total"] == truth["instances"][h.domain]["users_total"] is not None
 
 
 async def test_probe_answers_are_kept_as_documents_and_counted_per_crawl(sandbox, crawled):

@@ -10,7 +10,8 @@ instances, once the world has >= 200 instances:
   platform APIs answer as usual, so the family shows in them.
 - `nodeinfo_none` per family: no well-known document, no fixed NodeInfo path, no NodeInfo2;
   the platform APIs answer as usual.
-- `nodeinfo2_only` on a Friendica: only `/.well-known/x-nodeinfo2` (NodeInfo2 1.0).
+- `nodeinfo2_only` on a Friendica and a diaspora pod: only `/.well-known/x-nodeinfo2`
+  (NodeInfo2 1.0).
 - `nameless_html`: nameless NodeInfo, and every other path answers a parked-style HTML page
   with 200 (alive, family unknown: no list is readable).
 - failure `spa_html`: no NodeInfo, and every other path answers HTML with 200 (stays
@@ -114,6 +115,7 @@ def assign_probe_hosts(hosts: list[Host], config: SandboxConfig) -> dict[int, li
     )
     if friendica is not None:
         anchors.append(friendica)
+    pick(lambda h: h.family == "diaspora", "nodeinfo2_only")  # publishes no list at all
     html = pick(lambda h: h.platform == "generic", "nameless_html")
     if html is not None:
         html.peers_vis = html.blocks_vis = "unsupported"
