@@ -4,6 +4,12 @@ Real servers break the schema in many ways (protocols.md §1.6): `links` as an o
 rels, `.json` suffixes, counts as strings or null, `metadata: []`, `openRegistrations: "FALSE"`,
 `localPosts` as an object, missing `services`/`metadata`, mixed-case names. Values that cannot be
 trusted become None with a quality flag (see `lenient.py`).
+
+A document that names no software (`software.name` missing, null, empty, not a string, or a
+placeholder such as "unknown") is still a NodeInfo document: the server answered, so the
+visit identifies its family from the platform APIs it answers (`crawler.adapters.probe`);
+`software` stays None. NodeInfo2 (`/.well-known/x-nodeinfo2`, a different spec used by some
+Diaspora-lineage, Friendica and Socialhome servers) is read into the same `NodeInfo` shape.
 """
 
 from __future__ import annotations
@@ -23,6 +29,14 @@ SUPPORTED_VERSIONS = ("1.0", "1.1", "2.0", "2.1", "2.2")
 WELL_KNOWN_PATH = "/.well-known/nodeinfo"
 #: Tried only when the well-known document is missing (404/410-free 4xx).
 FALLBACK_PATHS = ("/nodeinfo/2.1", "/nodeinfo/2.0", "/nodeinfo/2.1.json", "/nodeinfo/2.0.json")
+#: Read only when neither the well-known document nor a fixed path gave NodeInfo.
+NODEINFO2_PATH = "/.well-known/x-nodeinfo2"
+#: Names that say "I will not tell": treated as no name at all (compared after strip/lower).
+PLACEHOLDER_NAMES = frozenset(
+    {"unknown", "none", "null", "nil", "undefined", "n/a", "na", "-", "?", "software", "todo"}
+)
+#: A JSON object counts as NodeInfo only with one of these (a `{"error": ...}` does not).
+_NODEINFO_KEYS = ("software", "usage", "protocols", "openRegistrations")
 _OPT_OUT_TAG = re.compile(r"(?<![\w#＃])[#＃](nobot|noindex)\b", re.IGNORECASE)
 
 
@@ -41,9 +55,9 @@ class NodeInfo:
     """The trusted reading of a NodeInfo document."""
 
     version: str | None
-    software_raw: str
-    software: str
-    family: str
+    software_raw: str | None  # None when no usable string was given
+    software: str | None  # None: NodeInfo names no software (family comes from a probe)
+    family: str | None
     software_version: str | None
     counts: dict[str, int | None]
     open_registrations: bool | None
@@ -90,17 +104,33 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
+def software_name(raw: Any) -> str | None:
+    """The normalised software name, or None when the value names no software."""
+    if not isinstance(raw, str):
+        return None
+    name = normalise_software(raw)
+    if name is None or name in PLACEHOLDER_NAMES:
+        return None
+    return name[:200]
+
+
 def parse_nodeinfo(document: Any) -> NodeInfo:
-    """Read a NodeInfo document (any version); raise BadShape without a usable software name."""
+    """Read a NodeInfo document (any version); raise BadShape when it is not one.
+
+    `software` may be missing or null, or carry a name that is no name (see `software_name`):
+    the result then has `software` None. A `software` of another type is a broken document.
+    """
     if not isinstance(document, dict):
         raise BadShape("NodeInfo is not a JSON object")
     software = document.get("software")
-    raw_name = software.get("name") if isinstance(software, dict) else None
-    if not isinstance(raw_name, str) or not raw_name.strip():
-        raise BadShape("software.name missing or not a string")
+    if software is not None and not isinstance(software, dict):
+        raise BadShape("software is not an object")
+    if not any(key in document for key in _NODEINFO_KEYS):
+        raise BadShape("no NodeInfo keys (software, usage, protocols, openRegistrations)")
+    software = mapping(software)
+    raw_name = software.get("name")
     flags: set[str] = set()
-    name = normalise_software(raw_name)
-    assert name is not None
+    name = software_name(raw_name)
     version_value = software.get("version")
     software_version = read_text(version_value, 200)
     if isinstance(version_value, int | float) and not isinstance(version_value, bool):
@@ -134,9 +164,9 @@ def parse_nodeinfo(document: Any) -> NodeInfo:
     protocols = list(dict.fromkeys(listed))
     return NodeInfo(
         version=read_text(document.get("version"), 20),
-        software_raw=raw_name[:200],
-        software=name[:200],
-        family=family_of(name[:200]) or name[:200],
+        software_raw=raw_name[:200] if name is not None else None,
+        software=name,
+        family=family_of(name),
         software_version=software_version,
         counts=counts,
         open_registrations=read_bool(document.get("openRegistrations"), flags),
@@ -148,6 +178,31 @@ def parse_nodeinfo(document: Any) -> NodeInfo:
         metadata=metadata,
         protocols=protocols,
     )
+
+
+def parse_nodeinfo2(document: Any) -> NodeInfo:
+    """Read a NodeInfo2 document (`/.well-known/x-nodeinfo2`); raise BadShape when it is not one.
+
+    NodeInfo2 1.0 (jaywink/federation `fetch_nodeinfo2_document`; Friendica's
+    `NodeInfo210.php`): `server {baseUrl, name, software, version}`, `protocols`, `services`,
+    `openRegistrations`, `usage {users {total, activeHalfyear, activeMonth, activeWeek},
+    localPosts, localComments}`. The same lenient rules as NodeInfo apply to every value.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("server"), dict):
+        raise BadShape("NodeInfo2 without a server object")
+    server = document["server"]
+    equivalent = {
+        "software": {"name": server.get("software"), "version": server.get("version")},
+        "usage": document.get("usage"),
+        "openRegistrations": document.get("openRegistrations"),
+        "protocols": document.get("protocols"),
+        "metadata": {"nodeName": server.get("name")},
+    }
+    info = parse_nodeinfo(equivalent)
+    version = read_text(document.get("version"), 20)
+    info.version = f"x-nodeinfo2 {version}" if version else "x-nodeinfo2"
+    info.flags.add("nodeinfo2")
+    return info
 
 
 def opt_out_tag(text: str | None) -> str | None:

@@ -139,6 +139,9 @@ class Observation:
     rejected_names: Counter[str] = field(default_factory=Counter)
     documents: list[Document] = field(default_factory=list)
     requests: int = 0
+    #: Of `requests`, those spent identifying a server whose NodeInfo names no software or that
+    #: has none (NodeInfo2 and API probes), not counting a probe answer the adapter reused.
+    probe_requests: int = 0
     retry_after: float | None = None
     skip_reason: str | None = None  # visited but deliberately not crawled (crawl-delay cap)
 

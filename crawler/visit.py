@@ -1,8 +1,11 @@
 """One host's visit: the fixed plan every domain goes through.
 
 robots.txt -> NodeInfo discovery (`/.well-known/nodeinfo`, the highest supported version; fixed
-paths only when the well-known document is missing) -> opt-out checks -> the family adapter
-(instance info, peers, blocks). The result is an `Observation`; nothing here touches the store.
+paths only when the well-known document is missing; NodeInfo2 `/.well-known/x-nodeinfo2` only
+when those are missing too) -> opt-out checks -> family identification by API probes, only
+when NodeInfo names no software or there is none (`crawler.adapters.probe`) -> the family
+adapter (instance info, peers, blocks). The result is an `Observation`; nothing here touches
+the store.
 """
 
 from __future__ import annotations
@@ -13,27 +16,32 @@ from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 from crawler.adapters.base import Answer, Visit, adapter_for
+from crawler.adapters.probe import identify
 from crawler.domains import DomainPolicy
 from crawler.fetch import Fetcher
 from crawler.fetch import errors as kinds
 from crawler.fetch.guard import is_public_address
 from crawler.nodeinfo import (
     FALLBACK_PATHS,
+    NODEINFO2_PATH,
     WELL_KNOWN_PATH,
     BadShape,
     NodeInfo,
     opt_out_tag,
     parse_nodeinfo,
+    parse_nodeinfo2,
     pick_nodeinfo_link,
 )
 from crawler.observation import (
     ALIVE,
+    ERROR,
     GONE,
     INVALID,
     MOVED,
     OPTED_OUT,
     PENDING,
     UNREACHABLE,
+    UNSUPPORTED,
     Observation,
 )
 
@@ -91,20 +99,50 @@ async def _plan(visit: Visit) -> None:
         visit.opt_out("robots", "robots.txt")
         _end(obs, OPTED_OUT)
     nodeinfo = await _discover(visit)
-    visit.nodeinfo = nodeinfo
-    _apply_nodeinfo(obs, nodeinfo)
-    tag = opt_out_tag(nodeinfo.description)
-    if tag:
-        visit.opt_out(tag, "nodeinfo description")
-        _end(obs, OPTED_OUT)
-    obs.status = ALIVE
+    if nodeinfo is not None:
+        visit.nodeinfo = nodeinfo
+        _apply_nodeinfo(obs, nodeinfo)
+        tag = opt_out_tag(nodeinfo.description)
+        if tag:
+            visit.opt_out(tag, "nodeinfo description")
+            _end(obs, OPTED_OUT)
+    if obs.family is None:  # NodeInfo names no software, or there is none: ask the APIs
+        await _identify(visit, nodeinfo)
+    obs.status, obs.error_detail = ALIVE, None
+    if obs.family is None:
+        return
     await adapter_for(obs.family).collect(visit)
     if visit.opted_out:
         obs.status = OPTED_OUT
 
 
-async def _discover(visit: Visit) -> NodeInfo:
-    """Find and parse the host's NodeInfo, ending the visit with the right outcome if none."""
+async def _identify(visit: Visit, nodeinfo: NodeInfo | None) -> None:
+    """Set the family from the platform APIs; end the visit when nothing identifies a server
+    without NodeInfo. A nameless-NodeInfo server nothing identifies stays alive, its lists
+    unsupported (no endpoint is known), or unreadable this time when a failure stopped the
+    probes.
+    """
+    obs = visit.observation
+    found = await identify(visit)
+    obs.family = found.family
+    if found.family is not None:
+        return
+    if nodeinfo is None:
+        if found.stopped_by in kinds.NETWORK_ERRORS:
+            _end(obs, UNREACHABLE, found.stopped_by, found.detail)
+        if found.stopped_by == kinds.CRAWL_DELAY_TOO_LONG:
+            obs.skip_reason = found.stopped_by
+            _end(obs, PENDING, found.stopped_by, found.detail)
+        _end(obs, INVALID, kinds.NO_NODEINFO, obs.error_detail)
+    obs.peers_visibility = obs.blocks_visibility = ERROR if found.stopped_by else UNSUPPORTED
+
+
+async def _discover(visit: Visit) -> NodeInfo | None:
+    """Find and parse the host's NodeInfo; None when it has none (nor NodeInfo2).
+
+    Ends the visit with the right outcome when an answer settles it (moved, gone, unreachable,
+    broken NodeInfo).
+    """
     obs = visit.observation
     well_known = await visit.get_json(WELL_KNOWN_PATH)
     _end_on_failure(obs, well_known)
@@ -122,8 +160,11 @@ async def _discover(visit: Visit) -> NodeInfo:
     return _parse(obs, document)
 
 
-async def _fallback(visit: Visit, well_known: Answer) -> NodeInfo:
-    """Fixed NodeInfo paths, tried only because the well-known document is missing."""
+async def _fallback(visit: Visit, well_known: Answer) -> NodeInfo | None:
+    """Fixed NodeInfo paths, then NodeInfo2, tried only because the well-known one is missing.
+
+    None when neither gave a document (the reason is left in `error_detail`).
+    """
     obs = visit.observation
     last = well_known
     for path in FALLBACK_PATHS:
@@ -138,9 +179,24 @@ async def _fallback(visit: Visit, well_known: Answer) -> NodeInfo:
             obs.nodeinfo_url = f"https://{visit.domain}{path}"
             obs.quality_flags.add("nodeinfo_without_discovery")
             return nodeinfo
-    detail = f"well-known answered HTTP {well_known.response.status}; no fixed path worked"
-    _end(obs, INVALID, kinds.NO_NODEINFO, f"{detail}; last: {last.error or last.status}")
-    raise AssertionError("unreachable")
+    nodeinfo2 = await visit.get_json(NODEINFO2_PATH)
+    obs.probe_requests += nodeinfo2.response.requests
+    if nodeinfo2.response.moved_to or nodeinfo2.response.error in kinds.NETWORK_ERRORS:
+        _end_on_failure(obs, nodeinfo2)  # a 404/410/robots refusal here only means "none"
+    if nodeinfo2.error is None and nodeinfo2.response.ok:
+        try:
+            nodeinfo = parse_nodeinfo2(nodeinfo2.value)
+        except BadShape:
+            pass
+        else:
+            obs.nodeinfo_url = f"https://{visit.domain}{NODEINFO2_PATH}"
+            return nodeinfo
+    detail = (
+        f"well-known answered HTTP {well_known.response.status}; no fixed path, NodeInfo2 or"
+        " platform API worked"
+    )
+    obs.error_detail = f"{detail}; last: {last.error or last.status}"[:300]
+    return None
 
 
 def _parse(obs: Observation, document: Answer) -> NodeInfo:
@@ -234,8 +290,8 @@ def _apply_nodeinfo(obs: Observation, nodeinfo: NodeInfo) -> None:
 
 def _redact(obs: Observation) -> None:
     """An opted-out instance keeps only its domain, status and reason."""
-    keep = (obs.domain, obs.opt_out, obs.opt_out_source, obs.requests)
+    keep = (obs.domain, obs.opt_out, obs.opt_out_source, obs.requests, obs.probe_requests)
     obs.__dict__.update(Observation(domain=obs.domain).__dict__)
-    obs.domain, obs.opt_out, obs.opt_out_source, obs.requests = keep
+    obs.domain, obs.opt_out, obs.opt_out_source, obs.requests, obs.probe_requests = keep
     obs.status = OPTED_OUT
     obs.error_kind = None

@@ -56,18 +56,19 @@ def timed(command: list[str]) -> tuple[float, int, str]:
 def crawl_stats(db: Path) -> dict[str, float]:
     connection = sqlite3.connect(db)
     row = connection.execute(
-        "SELECT visited, alive, requests, peer_edges_added, store_seconds, peer_store_seconds "
-        "FROM crawls WHERE id = 1"
+        "SELECT visited, alive, requests, peer_edges_added, store_seconds, peer_store_seconds, "
+        "probe_requests FROM crawls WHERE id = 1"
     ).fetchone()
     (edges,) = connection.execute("SELECT count(*) FROM peer_intervals").fetchone()
     (known,) = connection.execute("SELECT count(*) FROM instances").fetchone()
     connection.close()
-    visited, alive, requests, added, store, peer_store = row
+    visited, alive, requests, added, store, peer_store, probes = row
     return {
         "visited": visited,
         "alive": alive,
         "known_domains": known,
         "requests": requests,
+        "probe_requests": probes,
         "peer_edges": edges,
         "peer_edges_added": added,
         "store_seconds": round(store or 0, 2),

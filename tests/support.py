@@ -28,6 +28,7 @@ CONTRACT_FLAGS = frozenset(
         "stats_suspect",
         "bool_from_string",
         "bool_wrong_type",
+        "family_from_probe",  # issue 12: the family came from an API probe, not from NodeInfo
     }
 )
 

@@ -10,7 +10,13 @@ import copy
 
 import pytest
 
-from crawler.nodeinfo import BadShape, NodeInfoLink, parse_nodeinfo, pick_nodeinfo_link
+from crawler.nodeinfo import (
+    BadShape,
+    NodeInfoLink,
+    parse_nodeinfo,
+    parse_nodeinfo2,
+    pick_nodeinfo_link,
+)
 
 NS = "http://nodeinfo.diaspora.software/ns/schema/"
 
@@ -480,20 +486,80 @@ def test_missing_software_version():
 
 @pytest.mark.parametrize(
     "software",
-    [
-        pytest.param("mastodon", id="string"),
-        pytest.param(["mastodon"], id="array"),
-        pytest.param(None, id="null"),
-        pytest.param(..., id="missing"),
-        pytest.param({"version": "1"}, id="no_name"),
-        pytest.param({"name": ""}, id="empty_name"),
-        pytest.param({"name": "   "}, id="blank_name"),
-        pytest.param({"name": 5}, id="numeric_name"),
-    ],
+    [pytest.param("mastodon", id="string"), pytest.param(["mastodon"], id="array")],
 )
-def test_software_not_a_usable_object_is_bad_shape(software):
+def test_software_not_an_object_is_bad_shape(software):
     with pytest.raises(BadShape):
         parse_nodeinfo(doc(software=software))
+
+
+@pytest.mark.parametrize(
+    ("software", "raw"),
+    [
+        pytest.param(None, None, id="null"),
+        pytest.param(..., None, id="missing"),
+        pytest.param({"version": "1"}, None, id="no_name"),
+        pytest.param({"name": None, "version": "1"}, None, id="null_name"),
+        pytest.param({"name": ""}, None, id="empty_name"),
+        pytest.param({"name": "   "}, None, id="blank_name"),
+        pytest.param({"name": 5}, None, id="numeric_name"),
+        pytest.param({"name": {"x": 1}}, None, id="object_name"),
+        pytest.param({"name": "unknown"}, None, id="placeholder"),
+        pytest.param({"name": " Unknown "}, None, id="placeholder_case"),
+    ],
+)
+def test_nodeinfo_that_names_no_software_is_still_read(software, raw):
+    # issue 12: the server answered, so its counts are read; software stays None (never
+    # invented) and the visit identifies the family from its APIs.
+    info = parse_nodeinfo(doc(software=software))
+    assert (info.software, info.family, info.software_raw) == (None, None, raw)
+    assert info.counts["users_total"] == BASE["usage"]["users"]["total"]
+
+
+def test_a_json_object_without_nodeinfo_keys_is_bad_shape():
+    with pytest.raises(BadShape):
+        parse_nodeinfo({"error": "Not found", "version": "2.0"})
+
+
+def test_nodeinfo2_is_read_into_the_same_shape():
+    # NodeInfo2 1.0 (protocols.md §1.2; Friendica's NodeInfo210.php): `server.software`.
+    document = {
+        "version": "1.0",
+        "server": {"baseUrl": "https://a.test", "name": "Pod", "software": "Friendica",
+                   "version": "2024.08-1552"},
+        "protocols": ["dfrn", "activitypub"],
+        "services": {"inbound": [], "outbound": []},
+        "openRegistrations": "true",
+        "usage": {"users": {"total": 40, "activeHalfyear": 12, "activeMonth": 7,
+                            "activeWeek": 3}, "localPosts": 900, "localComments": 55},
+    }  # fmt: skip
+    info = parse_nodeinfo2(document)
+    assert (info.software, info.family, info.software_version) == (
+        "friendica",
+        "friendica",
+        "2024.08-1552",
+    )
+    assert info.counts == {
+        "users_total": 40,
+        "users_active_month": 7,
+        "users_active_halfyear": 12,
+        "local_posts": 900,
+        "local_comments": 55,
+    }
+    assert info.open_registrations is True and info.name == "Pod"
+    assert info.version == "x-nodeinfo2 1.0" and {"nodeinfo2", "bool_from_string"} <= info.flags
+    assert info.protocols == ["dfrn", "activitypub"]
+
+
+@pytest.mark.parametrize("document", [None, [], {"version": "1.0"}, {"server": "a.test"}])
+def test_nodeinfo2_without_a_server_object_is_bad_shape(document):
+    with pytest.raises(BadShape):
+        parse_nodeinfo2(document)
+
+
+def test_nodeinfo2_without_software_names_none():
+    info = parse_nodeinfo2({"version": "1.0", "server": {"baseUrl": "https://a.test"}})
+    assert (info.software, info.family) == (None, None)
 
 
 @pytest.mark.parametrize("document", [None, [], "nodeinfo", 3])

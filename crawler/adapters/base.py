@@ -97,6 +97,9 @@ class Visit:
         self.policy = policy
         self.nodeinfo = nodeinfo
         self.on_discover = on_discover
+        #: Probe answers that identified the family, by (method, path): the adapter's own
+        #: request for the same endpoint reuses the answer instead of asking again.
+        self.probed: dict[tuple[str, str], Answer] = {}
 
     @property
     def domain(self) -> str:
@@ -125,11 +128,22 @@ class Visit:
     async def get_json(
         self, path: str, *, method: str = "GET", json_body: Any = None, domain: str | None = None
     ) -> Answer:
+        if domain is None and json_body in (None, {}):
+            reused = self.reuse(method, path)
+            if reused is not None:
+                return reused
         response = await self.fetch(path, method=method, json_body=json_body, domain=domain)
         if response.moved_to:
             return Answer(None, kinds.REDIRECT_OFFSITE, response)
         value, error = response.json()
         return Answer(value, error, response)
+
+    def reuse(self, method: str, path: str) -> Answer | None:
+        """The probe answer for this endpoint, once: it then counts as the adapter's request."""
+        answer = self.probed.pop((method, path), None)
+        if answer is not None:
+            self.observation.probe_requests -= answer.response.requests
+        return answer
 
     async def post_json(self, path: str, body: Any) -> Answer:
         return await self.get_json(path, method="POST", json_body=body)

@@ -2,7 +2,8 @@
 
 Endpoints:
 - `GET /api/v2/instance` (4.x; description, `usage.users.active_month`), falling back to
-  `GET /api/v1/instance` on 404 (3.x).
+  `GET /api/v1/instance` on 404 (3.x). When a probe already read `/api/v1/instance` to identify
+  the family (NodeInfo named no software), that answer is used and neither is asked again.
 - `GET /api/v1/instance/peers`: a flat array of domains; Mastodon leaves its own blocked domains
   out. 404 when the peers API is off, 401 in limited-federation mode.
 - `GET /api/v1/instance/domain_blocks` (4.0+): 200 list, 401 for users only, 404 hidden. Each
@@ -22,7 +23,7 @@ from crawler.observation import HIDDEN, PUBLIC, ListResult
 
 async def read_instance(visit: Visit) -> None:
     """v2 instance, else v1: description (opt-out tags) and counts NodeInfo did not give."""
-    answer = await visit.get_json("/api/v2/instance")
+    answer = visit.reuse("GET", "/api/v1/instance") or await visit.get_json("/api/v2/instance")
     if answer.status == 404:
         answer = await visit.get_json("/api/v1/instance")
     document = mapping(answer.value)

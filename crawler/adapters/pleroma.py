@@ -9,6 +9,9 @@ Endpoints:
   (transparency obfuscation, no digest). With MRF transparency off only `{"enabled": ...}` is
   published: the block list is hidden.
 - NodeInfo `metadata.private` true: unauthenticated API access disabled, taken as an opt-out.
+- Without NodeInfo metadata (no NodeInfo; the family came from the `/api/v1/instance` probe,
+  `(compatible; Pleroma|Akkoma ...)`), the same `federation` and `private` values are read from
+  that answer's `pleroma.metadata` (payloads/akkoma-api_v1_instance.json).
 - `GET /api/v1/instance/peers`: flat array of every known host (blocked ones included).
 """
 
@@ -58,6 +61,9 @@ class PleromaAdapter:
 
     async def collect(self, visit: Visit) -> None:
         metadata = visit.nodeinfo.metadata if visit.nodeinfo else {}
+        probed = visit.probed.get(("GET", "/api/v1/instance"))
+        if not metadata and probed is not None:
+            metadata = mapping(mapping(mapping(probed.value).get("pleroma")).get("metadata"))
         if metadata.get("private") is True:
             visit.opt_out("akkoma_private", "nodeinfo metadata.private")
             return

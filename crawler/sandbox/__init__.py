@@ -9,7 +9,8 @@ One aiohttp server on one port answers for every simulated host, routing by the 
     sandbox.set_epoch(1)             # the world changes; the server follows at once
 
 Modules: config (knobs), names (server names), catalog (platform tables), model (hosts),
-assign / quirks (roles, failures, deviations), blocks, peers, history (epochs), usage (counts),
+assign / quirks (roles, failures, deviations), probes (nameless or missing NodeInfo and the
+servers only they list), blocks, peers, history (epochs), usage (counts),
 world (everything at the current epoch), platforms/ (wire formats), server (aiohttp), truth.
 """
 

@@ -16,6 +16,7 @@ from itertools import accumulate
 from crawler.sandbox import catalog
 from crawler.sandbox.model import FARM_DOMAIN, Host
 from crawler.sandbox.names import registrable
+from crawler.sandbox.probes import special
 
 # raw word -> normalised severity, per platform
 # Deliberately not imported from crawler.blocks: the sandbox's truth must be written
@@ -138,9 +139,18 @@ class BlockTargets:
                 continue
             w = (h.users + 20) ** 0.3 if h.kind == "instance" else 1.5
             weights.append(w * (60.0 if rng.random() < 0.03 else 1.0))
+        # Private servers are blocked by nobody but their anchor; seeds block no anchor
+        # (a seed lists every anchor; Mastodon leaves blocked hosts out of its peers).
+        weights = [
+            0.0 if h.private_to is not None else w for h, w in zip(hosts, weights, strict=True)
+        ]
+        anchors = {h.idx for h in hosts if special(h)}
         self.cum = list(accumulate(weights))
         self.cum_seed = list(
-            accumulate(0.0 if h.hidden else w for h, w in zip(hosts, weights, strict=True))
+            accumulate(
+                0.0 if h.hidden or h.idx in anchors else w
+                for h, w in zip(hosts, weights, strict=True)
+            )
         )
 
     def draw(self, rng: random.Random, for_seed: bool) -> int:

@@ -93,16 +93,17 @@ async def _serve(
     if truth_path:
         sandbox.write_truth(truth_path)
     bound = await sandbox.start(host, port)
-    print(
-        f"sandbox listening on http://{host}:{bound} "
-        f"({config.instances} instances; seeds: {', '.join(sandbox.seeds)})",
-        flush=True,
-    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    # Only now: whoever reads this line may stop us at once, and must get a clean exit.
+    print(
+        f"sandbox listening on http://{host}:{bound} "
+        f"({config.instances} instances; seeds: {', '.join(sandbox.seeds)})",
+        flush=True,
+    )
     try:
         await stop.wait()
     finally:

@@ -47,6 +47,7 @@ class Host:
     peer_count: int = 0
     block_count: int = 0
     hidden: bool = False  # never listed (peers or blocks) by a seed
+    private_to: int | None = None  # listed (or blocked) by this host index only
     seed: bool = False
     growth: int = 0  # user growth per epoch, in percent
 

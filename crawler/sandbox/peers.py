@@ -77,6 +77,9 @@ class PeerModel:
                 weights[h.idx] = 5.0 * noise[h.idx]
             elif h.kind == "alias":
                 weights[h.idx] = 2.0
+        for h in hosts:
+            if h.private_to is not None:  # only its anchor lists it (crawler.sandbox.probes)
+                weights[h.idx] = 0.0
         self.normal = _Popularity(weights)
         hidden = np.array([h.idx for h in hosts if h.hidden], dtype=np.int64)
         seed_weights = weights.copy()

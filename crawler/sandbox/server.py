@@ -207,6 +207,10 @@ class SandboxServer:
             return Reply(500, b"<h1>500 Internal Server Error</h1>", "text/html; charset=utf-8")
         if failure == "no_nodeinfo":
             return Reply(404, b"<h1>Not Found</h1>", "text/html; charset=utf-8")
+        if failure == "spa_html":  # no NodeInfo; a single-page app answers every other path
+            if path == "/robots.txt" or path.startswith(("/.well-known/", "/nodeinfo")):
+                return Reply(404, b"<h1>Not Found</h1>", "text/html; charset=utf-8")
+            return Reply(200, PARKED.encode(), "text/html; charset=utf-8")
         if failure == "rate_limited" and (h.idx, path) not in self._rate_seen:
             self._rate_seen.add((h.idx, path))
             return Reply(

@@ -7,6 +7,10 @@ Semantics (see also the sandbox contract):
   `public`. `junk_peers` are the raw strings of a flat list the crawler must reject.
 - `hops`: BFS from the seeds over discovery links of alive hosts (readable peers, clear block
   domains) and of moved hosts (their target); null = never discovered.
+- Hosts whose NodeInfo names no software, or that have none (crawler.sandbox.probes), are
+  alive with `software` null and the family their platform API shows, flagged
+  `family_from_probe`; without NodeInfo, only the counts the family's API gives are known.
+  A nameless host whose APIs answer only HTML has family null and no readable list.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from crawler.sandbox.model import FARM_DOMAIN, Host
-from crawler.sandbox.usage import COUNT_KEYS, stored_usage
+from crawler.sandbox.probes import nameless_variant, probed
+from crawler.sandbox.usage import COUNT_KEYS, MISSING, RawUsage, stored_usage
 
 if TYPE_CHECKING:
     from crawler.sandbox.world import World
@@ -33,6 +38,7 @@ FAILURE_STATUS: dict[str, tuple[str, str | None]] = {
     "gts_default": ("opted_out", None),
     "robots_500": ("unreachable", "robots_unavailable"),
     "no_nodeinfo": ("invalid", "no_nodeinfo"),
+    "spa_html": ("invalid", "no_nodeinfo"),
     "bad_json": ("invalid", "bad_json"),
     "gts_serve": ("pending", "crawl_delay_too_long"),
 }
@@ -61,7 +67,7 @@ def status_of(h: Host) -> tuple[str, str | None, str | None]:
 
 
 def software_raw(h: Host) -> str | None:
-    """Exactly what NodeInfo `software.name` says."""
+    """Exactly what NodeInfo `software.name` says (for NodeInfo that names the software)."""
     if h.sw is None:
         return None
     return h.sw.raw.capitalize() if "uppercase_name" in h.quirks else h.sw.raw
@@ -96,7 +102,7 @@ def _empty(h: Host, status: str, kind: str | None, opt_out: str | None) -> dict[
 
 def _alive(world: World, h: Host, entry: dict[str, object], with_peers: bool) -> None:
     raw = software_raw(h)
-    stored, flags = stored_usage(world.usage(h))
+    stored, flags = stored_usage(_readable_usage(world, h))
     entry.update(stored)
     entry.update(
         software_raw=raw,
@@ -105,6 +111,15 @@ def _alive(world: World, h: Host, entry: dict[str, object], with_peers: bool) ->
         version=h.version,
         quality_flags=flags,
     )
+    variant = nameless_variant(h)
+    if variant is not None or "nodeinfo_none" in h.quirks:
+        entry.update(software_raw=None, software=None)
+        if variant in (None, "no_software"):
+            entry["version"] = None  # only NodeInfo gives a software version
+        if probed(h):
+            entry["quality_flags"] = sorted({*flags, "family_from_probe"})
+        else:
+            entry["family"] = None
     entry["description"] = h.description if h.platform in DESCRIBING else None
     entry["peers_visibility"] = h.peers_vis
     entry["blocks_visibility"] = vis = world.blocks_visibility(h)
@@ -116,6 +131,20 @@ def _alive(world: World, h: Host, entry: dict[str, object], with_peers: bool) ->
         entry["peers"] = sorted(names)
         if h.platform in FLAT and h.quirks & {"junk_peers", "self_in_peers"}:
             entry["junk_peers"] = world.flat_peers(h)[1]
+
+
+def _readable_usage(world: World, h: Host) -> RawUsage:
+    """The counts a crawler can read: NodeInfo's, or without NodeInfo what the API gives.
+
+    Of the probed families' APIs only Lemmy's site API carries counts (`site_view.counts`);
+    none carries the registration state in a form the crawler reads.
+    """
+    raw = world.usage(h)
+    if "nodeinfo_none" not in h.quirks:
+        return raw
+    if h.platform != "lemmy":
+        return RawUsage(MISSING, MISSING, MISSING, MISSING, MISSING)
+    return RawUsage(raw.total, raw.active_month, raw.active_halfyear, raw.local_posts, MISSING)
 
 
 def _links(world: World, h: Host, status: str) -> np.ndarray:

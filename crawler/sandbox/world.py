@@ -13,7 +13,7 @@ import random
 import numpy as np
 import orjson
 
-from crawler.sandbox import assign, quirks
+from crawler.sandbox import assign, probes, quirks
 from crawler.sandbox.blocks import BlockRule, BlockTargets, base_rules
 from crawler.sandbox.config import SandboxConfig
 from crawler.sandbox.history import Delta, History, apply_peers, apply_rules
@@ -44,6 +44,9 @@ class World:
         assign.assign_visibility(hosts, rng)
         quirks.assign_quirks(hosts, pick, config.quirks)
         assign.assign_hidden(hosts, config, pick)
+        #: anchor index -> the servers only it lists (crawler.sandbox.probes)
+        self.private_of = probes.assign_probe_hosts(hosts, config)
+        self.anchors = np.array([h.idx for h in hosts if probes.special(h)], dtype=np.int64)
         universe = sum(1 for h in hosts if h.kind != "farm")
         self.max_peers = assign.assign_sizes(hosts, config, universe)
         self.hosts = hosts
@@ -51,7 +54,9 @@ class World:
         self.api_hosts = {f"api.{h.domain}": h for h in hosts if "api_host" in h.quirks}
         self.peer_model = PeerModel(hosts, config.seed)
         self.targets = BlockTargets(hosts, config.seed)
-        self.peer_candidates = [h.idx for h in hosts if h.kind != "farm" and not h.hidden]
+        self.peer_candidates = [
+            h.idx for h in hosts if h.kind != "farm" and not h.hidden and h.private_to is None
+        ]
         self._base_rules: dict[int, list[BlockRule]] = {}
         self._rules: dict[int, list[BlockRule]] = {}
         self.epoch = 0
@@ -87,6 +92,8 @@ class World:
             base = self._base_rules.get(h.idx)
             if base is None:
                 base = base_rules(self.hosts, self.targets, h, self.config.seed)
+                if h.peers_vis != "public":  # an anchor without peers lists its own by blocking
+                    base += [private_rule(self.hosts[i]) for i in self.private_of.get(h.idx, ())]
                 self._base_rules[h.idx] = base
             cached = apply_rules(h.platform, base, self.delta(h))
             self._rules[h.idx] = cached
@@ -104,6 +111,11 @@ class World:
         idx = self.peer_model.base(h)
         if h.kind == "farm":
             return idx
+        if h.seed:  # every seed lists every anchor: anchors are one hop away
+            idx = np.union1d(idx, self.anchors)
+        private = self.private_of.get(h.idx)
+        if private and h.peers_vis == "public":
+            idx = np.union1d(idx, np.array(private, dtype=np.int64))
         rules = [r for r in self.rules(h) if r.target >= 0] if h.block_count else []
         if rules and h.platform in ADDS_BLOCKED:
             idx = np.union1d(idx, _targets(rules))
@@ -146,6 +158,13 @@ class World:
     def host(self, name: str) -> Host | None:
         """The host answering for a Host header value (None if unknown)."""
         return self.by_domain.get(name) or self.api_hosts.get(name)
+
+
+def private_rule(target: Host) -> BlockRule:
+    """A Friendica anchor's clear block rule against one of its private servers."""
+    return BlockRule(
+        target.idx, target.domain, target.domain, "clear", "blocked", "suspend", None, None
+    )
 
 
 def _targets(rules: list[BlockRule]) -> np.ndarray:

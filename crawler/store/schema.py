@@ -34,6 +34,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "alive": int,
             "failed": int,
             "requests": int,
+            "probe_requests": int,
             "rejected_names": int,
             "peer_edges_added": int,
             "peer_edges_removed": int,

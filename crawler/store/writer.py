@@ -70,9 +70,9 @@ class StoreWriter:
         with self._transaction():
             cursor = self.connection.execute(
                 "INSERT INTO crawls (started_at, status, seeds, via, contact, user_agent, "
-                "fediscope_version, settings, visited, alive, failed, requests, rejected_names, "
-                "peer_edges_added, peer_edges_removed) "
-                "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0)",
+                "fediscope_version, settings, visited, alive, failed, requests, probe_requests, "
+                "rejected_names, peer_edges_added, peer_edges_removed) "
+                "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, 0)",
                 (
                     iso(now),
                     json.dumps(seeds),
@@ -261,7 +261,8 @@ class StoreWriter:
         failed = int(result.status not in (ALIVE, OPTED_OUT, PENDING, GONE))
         self.connection.execute(
             "UPDATE crawls SET visited = visited + 1, alive = alive + ?, failed = failed + ?, "
-            "requests = requests + ?, rejected_names = rejected_names + ?, "
+            "requests = requests + ?, probe_requests = coalesce(probe_requests, 0) + ?, "
+            "rejected_names = rejected_names + ?, "
             "peer_edges_added = peer_edges_added + ?, peer_edges_removed = peer_edges_removed + ?, "
             "store_seconds = coalesce(store_seconds, 0) + ?, "
             "peer_store_seconds = coalesce(peer_store_seconds, 0) + ? WHERE id = ?",
@@ -269,6 +270,7 @@ class StoreWriter:
                 alive,
                 failed,
                 observation.requests,
+                observation.probe_requests,
                 sum(observation.rejected_names.values()),
                 result.peer_edges_added,
                 result.peer_edges_removed,

@@ -23,6 +23,7 @@ from crawler.sandbox.platforms.common import (
     Ctx,
     Handler,
     Reply,
+    nodeinfo2,
     nodeinfo_doc,
     nodeinfo_links,
     nodeinfo_reply,
@@ -54,6 +55,12 @@ ROUTES: dict[str, dict[tuple[str, str], Handler]] = {
 }
 NOT_FOUNDS: dict[str, Reply] = {"misskey": misskey.NOT_FOUND}
 METADATA_FIRST = ("pleroma", *others.METADATA_FIRST)
+HTML_PAGE = Reply(
+    200,
+    b"<!DOCTYPE html><html><head><title>Welcome</title></head><body><div id=app></div></body>"
+    b"</html>",
+    "text/html; charset=utf-8",
+)
 
 
 def nodeinfo(ctx: Ctx, version: str) -> Reply:
@@ -78,6 +85,10 @@ def respond(ctx: Ctx) -> Reply:
         return robots(h)
     if path == "/.well-known/nodeinfo":
         return well_known(h)
+    if "nameless_html" in h.quirks:  # a catch-all web front: every other path is a page
+        return HTML_PAGE
+    if path == "/.well-known/x-nodeinfo2" and "nodeinfo2_only" in h.quirks:
+        return nodeinfo2(ctx)
     handler = ROUTES.get(h.platform, {}).get((ctx.method, path))
     if handler is not None:
         return handler(ctx)

@@ -10,6 +10,7 @@ import orjson
 from crawler import ROBOTS_TOKEN
 from crawler.sandbox.catalog import AI_BOTS
 from crawler.sandbox.model import Host
+from crawler.sandbox.probes import nameless_variant, without_nodeinfo
 from crawler.sandbox.truth import software_raw
 from crawler.sandbox.usage import MISSING, usage_object
 from crawler.sandbox.world import World
@@ -96,6 +97,8 @@ def _gts_robots(h: Host) -> str:
         return _ai_groups() + body
     delay = "Crawl-delay: 1\n" if h.idx % 2 else ""
     allow = "" if mode == "gts_api_disallowed" else "Allow: /api/v1/instance/peers\n"
+    if nameless_variant(h) or "nodeinfo_none" in h.quirks:
+        allow = "Allow: /api/v1/instance\n"  # the admin lets the instance API be read
     return _ai_groups() + _GTS_STAR.format(delay=delay + allow)
 
 
@@ -107,6 +110,8 @@ def robots(h: Host) -> Reply:
         return text_reply("User-agent: *\nDisallow: /\n")
     if h.platform == "gotosocial":
         return text_reply(_gts_robots(h))
+    if h.failure == "spa_html" or "nameless_html" in h.quirks:
+        return NOT_FOUND  # everything allowed: the crawler must see the HTML answers
     star = _MASTODON_STAR
     if h.failure == "crawl_delay_2":
         star += "Crawl-delay: 2\n"
@@ -155,6 +160,8 @@ SERVICES = {
 
 def nodeinfo_links(h: Host) -> list[tuple[str, str]]:
     """(version, path) of every NodeInfo document the host serves."""
+    if without_nodeinfo(h):
+        return []
     if h.platform == "lemmy" and (h.version or "").startswith("0.18"):
         return [("2.0", "/nodeinfo/2.0.json")]
     if h.platform == "relay" and h.sw and h.sw.raw == "aoderelay":
@@ -166,8 +173,8 @@ def nodeinfo_links(h: Host) -> list[tuple[str, str]]:
 
 
 def well_known(h: Host) -> Reply:
-    """The discovery JRD (or 404 on fallback-only hosts)."""
-    if "fallback_only" in h.quirks:
+    """The discovery JRD (or 404 on fallback-only hosts and hosts without NodeInfo)."""
+    if "fallback_only" in h.quirks or without_nodeinfo(h):
         return NOT_FOUND
     base = f"https://api.{h.domain}" if "api_host" in h.quirks else f"https://{h.domain}"
     links: list[dict[str, str]] = [
@@ -195,7 +202,10 @@ def nodeinfo_doc(
         protocols = {"inbound": protocols, "outbound": protocols}
     raw = ctx.world.usage(h)
     comments = h.posts // 3 if h.platform in ("lemmy", "peertube", "friendica", "mbin") else None
-    doc: dict[str, object] = {"version": version, "software": software}
+    software = _nameless(h, software)
+    doc: dict[str, object] = {"version": version}
+    if software is not None:
+        doc["software"] = software
     if "no_protocols" not in h.quirks:
         doc["protocols"] = protocols
     if not _bare(h):
@@ -210,6 +220,46 @@ def nodeinfo_doc(
         if metadata_first:
             doc = {"metadata": metadata, **doc}
     return doc
+
+
+#: How a nameless NodeInfo (crawler.sandbox.probes) spells its missing name.
+NAMELESS: dict[str, object] = {"null": None, "empty": "", "number": 7, "unknown": "unknown",
+                               "blank": "   "}  # fmt: skip
+
+
+def _nameless(h: Host, software: dict[str, object]) -> dict[str, object] | None:
+    variant = nameless_variant(h)
+    if variant is None:
+        return software
+    if variant == "no_software":
+        return None
+    software = dict(software)
+    if variant == "missing":
+        del software["name"]
+    else:
+        software["name"] = NAMELESS[variant]
+    return software
+
+
+def nodeinfo2(ctx: Ctx) -> Reply:
+    """`/.well-known/x-nodeinfo2` (NodeInfo2 1.0, as Friendica serves it)."""
+    h = ctx.host
+    raw = ctx.world.usage(h)
+    doc: dict[str, object] = {
+        "version": "1.0",
+        "server": {
+            "baseUrl": f"https://{h.domain}",
+            "name": h.title,
+            "software": software_raw(h),
+            "version": h.version,
+        },
+        "protocols": PROTOCOLS.get(h.platform, ["activitypub"]),
+        "services": SERVICES.get(h.platform, {"outbound": [], "inbound": []}),
+    }
+    if raw.open_registrations is not MISSING:
+        doc["openRegistrations"] = raw.open_registrations
+    doc["usage"] = usage_object(raw, h.posts // 3)
+    return json_reply(doc)
 
 
 def _bare(h: Host) -> bool:
