@@ -77,3 +77,24 @@ def instance(db: Path, domain: str) -> dict[str, Any]:
 
 def peers_of(db: Path, domain: str) -> set[str]:
     return {r["target"] for r in rows(db, "SELECT target FROM peer_edges WHERE source = ?", domain)}
+
+
+async def canned(db: Path, query: str, **params: str) -> list[dict[str, Any]]:
+    """Rows of a canned query of data/metadata.yml, run by Datasette as the site runs it."""
+    from datasette.app import Datasette
+
+    from crawler.serve import data_dir, metadata_for, settings
+
+    directory = data_dir()
+    ds = Datasette(
+        [str(db)],
+        metadata=metadata_for(db.stem, directory),
+        plugins_dir=str(directory / "plugins"),
+        settings=settings(directory),
+    )
+    await ds.invoke_startup()
+    response = await ds.client.get(
+        f"/{db.stem}/{query}.json", params={**params, "_shape": "array", "_size": "max"}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
