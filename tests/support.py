@@ -6,6 +6,8 @@ resolves names in that mode.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -98,3 +100,40 @@ async def canned(db: Path, query: str, **params: str) -> list[dict[str, Any]]:
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+class LeftTheMachine(OSError):
+    """A connection to an address beyond loopback was attempted (and not made)."""
+
+
+def loopback_only(monkeypatch: Any) -> list[object]:
+    """Refuse, at the socket, every connection to an address beyond loopback; return the list
+    of refused addresses. A test that feeds the crawler private or public addresses (to check
+    that a guard refuses them) uses this, so that a regressed guard fails the test instead of
+    sending a packet off the machine."""
+    refused: list[object] = []
+    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def check(address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else None
+        if host is None:
+            return  # a Unix socket
+        try:
+            loopback = ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            refused.append(address)
+            raise LeftTheMachine(f"test refused a connection to {address!r}")
+
+    def guarded_connect(self: socket.socket, address: Any) -> None:
+        check(address)
+        return connect(self, address)
+
+    def guarded_connect_ex(self: socket.socket, address: Any) -> int:
+        check(address)
+        return connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+    return refused

@@ -18,7 +18,7 @@ from crawler.domains import SANDBOX
 from crawler.engine import read_seed_file
 from crawler.fetch import Fetcher, FetchSettings
 from crawler.sandbox import Sandbox, SandboxConfig
-from tests.support import crawl_via, rows, serve
+from tests.support import crawl_via, loopback_only, rows, serve
 
 UA = "fediscope-test (+tests)"
 
@@ -64,7 +64,10 @@ async def test_503_is_retried_with_backoff_then_succeeds():
 
 
 class PrivateResolver(AbstractResolver):
-    """Resolves every name to a private or loopback address (what a hostile DNS could do)."""
+    """Resolves every name to a private or loopback address (what a hostile DNS could do).
+
+    No real DNS is asked; the tests using it also refuse, at the socket, any connection
+    beyond loopback, so a regressed guard fails the test without sending anything out."""
 
     def __init__(self, address: str):
         self.address = address
@@ -86,7 +89,8 @@ class PrivateResolver(AbstractResolver):
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.5", "169.254.169.254", "::1"])
-async def test_names_resolving_to_private_addresses_are_refused(address):
+async def test_names_resolving_to_private_addresses_are_refused(address, monkeypatch):
+    refused = loopback_only(monkeypatch)
     touched: list[str] = []
 
     async def answer(request: web.Request) -> web.Response:
@@ -98,7 +102,7 @@ async def test_names_resolving_to_private_addresses_are_refused(address):
         async with Fetcher(settings, resolver=PrivateResolver(address)) as fetcher:
             result = await fetcher.request("inside.test", "/.well-known/nodeinfo")
     assert result.error == "unsafe_address"
-    assert touched == []
+    assert touched == [] and refused == []
 
 
 def test_seed_file_lines_and_csv(tmp_path):
