@@ -6,6 +6,8 @@ after DNS, and incremental re-crawls that visit only what is due.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import socket
 from datetime import timedelta
@@ -187,3 +189,51 @@ async def test_via_mode_sends_the_real_host_header_and_user_agent():
     async with serve(answer) as port, Fetcher(fetch_settings(port)) as fetcher:
         await fetcher.request("b.test", "/x")
     assert seen == [("b.test", UA), ("b.test", UA)]  # robots.txt, then the path
+
+
+async def test_robots_is_checked_again_after_a_same_host_redirect():
+    seen: list[str] = []
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        seen.append(request.path)
+        if request.path == "/robots.txt":
+            return web.Response(text="User-agent: *\nDisallow: /private/\n")
+        if request.path == "/public":
+            raise web.HTTPFound("/private/data")
+        return web.json_response({"secret": True})
+
+    async with serve(answer) as port, Fetcher(fetch_settings(port)) as fetcher:
+        result = await fetcher.request("a.test", "/public")
+        allowed = await fetcher.request("a.test", "/elsewhere")
+    assert (result.error, result.detail) == ("robots_disallowed", "/private/data")
+    assert allowed.ok
+    assert seen == ["/robots.txt", "/public", "/elsewhere"]  # /private/data never asked
+
+
+async def test_the_global_concurrency_cap_holds_across_hosts(tmp_path):
+    """--concurrency 2: never more than two requests in flight over all hosts, as the server
+    counts them (each answer waits for a second request to arrive, then a little longer, so
+    that an uncapped crawler would show more)."""
+    in_flight = 0
+    most = 0
+    hosts: set[str] = set()
+    arrived = asyncio.Condition()
+
+    async def answer(request: web.Request) -> web.Response:
+        nonlocal in_flight, most
+        async with arrived:
+            in_flight += 1
+            most = max(most, in_flight)
+            hosts.add(request.host)
+            arrived.notify_all()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(arrived.wait_for(lambda: in_flight >= 2), 0.5)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        return web.Response(status=404)
+
+    seeds = [f"s{n}.test" for n in range(8)]
+    async with serve(answer) as port:
+        await crawl_via(port, tmp_path / "x.db", seeds, concurrency=2, min_gap=0.0)
+    assert hosts == set(seeds)
+    assert most == 2
