@@ -101,7 +101,7 @@ async def test_severity_and_reason_changes_are_recorded_with_before_and_after(
         assert current == [{"first_crawl": 1, "active": 1}], "a change keeps the rule's history"
 
 
-async def test_a_list_that_turned_unreadable_is_not_a_removal(two_crawls):
+async def test_a_list_that_turned_unreadable_is_not_a_removal(two_crawls, truth_before):
     truth, db, _first, second = two_crawls
     restricted = [c["domain"] for c in truth["changes"] if c["change"] == "blocks_restricted"]
     assert restricted
@@ -121,10 +121,12 @@ async def test_a_list_that_turned_unreadable_is_not_a_removal(two_crawls):
         still = rows(
             db, "SELECT count(*) AS n FROM blocks WHERE blocker = ? AND active = 1", domain
         )
-        assert still[0]["n"] > 0, "the last readable list stays the best knowledge"
+        readable_before = len(truth_before["instances"][domain]["blocks"])
+        assert readable_before > 0
+        assert still[0]["n"] == readable_before, "the last readable list stays the best knowledge"
 
 
-async def test_peer_changes_become_intervals(two_crawls):
+async def test_peer_changes_become_intervals(two_crawls, truth_before):
     truth, db, _first, second = two_crawls
     changed = {c["domain"] for c in truth["changes"] if c["change"] == "peers_changed"}
     assert changed
@@ -139,9 +141,19 @@ async def test_peer_changes_become_intervals(two_crawls):
         second.crawl_id,
         second.crawl_id,
     )
-    assert moved[0]["n"] > 0
+    changes = [c for c in truth["changes"] if c["change"] == "peers_changed"]
+    assert moved[0]["n"] == sum(len(c["added"]) + len(c["removed"]) for c in changes)
+    # Crawl 1 wrote every list it read once (farm hosts: only those within the cap were read).
+    visited = {
+        r["domain"] for r in rows(db, "SELECT domain FROM instances WHERE status != 'pending'")
+    }
+    first_lists = sum(
+        len(t["peers"])
+        for d, t in truth_before["instances"].items()
+        if t["hops"] is not None and (not t["farm"] or d in visited)
+    )
     unchanged = rows(db, "SELECT count(*) AS n FROM peer_intervals WHERE first_crawl = 1")
-    assert unchanged[0]["n"] > 1000, "unchanged lists are not written again"
+    assert unchanged[0]["n"] == first_lists, "unchanged lists are not written again"
 
 
 def expected_history(truth_before, truth_after, domain: str) -> tuple[list, list]:

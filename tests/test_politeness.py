@@ -157,9 +157,18 @@ async def test_a_second_crawl_visits_only_what_is_due(small_world, tmp_path):
         db, "SELECT domain FROM instances WHERE last_crawl_id = 2 AND status = 'alive'"
     )
     assert {r["domain"] for r in revisited} & alive_before == set()
-    third = await crawl_via(port, db, sandbox.seeds, recrawl_after=timedelta(0))
-    assert third.visited >= len(alive_before)  # with recrawl_after=0 every alive server is due
     assert sandbox.stats.total > requests_before
+    counted = dict(sandbox.stats.requests)
+    third = await crawl_via(port, db, sandbox.seeds, recrawl_after=timedelta(0))
+    visited = {
+        r["domain"] for r in rows(db, "SELECT domain FROM instances WHERE last_crawl_id = 3")
+    }
+    assert alive_before <= visited  # with recrawl_after=0 every alive server is due
+    assert third.visited == len(visited)
+    asked = {host for host, n in sandbox.stats.requests.items() if n != counted.get(host, 0)}
+    assert visited <= asked, "every visited domain was asked"
+    # and nothing else, except endpoints a visited server delegates to (api.<domain>)
+    assert all(any(h.endswith("." + v) for v in visited) for h in asked - visited)
 
 
 async def test_crawl_delay_is_the_hosts_gap(tmp_path):
