@@ -6,6 +6,7 @@ resolves names in that mode.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
 import sqlite3
@@ -137,3 +138,25 @@ def loopback_only(monkeypatch: Any) -> list[object]:
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
     return refused
+
+
+def truth_blockers(truth) -> dict[str, set[str]]:
+    """Per domain, the blockers whose rules certainly cover it, computed from the truth alone."""
+    known = set(truth["instances"])
+    digests = {hashlib.sha256(d.encode()).hexdigest(): d for d in known}
+    result: dict[str, set[str]] = {}
+    for blocker, t in truth["instances"].items():
+        for rule in t["blocks"]:
+            covered: set[str] = set()
+            if rule["kind"] == "clear":
+                covered.add(rule["blocked"])
+                if t["family"] in ("mastodon", "gotosocial"):
+                    covered |= {d for d in known if d.endswith("." + rule["blocked"])}
+            elif rule["digest"] and rule["digest"] in digests:
+                covered.add(digests[rule["digest"]])
+            elif rule["kind"] == "wildcard":
+                base = rule["pattern"][2:]
+                covered |= {d for d in known if d == base or d.endswith("." + base)}
+            for domain in covered - {blocker}:
+                result.setdefault(domain, set()).add(blocker)
+    return result

@@ -7,7 +7,6 @@ the tests of this module.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 
 import pytest
@@ -16,7 +15,7 @@ import pytest_asyncio
 from crawler.sandbox import Sandbox, SandboxConfig
 from crawler.who_blocks import coverage_line, who_blocks
 from graph.analyze import analyze
-from tests.support import CONTRACT_FLAGS, canned, crawl_via, rows
+from tests.support import CONTRACT_FLAGS, canned, crawl_via, rows, truth_blockers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -138,28 +137,6 @@ async def test_block_rules_are_stored_exactly_as_published(crawled):
     assert stored == expected
     kinds = {r["kind"] for r in rows(db, "SELECT kind FROM blocks")}
     assert {"clear", "masked", "wildcard"} <= kinds
-
-
-def truth_blockers(truth) -> dict[str, set[str]]:
-    """Per domain, the blockers whose rules certainly cover it, computed from the truth alone."""
-    known = set(truth["instances"])
-    digests = {hashlib.sha256(d.encode()).hexdigest(): d for d in known}
-    result: dict[str, set[str]] = {}
-    for blocker, t in truth["instances"].items():
-        for rule in t["blocks"]:
-            covered: set[str] = set()
-            if rule["kind"] == "clear":
-                covered.add(rule["blocked"])
-                if t["family"] in ("mastodon", "gotosocial"):
-                    covered |= {d for d in known if d.endswith("." + rule["blocked"])}
-            elif rule["digest"] and rule["digest"] in digests:
-                covered.add(digests[rule["digest"]])
-            elif rule["kind"] == "wildcard":
-                base = rule["pattern"][2:]
-                covered |= {d for d in known if d == base or d.endswith("." + base)}
-            for domain in covered - {blocker}:
-                result.setdefault(domain, set()).add(blocker)
-    return result
 
 
 async def test_per_domain_blocker_counts_equal_the_truth(crawled):
