@@ -158,7 +158,7 @@ def run(
     score = 100.0 * killed / checked if checked else 0.0
     lines = [
         f"target: {name} ({', '.join(target.mutate)}) at {revision or 'the work tree'}",
-        f"tests: {' '.join(target.tests)}",
+        f"tests: {' '.join(t for t in target.tests if (work / t).exists())}",
         f"finished: {finished} after {elapsed:.0f} s (limit {limit:.0f} s)",
         f"mutants: {len(statuses)}; " + ", ".join(f"{s}: {n}" for s, n in sorted(counts.items())),
         f"score: {score:.1f}% of {checked} checked (killed or timed out / checked)",
