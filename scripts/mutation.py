@@ -164,15 +164,18 @@ def run(
         f"score: {score:.1f}% of {checked} checked (killed or timed out / checked)",
         "",
     ]
-    for survivor in survivors:
-        diff = subprocess.run(
-            [str(mutmut), "show", survivor], cwd=work, capture_output=True, text=True
-        ).stdout
-        lines += [f"## {survivor} ({statuses[survivor]})", diff.strip(), ""]
+    print("\n".join(lines[:5]), flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     suffix = f"-{revision}" if revision else ""
-    (OUT / f"mutation-{name}{suffix}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines[:5]), flush=True)
+    report = OUT / f"mutation-{name}{suffix}.txt"
+    with report.open("w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+        for survivor in survivors:  # `mutmut show` takes a second or two each
+            diff = subprocess.run(
+                [str(mutmut), "show", survivor], cwd=work, capture_output=True, text=True
+            ).stdout
+            handle.write(f"## {survivor} ({statuses[survivor]})\n{diff.strip()}\n\n")
+            handle.flush()
     return counts
 
 
