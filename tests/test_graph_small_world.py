@@ -55,8 +55,10 @@ def observation(domain: str) -> Observation:
     return seen
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def world(tmp_path_factory):
+    # Per test, not per module: mutmut attributes the code a fixture runs to the tests that
+    # set it up, and a world costs a fraction of a second.
     """Seed a.test; f.test is two links behind a block rule; h.test behind a move."""
     db = tmp_path_factory.mktemp("small") / "small.db"
     writer = StoreWriter(str(db), SANDBOX)

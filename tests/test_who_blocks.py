@@ -38,8 +38,10 @@ def server(domain, family, rules=(), users=None, visibility="public", peers=()):
     return seen
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def world(tmp_path_factory):
+    # Per test, not per module: mutmut attributes the code a fixture runs to the tests that
+    # set it up, and a world costs a fraction of a second.
     db = tmp_path_factory.mktemp("who") / "who.db"
     writer = StoreWriter(str(db), SANDBOX)
     crawl_id, _ = writer.begin_crawl(["exact.test"], {}, NOW)
