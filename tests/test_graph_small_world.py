@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import networkx as nx
 import pyarrow.parquet as pq
 import pytest
+from scipy import sparse
 
 from crawler.blocks import make_rule
 from crawler.domains import SANDBOX
@@ -18,6 +19,7 @@ from crawler.observation import Observation
 from crawler.store.writer import StoreWriter
 from graph.analyze import analyze
 from graph.export import TABLES, export
+from graph.peers import pagerank
 from tests.support import rows
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -210,3 +212,15 @@ def test_graph_exports_keep_direction_and_attributes(world, tmp_path, fmt):
         assert got == want, domain
     assert peers.nodes["g.test"]["status"] == "moved"
     assert "software" not in peers.nodes["z.test"]  # nulls are left out, not invented
+
+
+def test_pagerank_with_dangling_nodes_equals_networkx():
+    """The power iteration itself, every index a node (the default), against networkx."""
+    edges = [(0, 1), (1, 2), (2, 0), (2, 3), (4, 3)]  # 3 is dangling, 4 only links out
+    matrix = sparse.csr_matrix(([1.0] * len(edges), tuple(zip(*edges, strict=True))), (6, 6))
+    graph = nx.DiGraph(edges)
+    graph.add_node(5)
+    want = nx.pagerank(graph, alpha=0.85, tol=1e-13, max_iter=1000)
+    got = pagerank(matrix)
+    assert got.tolist() == pytest.approx([want[i] for i in range(6)], rel=1e-7)
+    assert pagerank(sparse.csr_matrix((0, 0))).tolist() == []
