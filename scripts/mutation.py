@@ -82,7 +82,8 @@ TARGETS: dict[str, Target] = {
     ),
 }
 
-STATUS_LINE = re.compile(r"^\s*(?P<name>\S+\.x_\S+):\s*(?P<status>.+?)\s*$")
+#: `module.x_function__mutmut_3: survived`, methods as `module.xǁClassǁmethod__mutmut_3`
+STATUS_LINE = re.compile(r"^\s*(?P<name>\S+\.x[_ǁ]\S+):\s*(?P<status>.+?)\s*$")
 
 
 def project_files() -> list[Path]:
