@@ -18,19 +18,31 @@ from graph.edges import current_peer_edges, domain_count
 DAMPING = 0.85
 
 
-def pagerank(matrix: sparse.csr_matrix, damping: float = DAMPING, tol: float = 1e-10) -> np.ndarray:
-    """PageRank by power iteration; rows are sources. Dangling mass is spread uniformly."""
+def pagerank(
+    matrix: sparse.csr_matrix,
+    damping: float = DAMPING,
+    tol: float = 1e-10,
+    nodes: np.ndarray | None = None,
+) -> np.ndarray:
+    """PageRank by power iteration; rows are sources. Dangling mass is spread uniformly.
+
+    `nodes` (a boolean mask) says which indices are real nodes: ids are 1-based and may have
+    gaps, and an index that is no domain must not take part in the random jumps (it would hold
+    rank that belongs to the domains). Default: every index is a node.
+    """
     n = matrix.shape[0]
     if n == 0:
         return np.zeros(0)
+    real = np.ones(n, dtype=bool) if nodes is None else nodes
+    jump = real / max(1, int(real.sum()))
     out_degree = np.asarray(matrix.sum(axis=1)).ravel()
     inverse = np.divide(1.0, out_degree, out=np.zeros(n), where=out_degree > 0)
     transition = sparse.diags(inverse) @ matrix  # row-stochastic where out_degree > 0
     transposed = transition.T.tocsr()
-    dangling = out_degree == 0
-    rank = np.full(n, 1.0 / n)
+    dangling = (out_degree == 0) & real
+    rank = jump.copy()
     for _ in range(200):
-        spread = damping * (transposed @ rank + rank[dangling].sum() / n) + (1 - damping) / n
+        spread = damping * (transposed @ rank + rank[dangling].sum() * jump) + (1 - damping) * jump
         if np.abs(spread - rank).sum() < tol:
             return spread
         rank = spread
@@ -47,11 +59,13 @@ def build_peer_metrics(connection: sqlite3.Connection, crawl_id: int | None) -> 
     matrix.sum_duplicates()
     in_degree = np.bincount(targets, minlength=n)
     out_degree = np.bincount(sources, minlength=n)
-    ranks = pagerank(matrix)
+    names = dict(connection.execute("SELECT id, name FROM domains"))
+    real = np.zeros(n, dtype=bool)
+    real[list(names)] = True
+    ranks = pagerank(matrix, nodes=real)
     _, labels = csgraph.connected_components(matrix, directed=True, connection="weak")
     present = np.flatnonzero((in_degree > 0) | (out_degree > 0))
     sizes = np.bincount(labels[present], minlength=labels.max() + 1 if n else 0)
-    names = dict(connection.execute("SELECT id, name FROM domains"))
     connection.execute("DROP TABLE IF EXISTS instance_metrics")
     connection.execute(
         "CREATE TABLE instance_metrics (domain TEXT PRIMARY KEY, in_degree INTEGER, "

@@ -393,3 +393,9 @@ def test_make_rule_truncates_huge_patterns_and_reasons():
     assert rule is not None
     assert len(rule.pattern) == 300 and rule.kind == "invalid"
     assert rule.reason is not None and len(rule.reason) == 2000
+
+
+@pytest.mark.parametrize("pattern", ["co.uk.", "*.co.uk.", "duckdns.org."])
+def test_a_public_suffix_with_the_trailing_dot_of_a_full_name_is_a_suffix_rule(pattern):
+    # A fully qualified name ends with a dot; the suffix it names is the same.
+    assert classify_pattern(REAL_NETWORK, pattern) == ("suffix", None)

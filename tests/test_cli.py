@@ -62,9 +62,22 @@ def test_not_a_sqlite_database(tmp_path):
         assert_one_line_error(fediscope(*command, "--db", str(bogus)), "not a SQLite database")
 
 
-def test_real_network_crawl_needs_a_contact(tmp_path):
-    result = fediscope("crawl", "--seed", "mastodon.social", "--db", str(tmp_path / "x.db"))
-    assert_one_line_error(result, "--contact")
+def test_real_network_crawl_needs_a_contact(tmp_path, monkeypatch, capsys):
+    """In-process with the crawl replaced: were the check to regress, nothing would leave the
+    machine (a subprocess would crawl mastodon.social for real)."""
+    import crawler.engine
+    from crawler import cli
+
+    started: list[object] = []
+    monkeypatch.setattr(crawler.engine, "crawl", started.append)
+    arguments = ["crawl", "--seed", "mastodon.social", "--db", str(tmp_path / "x.db")]
+    monkeypatch.setattr(sys, "argv", ["fediscope", *arguments])
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert started == [], "a real-network crawl started without a contact"
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "--contact" in lines[0]
 
 
 def test_invalid_seed(tmp_path):

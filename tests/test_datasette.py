@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -12,6 +13,7 @@ from datasette.app import Datasette
 
 from crawler.serve import data_dir, metadata_for, settings
 from crawler.who_blocks import who_blocks
+from tests.support import truth_blockers
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -134,13 +136,20 @@ async def test_plain_datasette_on_the_configuration_directory(demo_db, tmp_path)
     shutil.copy(demo_db, config / "demo.db")
     ds = Datasette([], config_dir=config)
     await ds.invoke_startup()
-    response = await ds.client.get("/demo/platform_share.json?_shape=array")
-    assert response.status_code == 200 and response.json()
+    response = await ds.client.get("/demo/platform_share.json?_shape=array&_size=max")
+    assert response.status_code == 200
+    shares = {r["family"]: r["instances"] for r in response.json()}
+    stored = sqlite3.connect(demo_db).execute("SELECT family, count(*) FROM instances "
+        "WHERE status = 'alive' AND family IS NOT NULL GROUP BY family").fetchall()  # fmt: skip
+    assert shares == dict(stored)
     page = await ds.client.get("/demo/blocks")
     assert "The server&#39;s own word (suspend, reject" in page.text  # metadata.yml applies
     digest_domain = a_digest_blocked_domain(demo_db)
     response = await ds.client.get(f"/demo/who_blocks.json?domain={digest_domain}&_shape=array")
-    assert response.status_code == 200 and response.json()
+    assert response.status_code == 200
+    truth = json.loads(demo_db.with_suffix(".truth.json").read_text())
+    certain = {r["blocker"] for r in response.json() if r["match"] != "candidate"}
+    assert certain == truth_blockers(truth)[digest_domain]
 
 
 @pytest.mark.asyncio(loop_scope="module")

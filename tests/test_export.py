@@ -20,6 +20,14 @@ def count(db, sql: str) -> int:
         connection.close()
 
 
+def select(db, sql: str) -> list[tuple]:
+    connection = sqlite3.connect(db)
+    try:
+        return [tuple(row) for row in connection.execute(sql)]
+    finally:
+        connection.close()
+
+
 def test_csv_and_parquet_have_every_row(demo_db, tmp_path):
     for fmt in ("csv", "parquet"):
         files = {
@@ -51,7 +59,18 @@ def test_graph_formats(demo_db, tmp_path, fmt):
         )
 
     blocks = read(next(p for p in paths if "blocks" in p))
-    assert blocks.number_of_edges() == count(demo_db, "SELECT count(*) FROM block_edges")
+    edges = sorted((s, t, d["severity"], d["severity_raw"]) for s, t, d in blocks.edges(data=True))
+    assert edges == sorted(
+        select(demo_db, "SELECT blocker, blocked, severity, severity_raw FROM block_edges")
+    )
     peers = read(next(p for p in paths if "peers" in p))
+    assert set(peers.edges()) == set(select(demo_db, "SELECT source, target FROM peer_edges"))
     assert peers.number_of_edges() == count(demo_db, "SELECT count(*) FROM peer_edges")
-    assert peers.nodes[next(iter(peers.nodes))]  # node attributes came along
+    for domain, family, users in select(
+        demo_db, "SELECT domain, family, users_total FROM instances WHERE status = 'alive'"
+    ):
+        node = peers.nodes[domain]
+        assert (node["family"], int(node["users_total"]) if users is not None else None) == (
+            family,
+            users,
+        ), domain

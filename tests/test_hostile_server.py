@@ -38,6 +38,7 @@ from crawler.sandbox.hostile_payloads import (
     GiB,
     GzipBomb,
     MiB,
+    jrd,
     junk_peers_raw,
 )
 
@@ -79,6 +80,14 @@ class Served:
         """Status, headers and whole body of one small response."""
         async with self.get(host, path) as resp:
             return resp.status, dict(resp.headers), await resp.read()
+
+    async def wait_streams(self, count: int) -> None:
+        """Until `count` streams are open (bounded only so a broken host cannot hang the run)."""
+        for _ in range(3000):
+            if self.hosts.streams_open == count:
+                return
+            await asyncio.sleep(0.01)
+        assert self.hosts.streams_open == count
 
     async def wait_streams_closed(self, timeout: float = 3.0) -> None:
         """Wait until no hostile response is streaming any more."""
@@ -282,7 +291,6 @@ async def test_endless_body_streams_fast_and_stops_on_disconnect(
     status, _, body = await served.fetch(host, "/.well-known/nodeinfo")
     assert status == 200
     assert orjson.loads(body)["links"][0]["href"] == f"https://{host}/nodeinfo/2.0"
-    t0 = time.monotonic()
     async with served.get(host, "/nodeinfo/2.0") as resp:
         assert resp.headers["Content-Type"].startswith("application/json")
         assert resp.headers.get("Transfer-Encoding") == "chunked"
@@ -296,7 +304,7 @@ async def test_endless_body_streams_fast_and_stops_on_disconnect(
                 break
         resp.close()
     assert got.startswith(ENDLESS_PREFIX)
-    assert time.monotonic() - t0 < 5  # 16 MiB arrives fast: too_large, not timeout
+    assert received > 20 * MiB  # it does not end: only a body cap stops a reader
     assert served.hosts.streams_open <= 1
     await served.wait_streams_closed()
     _no_errors_logged(caplog)
@@ -307,23 +315,19 @@ async def test_slow_drip_one_byte_per_second_until_timeout(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     timeout = aiohttp.ClientTimeout(total=3, sock_read=2)  # the crawler's test settings
-    arrivals: list[tuple[float, int]] = []
-    t0 = time.monotonic()
+    arrivals: list[bytes] = []
     with pytest.raises(asyncio.TimeoutError):
         async with served.get(
             "slow-drip.hostile.test", "/.well-known/nodeinfo", timeout=timeout
         ) as resp:
-            assert resp.status == 200
-            assert time.monotonic() - t0 < 0.5  # headers at once: only `total` can fire
+            assert resp.status == 200  # headers at once: only the total timeout can fire
             while True:
-                chunk = await resp.content.readany()
-                arrivals.append((time.monotonic() - t0, len(chunk)))
-    elapsed = time.monotonic() - t0
-    assert 2.8 < elapsed < 3.6
-    assert all(n == 1 for _, n in arrivals)
-    assert 3 <= len(arrivals) <= 4
-    gaps = [b[0] - a[0] for a, b in itertools.pairwise(arrivals)]
-    assert all(0.8 < g < 1.3 for g in gaps), gaps
+                arrivals.append(await resp.content.readany())
+    # One byte at a time, in order: the start of a valid JRD that never completes in time.
+    assert arrivals and all(len(chunk) == 1 for chunk in arrivals)
+    document = orjson.dumps(jrd("https://slow-drip.hostile.test/nodeinfo/2.0"))
+    assert document.startswith(b"".join(arrivals))
+    assert len(arrivals) < len(document)
     await served.wait_streams_closed(2.0)
     _no_errors_logged(caplog)
 
@@ -340,8 +344,7 @@ async def test_close_aborts_streams_even_when_the_client_stalls(
     ):
         resp = await served.get(host, path)
         opened.append(resp)
-    await asyncio.sleep(0.3)
-    assert served.hosts.streams_open == 3
+    await served.wait_streams(3)
     served.hosts.close()
     await served.wait_streams_closed(1.0)
     for resp in opened:
@@ -494,7 +497,8 @@ async def test_rate_limited_then_normal(served: Served) -> None:
         assert (await served.fetch(host, path))[0] == 200
     gaps = served.hosts.retry_gaps(host)
     assert set(gaps) == {"/robots.txt", "/.well-known/nodeinfo", "/api/v1/instance/peers"}
-    assert all(0.09 < g < 1.0 for g in gaps.values())  # too early: a crawler test would fail
+    # the server's own clock saw the early retries (a crawler test asserts >= Retry-After)
+    assert all(g >= 0.09 for g in gaps.values())
     served.hosts.reset()
     assert (await served.fetch(host, "/robots.txt"))[0] == 429
 

@@ -6,8 +6,6 @@ is copied, with a handful of made-up or well-known rows, never the lists themsel
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 
 from crawler.importer import BlocklistImportError, parse_blocklist
@@ -338,11 +336,14 @@ def test_unbalanced_quote_does_not_swallow_later_rows():
         + 'spam-site.social,suspend,false,false,"unbalanced comment,false\n'
         + "troll-farm.club,suspend,false,false,,false\n"
     )
-    try:
-        result = parse_blocklist(text)
-    except BlocklistImportError:
-        return
-    assert "troll-farm.club" in [rule.pattern for rule in result.rules]
+    with pytest.raises(BlocklistImportError, match="unbalanced quote"):
+        parse_blocklist(text)
+    # The same rows with the quote closed: the comment keeps its comma, no row is swallowed.
+    closed = text.replace('"unbalanced comment,', '"balanced, comment",')
+    assert [rule.pattern for rule in parse_blocklist(closed).rules] == [
+        "spam-site.social",
+        "troll-farm.club",
+    ]
 
 
 def test_oversized_field_is_an_import_error_not_a_crash():
@@ -351,7 +352,7 @@ def test_oversized_field_is_an_import_error_not_a_crash():
     rows = "".join(f"host{i}.example,suspend,false,false,,false\n" for i in range(4000))
     text = HEADER + 'spam-site.social,suspend,false,false,"unbalanced,false\n' + rows
     assert len(text) > 131_072
-    with contextlib.suppress(BlocklistImportError):
+    with pytest.raises(BlocklistImportError, match="field larger than field limit"):
         parse_blocklist(text)
 
 

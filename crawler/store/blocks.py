@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 from crawler.observation import BlockRule
 
-_COLUMNS = "id, blocked_pattern, severity_raw, severity, reason, active"
+_COLUMNS = "id, blocked_pattern, blocked, severity_raw, severity, reason, active"
 
 
 @dataclass
 class _Row:
     id: int
     pattern: str
+    blocked: str | None
     severity_raw: str
     severity: str
     reason: str | None
@@ -58,12 +59,11 @@ def apply_block_list(
 
     def event(kind: str, rule_or_row: BlockRule | _Row, previous: _Row | None = None) -> None:
         counts[kind] += 1
-        blocked = rule_or_row.blocked if isinstance(rule_or_row, BlockRule) else None
         events.append(
             (
                 blocker,
                 rule_or_row.pattern,
-                blocked,
+                rule_or_row.blocked,
                 kind,
                 rule_or_row.severity,
                 rule_or_row.severity_raw,
