@@ -77,3 +77,70 @@ def instance(db: Path, domain: str) -> dict[str, Any]:
 
 def peers_of(db: Path, domain: str) -> set[str]:
     return {r["target"] for r in rows(db, "SELECT target FROM peer_edges WHERE source = ?", domain)}
+
+
+# --- Sandbox truth for the pages' answers -------------------------------------------------
+
+
+def truth_of(db: Path) -> dict[str, Any]:
+    """The demo database's ground truth (written beside it by `fediscope demo`)."""
+    import json
+
+    return json.loads(db.with_suffix(".truth.json").read_text())
+
+
+def crawled_alive(truth: dict[str, Any], db: Path) -> dict[str, dict[str, Any]]:
+    """Truth entries of the servers a correct crawl finds alive.
+
+    Discovered (hops) and alive in the truth; of a subdomain farm only the members the crawl
+    visited count (the farm cap lets it visit some, which ones is the crawler's choice, so that
+    one fact is read from the database)."""
+    visited = {r["domain"] for r in rows(db, "SELECT domain FROM instances WHERE status = 'alive'")}
+    return {
+        domain: entry
+        for domain, entry in truth["instances"].items()
+        if entry["expected_status"] == "alive"
+        and entry["hops"] is not None
+        and (entry["farm"] is None or domain in visited)
+    }
+
+
+def true_blocks(truth: dict[str, Any], db: Path, domain: str) -> dict[str, list[dict[str, Any]]]:
+    """Per crawled blocker, its published rules whose true target is `domain`."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for blocker, entry in crawled_alive(truth, db).items():
+        rules = [r for r in entry["blocks"] if r["true_domain"] == domain]
+        if rules and blocker != domain:
+            found[blocker] = rules
+    return found
+
+
+def plainly_blocked_domain(truth: dict[str, Any], db: Path, changed: bool = True) -> str:
+    """A domain blocked by several servers, every rule on it naming it in clear, no wildcard or
+    parent-domain rule anywhere near it (so the certain answer is exactly the truth's), and —
+    with `changed` — a rule on it added or changed between the two crawls."""
+    alive = crawled_alive(truth, db)
+    covering: dict[str, set[str]] = {}
+    for entry in alive.values():
+        for rule in entry["blocks"]:
+            covering.setdefault(rule["true_domain"] or "", set()).add(rule["kind"])
+    wildcards = {
+        rule["true_domain"]
+        for entry in truth["instances"].values()
+        for rule in entry["blocks"]
+        if rule["kind"] != "clear"
+    }
+    changed_patterns = {c["pattern"] for c in truth["changes"] if c["change"] == "block_added"}
+    best = None
+    for domain, kinds in covering.items():
+        if not domain or kinds != {"clear"} or (changed and domain not in changed_patterns):
+            continue
+        labels = domain.split(".")
+        parents = {".".join(labels[i:]) for i in range(1, len(labels))}
+        if parents & (set(covering) | wildcards) or domain in wildcards:
+            continue
+        n = len(true_blocks(truth, db, domain))
+        if n >= 3 and (best is None or (n, domain) > best):
+            best = (n, domain)
+    assert best, "the demo world has no plainly blocked domain"
+    return best[1]
