@@ -144,3 +144,48 @@ def plainly_blocked_domain(truth: dict[str, Any], db: Path, changed: bool = True
             best = (n, domain)
     assert best, "the demo world has no plainly blocked domain"
     return best[1]
+
+
+# --- Hostile text a server could publish, planted in a copy of a database ----------------
+
+#: What a hostile server could put in its name, description, version or a block reason.
+HOSTILE_HTML = '<script>alert("fs-script")</script><img src=x onerror=alert("fs-img")>'
+HOSTILE_URL = 'javascript:alert("fs-url")'
+HOSTILE = HOSTILE_HTML + " " + HOSTILE_URL
+
+
+def plant_hostile_text(source: Path, target: Path) -> dict[str, str]:
+    """Copy a demo database (and its truth) and plant HOSTILE in a blocked server's name,
+    description and version and in one public block reason (rule and its events) against it.
+    Returns the domains involved."""
+    import shutil
+
+    shutil.copy(source, target)
+    shutil.copy(source.with_suffix(".truth.json"), target.with_suffix(".truth.json"))
+    domain = plainly_blocked_domain(truth_of(source), source)
+    connection = sqlite3.connect(target)
+    with connection:
+        connection.execute(
+            "UPDATE instances SET name = ?, description = ?, version = ?, discovered_via = ? "
+            "WHERE domain = ?",
+            (HOSTILE, HOSTILE, HOSTILE_HTML, HOSTILE_URL, domain),
+        )
+        blocker, pattern = connection.execute(
+            "SELECT blocker, blocked_pattern FROM blocks WHERE blocked = ? AND active = 1 "
+            "ORDER BY blocker LIMIT 1",
+            (domain,),
+        ).fetchone()
+        connection.execute(
+            "UPDATE blocks SET reason = ? WHERE blocker = ? AND blocked_pattern = ?",
+            (HOSTILE, blocker, pattern),
+        )
+        connection.execute(
+            "UPDATE block_events SET reason = ? WHERE blocker = ? AND blocked_pattern = ?",
+            (HOSTILE, blocker, pattern),
+        )
+        connection.execute(
+            "UPDATE instances SET name = ?, description = ? WHERE domain = ?",
+            (HOSTILE, HOSTILE, blocker),
+        )
+    connection.close()
+    return {"domain": domain, "blocker": blocker}
