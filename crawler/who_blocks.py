@@ -140,9 +140,10 @@ def answer(
 ) -> WhoBlocksAnswer:
     """Blockers, coverage, changes and what is known of the domain, on an open connection."""
     domain = valid_domain(raw_domain)
-    blockers = find_blockers(connection, domain)
+    rules = _rule_rows(connection, domain, active_only=not with_changes)  # one scan for both
+    blockers = find_blockers(connection, domain, rules)
     coverage = block_coverage(connection)
-    changes = block_changes(connection, domain) if with_changes else []
+    changes = block_changes(connection, domain, rules=rules) if with_changes else []
     row = connection.execute(
         "SELECT status, software, users_active_month FROM instances WHERE domain = ?", (domain,)
     ).fetchone()
@@ -151,7 +152,8 @@ def answer(
 
 
 def _rule_rows(connection: sqlite3.Connection, domain: str, active_only: bool) -> list[tuple]:
-    """Rules that may cover `domain` (indexed look-ups; `_match` decides)."""
+    """Rules that may cover `domain` (indexed look-ups; `match_rule` decides); the last
+    column is `active`."""
     digest = digest_of(domain)
     parents = _parents(domain)
     marks = ",".join("?" * len(parents)) or "NULL"
@@ -160,7 +162,7 @@ def _rule_rows(connection: sqlite3.Connection, domain: str, active_only: bool) -
         f"""
         SELECT b.blocker, b.severity, b.severity_raw, b.reason, b.first_seen, b.last_seen,
                i.software, i.family, i.users_active_month, b.blocked, b.blocked_pattern,
-               b.blocked_digest, b.kind
+               b.blocked_digest, b.kind, b.active
         FROM blocks b LEFT JOIN instances i ON i.domain = b.blocker
         WHERE {active} b.blocker != ? AND (
               b.blocked = ? OR b.blocked_digest = ?
@@ -172,15 +174,20 @@ def _rule_rows(connection: sqlite3.Connection, domain: str, active_only: bool) -
     ).fetchall()
 
 
-def find_blockers(connection: sqlite3.Connection, domain: str) -> list[Blocker]:
+def find_blockers(
+    connection: sqlite3.Connection, domain: str, rules: list[tuple] | None = None
+) -> list[Blocker]:
     """Active rules that match `domain`, the strongest match per blocker and rule word."""
     digest = digest_of(domain)
-    rows = _rule_rows(connection, domain, active_only=True)
+    if rules is None:
+        rules = _rule_rows(connection, domain, active_only=True)
     found: dict[tuple[str, str], Blocker] = {}
     candidates: list[Blocker] = []
-    for row in rows:
+    for row in rules:
+        if not row[13]:
+            continue
         (blocker, severity, raw, reason, first, last, software, family, users) = row[:9]
-        blocked, pattern, rule_digest, kind = row[9:]
+        blocked, pattern, rule_digest, kind = row[9:13]
         match = match_rule(domain, digest, family, blocked, pattern, rule_digest, kind)
         if match is None:
             continue
@@ -209,23 +216,28 @@ def find_blockers(connection: sqlite3.Connection, domain: str) -> list[Blocker]:
 
 
 def block_changes(
-    connection: sqlite3.Connection, domain: str, limit: int = 500
+    connection: sqlite3.Connection,
+    domain: str,
+    limit: int = 500,
+    rules: list[tuple] | None = None,
 ) -> list[BlockChange]:
     """Rules covering `domain` that were added, removed or changed, newest first.
 
     Only certain matches (clear, parent, wildcard/suffix, digest): a masked name that merely
     fits is not news about this domain."""
     digest = digest_of(domain)
-    rules: dict[tuple[str, str], str] = {}
-    for row in _rule_rows(connection, domain, active_only=False):
-        family, blocked, pattern, rule_digest, kind = row[7], *row[9:]
+    if rules is None:
+        rules = _rule_rows(connection, domain, active_only=False)
+    matched: dict[tuple[str, str], str] = {}
+    for row in rules:
+        family, blocked, pattern, rule_digest, kind = row[7], *row[9:13]
         match = match_rule(domain, digest, family, blocked, pattern, rule_digest, kind)
         if match is not None and match != "candidate":
             key = (row[0], pattern)
-            if key not in rules or _RANK[match] < _RANK[rules[key]]:
-                rules[key] = match
+            if key not in matched or _RANK[match] < _RANK[matched[key]]:
+                matched[key] = match
     changes: list[BlockChange] = []
-    for (blocker, pattern), match in rules.items():
+    for (blocker, pattern), match in matched.items():
         for row in connection.execute(
             "SELECT id, at, crawl_id, blocker, event, severity, severity_raw, previous_severity, "
             "reason, previous_reason, blocked_pattern, first_observation FROM block_events "
