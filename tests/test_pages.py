@@ -261,3 +261,27 @@ async def test_pages_work_under_plain_datasette_and_pick_the_database(demo_db, t
     connection = sqlite3.connect(f"file:{demo_db}?mode=ro", uri=True)
     assert profile(connection, domain).known
     connection.close()
+
+
+async def test_the_cli_gives_the_pages_answers(demo_db):
+    import json
+    import subprocess
+    import sys
+
+    ds = await datasette_for(demo_db)
+    domain = plainly_blocked_domain(truth_of(demo_db), demo_db)
+
+    def cli(*arguments: str) -> dict:
+        result = subprocess.run(
+            [sys.executable, "-m", "crawler", *arguments, "--db", str(demo_db), "--json"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return json.loads(result.stdout)
+
+    page = (await ds.client.get(f"/instance.json?domain={domain}")).json()
+    assert cli("profile", domain) == page
+    who = (await ds.client.get(f"/who-blocks.json?domain={domain}")).json()
+    assert cli("who-blocks", domain) == who
+    home = (await ds.client.get("/")).text
+    summary = cli("summary")
+    assert f'data-key="servers_alive">{summary["servers_alive"]:,}<' in home
