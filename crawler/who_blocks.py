@@ -46,6 +46,7 @@ class Blocker:
     match: str  # exact | parent | wildcard | suffix | digest | candidate
     pattern: str
     confidence: float = 1.0
+    status: str | None = None  # the blocker's lifecycle status now (alive, unreachable, dead...)
 
 
 @dataclass
@@ -153,7 +154,7 @@ def answer(
 
 def _rule_rows(connection: sqlite3.Connection, domain: str, active_only: bool) -> list[tuple]:
     """Rules that may cover `domain` (indexed look-ups; `match_rule` decides); the last
-    column is `active`."""
+    columns are `active` and the blocker's status."""
     digest = digest_of(domain)
     parents = _parents(domain)
     marks = ",".join("?" * len(parents)) or "NULL"
@@ -162,7 +163,7 @@ def _rule_rows(connection: sqlite3.Connection, domain: str, active_only: bool) -
         f"""
         SELECT b.blocker, b.severity, b.severity_raw, b.reason, b.first_seen, b.last_seen,
                i.software, i.family, i.users_active_month, b.blocked, b.blocked_pattern,
-               b.blocked_digest, b.kind, b.active
+               b.blocked_digest, b.kind, b.active, i.status
         FROM blocks b LEFT JOIN instances i ON i.domain = b.blocker
         WHERE {active} b.blocker != ? AND (
               b.blocked = ? OR b.blocked_digest = ?
@@ -194,6 +195,7 @@ def find_blockers(
         entry = Blocker(
             blocker, severity, raw, reason, first, last, software, family, users, match, pattern
         )
+        entry.status = row[14]
         if match == "candidate":
             candidates.append(entry)
             continue
@@ -282,9 +284,11 @@ def headline(answer: WhoBlocksAnswer) -> str:
         f"{counts[s]:,} {s}" for s in sorted(counts, key=lambda s: (_severity_rank(s), s))
     )
     verb = "blocks" if len(strongest) == 1 else "block"
+    gone = sum(1 for b in strongest.values() if b.status not in (None, "alive"))
+    gone_note = f" {gone:,} of them did not answer in the last crawl." if gone else ""
     return (
         f"{len(strongest):,} {_servers(len(strongest))} with {users:,} active users {verb} "
-        f"{answer.domain}: {detail}.{maybe}"
+        f"{answer.domain}: {detail}.{gone_note}{maybe}"
     )
 
 

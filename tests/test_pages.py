@@ -285,3 +285,21 @@ async def test_the_cli_gives_the_pages_answers(demo_db):
     home = (await ds.client.get("/")).text
     summary = cli("summary")
     assert f'data-key="servers_alive">{summary["servers_alive"]:,}<' in home
+
+
+async def test_blockers_that_stopped_answering_are_marked(demo_db, tmp_path):
+    import shutil
+
+    copy = tmp_path / "demo.db"
+    shutil.copy(demo_db, copy)
+    truth = truth_of(demo_db)
+    domain = plainly_blocked_domain(truth, demo_db)
+    gone = sorted(true_blocks(truth, demo_db, domain))[0]
+    connection = sqlite3.connect(copy)
+    with connection:
+        connection.execute("UPDATE instances SET status = 'unreachable' WHERE domain = ?", (gone,))
+    connection.close()
+    page = await (await datasette_for(copy)).client.get(f"/who-blocks?domain={domain}")
+    assert "1 of them did not answer in the last crawl." in attributes(page.text, "fs-headline")
+    row = page.text.split(f'<tr data-blocker="{gone}"', 1)[1].split("</tr>", 1)[0]
+    assert "unreachable now" in row
