@@ -47,6 +47,7 @@ class Blocker:
     pattern: str
     confidence: float = 1.0
     status: str | None = None  # the blocker's lifecycle status now (alive, unreachable, dead...)
+    mutual: bool = False  # the asked domain's own public list blocks this blocker too
 
 
 @dataclass
@@ -142,6 +143,7 @@ def answer(
     """Blockers, coverage, changes and what is known of the domain, on an open connection."""
     domain = valid_domain(raw_domain)
     rules = _rule_rows(connection, domain, active_only=not with_changes)  # one scan for both
+    blocked_back = blocked_by(connection, domain)
     blockers = find_blockers(connection, domain, rules)
     coverage = block_coverage(connection)
     changes = block_changes(connection, domain, rules=rules) if with_changes else []
@@ -149,7 +151,22 @@ def answer(
         "SELECT status, software, users_active_month FROM instances WHERE domain = ?", (domain,)
     ).fetchone()
     asked = Asked(True, *row) if row else Asked()
+    for blocker in blockers:
+        blocker.mutual = blocker.blocker in blocked_back
     return WhoBlocksAnswer(domain, blockers, coverage, changes, asked)
+
+
+def blocked_by(connection: sqlite3.Connection, domain: str) -> set[str]:
+    """Domains that `domain`'s own public rules block (block_edges, built by analyze)."""
+    try:
+        return {
+            name
+            for (name,) in connection.execute(
+                "SELECT DISTINCT blocked FROM block_edges WHERE blocker = ?", (domain,)
+            )
+        }
+    except sqlite3.OperationalError:  # not analysed yet
+        return set()
 
 
 def _rule_rows(connection: sqlite3.Connection, domain: str, active_only: bool) -> list[tuple]:

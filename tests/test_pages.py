@@ -303,3 +303,30 @@ async def test_blockers_that_stopped_answering_are_marked(demo_db, tmp_path):
     assert "1 of them did not answer in the last crawl." in attributes(page.text, "fs-headline")
     row = page.text.split(f'<tr data-blocker="{gone}"', 1)[1].split("</tr>", 1)[0]
     assert "unreachable now" in row
+
+
+async def test_mutual_blocks_are_marked(demo_db):
+    truth = truth_of(demo_db)
+    alive = crawled_alive(truth, demo_db)
+    public = {d: e for d, e in alive.items() if e["blocks_visibility"] == "public"}
+
+    def clear_targets(domain: str) -> set[str]:
+        return {r["true_domain"] for r in public[domain]["blocks"] if r["kind"] == "clear"}
+
+    pairs = sorted(
+        (a, b)
+        for a in public
+        for b in clear_targets(a)
+        if b in public
+        and a in clear_targets(b)
+        and all(r["kind"] == "clear" for r in public[a]["blocks"])  # only names in clear
+    )
+    assert pairs, "the demo world has no pair of servers blocking each other in clear"
+    domain, other = pairs[0]
+    page = await (await datasette_for(demo_db)).client.get(f"/who-blocks?domain={domain}")
+    rows = dict(
+        re.findall(r'<tr data-blocker="([^"]+)" data-match="[^"]+">(.*?)</tr>', page.text, re.S)
+    )
+    assert "mutual" in rows[other]
+    marked = {b for b, row in rows.items() if ">mutual<" in row}
+    assert marked == set(rows) & clear_targets(domain)
