@@ -216,6 +216,8 @@ RAW_SQL = [
 
 INDEXES: list[tuple[str, list[str], bool]] = [
     ("instances", ["status"], False),
+    # pages: block-list coverage and the home page's sums read only this index
+    ("instances", ["status", "blocks_visibility", "users_active_month", "users_total"], False),
     ("instances", ["family"], False),
     ("instances", ["next_visit"], False),
     ("instances", ["domain_id"], False),
