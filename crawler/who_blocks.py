@@ -8,6 +8,10 @@ letters (`candidate`, with a confidence of 1 / number of known domains the mask 
 
 The coverage line is the denominator: how many block lists were read, how many could not be
 read and why, and the active users behind each, so that "nobody blocks you" is honest.
+
+`answer(connection, domain)` is the whole answer the CLI, the /who-blocks page (JSON, CSV) and
+the tests share; `block_changes` is what changed for the domain (from block_events), which the
+page lists and the `block_changes` canned query serves as an Atom feed.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class Blocker:
     match: str  # exact | parent | wildcard | suffix | digest | candidate
     pattern: str
     confidence: float = 1.0
+    status: str | None = None  # the blocker's lifecycle status now (alive, unreachable, dead...)
+    mutual: bool = False  # the asked domain's own public list blocks this blocker too
 
 
 @dataclass
@@ -62,64 +68,157 @@ class Coverage:
 
 
 @dataclass
+class BlockChange:
+    """One added, removed or changed rule that covers the asked domain (from block_events)."""
+
+    id: int
+    at: str | None
+    crawl_id: int | None
+    blocker: str
+    event: str  # added | removed | changed
+    severity: str | None
+    severity_raw: str | None
+    previous_severity: str | None
+    reason: str | None
+    previous_reason: str | None
+    pattern: str
+    match: str
+    first_observation: bool  # the first time the blocker's list could be read
+
+
+@dataclass
+class Asked:
+    """What fediscope knows about the asked domain itself."""
+
+    known: bool = False
+    status: str | None = None
+    software: str | None = None
+    users_active_month: int | None = None
+
+
+@dataclass
 class WhoBlocksAnswer:
     domain: str
     blockers: list[Blocker]
     coverage: Coverage
+    changes: list[BlockChange] = field(default_factory=list)
+    asked: Asked = field(default_factory=Asked)
+
+    @property
+    def certain(self) -> list[Blocker]:
+        """Blockers whose rule certainly covers the domain (everything but mask candidates)."""
+        return [b for b in self.blockers if b.match != "candidate"]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["coverage"]["lists_not_readable"] = self.coverage.lists_not_readable
         data["summary"] = summary_line(self)
+        data["headline"] = headline(self)
         return data
 
 
-def who_blocks(db_path: str, raw_domain: str) -> WhoBlocksAnswer:
-    """The answer for one domain from a fediscope database."""
+def valid_domain(raw_domain: str) -> str:
+    """The normalised domain, or InvalidQuery saying why it is not one."""
     domain, reason = REAL_NETWORK.check(raw_domain)
     if domain is None:
         domain, reason = SANDBOX.check(raw_domain)
     if domain is None:
         raise InvalidQuery(f"{raw_domain!r} is not a valid domain name ({reason})")
+    return domain
+
+
+def who_blocks(db_path: str, raw_domain: str) -> WhoBlocksAnswer:
+    """The answer for one domain from a fediscope database."""
+    domain = valid_domain(raw_domain)
     connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
-        blockers = find_blockers(connection, domain)
-        coverage = block_coverage(connection)
+        return answer(connection, domain)
     finally:
         connection.close()
-    return WhoBlocksAnswer(domain, blockers, coverage)
 
 
-def find_blockers(connection: sqlite3.Connection, domain: str) -> list[Blocker]:
-    """Active rules that match `domain`, the strongest match per blocker and rule word."""
+def answer(
+    connection: sqlite3.Connection, raw_domain: str, with_changes: bool = True
+) -> WhoBlocksAnswer:
+    """Blockers, coverage, changes and what is known of the domain, on an open connection."""
+    domain = valid_domain(raw_domain)
+    rules = _rule_rows(connection, domain, active_only=not with_changes)  # one scan for both
+    blocked_back = blocked_by(connection, domain)
+    blockers = find_blockers(connection, domain, rules)
+    coverage = block_coverage(connection)
+    changes = block_changes(connection, domain, rules=rules) if with_changes else []
+    row = connection.execute(
+        "SELECT status, software, users_active_month FROM instances WHERE domain = ?", (domain,)
+    ).fetchone()
+    asked = Asked(True, *row) if row else Asked()
+    for blocker in blockers:
+        blocker.mutual = blocker.blocker in blocked_back
+    return WhoBlocksAnswer(domain, blockers, coverage, changes, asked)
+
+
+def blocked_by(connection: sqlite3.Connection, domain: str) -> set[str]:
+    """Domains that `domain`'s own public rules block (block_edges, built by analyze)."""
+    try:
+        return {
+            name
+            for (name,) in connection.execute(
+                "SELECT DISTINCT blocked FROM block_edges WHERE blocker = ?", (domain,)
+            )
+        }
+    except sqlite3.OperationalError:  # not analysed yet
+        return set()
+
+
+def _rule_rows(connection: sqlite3.Connection, domain: str, active_only: bool) -> list[tuple]:
+    """Rules that may cover `domain` (indexed look-ups; `match_rule` decides); the last
+    columns are `active` and the blocker's status."""
     digest = digest_of(domain)
     parents = _parents(domain)
     marks = ",".join("?" * len(parents)) or "NULL"
-    rows = connection.execute(
+    labels = domain.split(".")
+    suffixes = [".".join(labels[i:]) for i in range(len(labels))]  # a rule's base must be one
+    bases = ",".join("?" * len(suffixes))
+    active = "b.active = 1 AND" if active_only else ""
+    return connection.execute(
         f"""
         SELECT b.blocker, b.severity, b.severity_raw, b.reason, b.first_seen, b.last_seen,
                i.software, i.family, i.users_active_month, b.blocked, b.blocked_pattern,
-               b.blocked_digest, b.kind
+               b.blocked_digest, b.kind, b.active, i.status
         FROM blocks b LEFT JOIN instances i ON i.domain = b.blocker
-        WHERE b.active = 1 AND b.blocker != ? AND (
+        WHERE {active} b.blocker != ? AND (
               b.blocked = ? OR b.blocked_digest = ?
-              OR b.kind IN ('wildcard', 'suffix')
-              OR (b.kind = 'masked' AND length(b.blocked_pattern) = ?)
+              OR (b.kind IN ('wildcard', 'suffix') AND rtrim(ltrim(ltrim(
+                    lower(b.blocked_pattern), '*'), '.'), '.') IN ({bases}))
+              OR (b.kind = 'masked' AND length(b.blocked_pattern) = ?
+                  AND lower(substr(b.blocked_pattern, 1, 1)) IN ('*', '?', ?)
+                  AND lower(substr(b.blocked_pattern, -1, 1)) IN ('*', '?', ?))
               OR b.blocked IN ({marks}))
         """,
-        (domain, domain, digest, len(domain), *parents),
+        (domain, domain, digest, *suffixes, len(domain), domain[0], domain[-1], *parents),
     ).fetchall()
+
+
+def find_blockers(
+    connection: sqlite3.Connection, domain: str, rules: list[tuple] | None = None
+) -> list[Blocker]:
+    """Active rules that match `domain`, the strongest match per blocker and rule word."""
+    digest = digest_of(domain)
+    if rules is None:
+        rules = _rule_rows(connection, domain, active_only=True)
     found: dict[tuple[str, str], Blocker] = {}
     candidates: list[Blocker] = []
-    for row in rows:
+    for row in rules:
+        if not row[13]:
+            continue
         (blocker, severity, raw, reason, first, last, software, family, users) = row[:9]
-        blocked, pattern, rule_digest, kind = row[9:]
-        match = _match(domain, digest, family, blocked, pattern, rule_digest, kind)
+        blocked, pattern, rule_digest, kind = row[9:13]
+        match = match_rule(domain, digest, family, blocked, pattern, rule_digest, kind)
         if match is None:
             continue
         entry = Blocker(
             blocker, severity, raw, reason, first, last, software, family, users, match, pattern
         )
+        entry.status = row[14]
         if match == "candidate":
             candidates.append(entry)
             continue
@@ -141,10 +240,99 @@ def find_blockers(connection: sqlite3.Connection, domain: str) -> list[Blocker]:
     )
 
 
+def block_changes(
+    connection: sqlite3.Connection,
+    domain: str,
+    limit: int = 500,
+    rules: list[tuple] | None = None,
+) -> list[BlockChange]:
+    """Rules covering `domain` that were added, removed or changed, newest first.
+
+    Only certain matches (clear, parent, wildcard/suffix, digest): a masked name that merely
+    fits is not news about this domain."""
+    digest = digest_of(domain)
+    if rules is None:
+        rules = _rule_rows(connection, domain, active_only=False)
+    matched: dict[tuple[str, str], str] = {}
+    for row in rules:
+        family, blocked, pattern, rule_digest, kind = row[7], *row[9:13]
+        match = match_rule(domain, digest, family, blocked, pattern, rule_digest, kind)
+        if match is not None and match != "candidate":
+            key = (row[0], pattern)
+            if key not in matched or _RANK[match] < _RANK[matched[key]]:
+                matched[key] = match
+    changes: list[BlockChange] = []
+    pairs = list(matched)
+    for start in range(0, len(pairs), 400):  # one statement per 400 rules, not one per rule
+        chunk = pairs[start : start + 400]
+        values = ",".join("(?, ?)" for _ in chunk)
+        for row in connection.execute(
+            f"WITH r(blocker, pattern) AS (VALUES {values}) "
+            "SELECT e.id, e.at, e.crawl_id, e.blocker, e.event, e.severity, e.severity_raw, "
+            "e.previous_severity, e.reason, e.previous_reason, e.blocked_pattern, "
+            "e.first_observation FROM r JOIN block_events e "
+            "ON e.blocker = r.blocker AND e.blocked_pattern = r.pattern",
+            [value for pair in chunk for value in pair],
+        ):
+            match = matched[(row[3], row[10])]
+            changes.append(BlockChange(*row[:11], match, bool(row[11])))
+    changes.sort(key=lambda c: (c.at or "", c.id), reverse=True)
+    return changes[:limit]
+
+
+#: Strongest first: a server with several rules counts once, at its strongest severity.
+SEVERITY_ORDER = ("suspend", "silence", "quarantine", "reject_media", "reject_reports", "other")
+
+
+def headline(answer: WhoBlocksAnswer) -> str:
+    """The answer in one sentence: "31 servers with 12,400 active users block x: 25 suspend, 6
+    silence" (certain matches; each server once, at its strongest severity)."""
+    strongest: dict[str, Blocker] = {}
+    for b in answer.certain:
+        current = strongest.get(b.blocker)
+        if current is None or _severity_rank(b.severity) < _severity_rank(current.severity):
+            strongest[b.blocker] = b
+    candidates = {b.blocker for b in answer.blockers if b.match == "candidate"} - set(strongest)
+    maybe = (
+        f" {len(candidates):,} more {_servers(len(candidates))} publish a masked name that may "
+        "mean it."
+        if candidates
+        else ""
+    )
+    if not strongest:
+        return (
+            f"No block list that fediscope could read blocks {answer.domain}"
+            f" ({answer.coverage.lists_read:,} read, {answer.coverage.lists_not_readable:,} not "
+            f"readable).{maybe}"
+        )
+    users = sum(b.users_active_month or 0 for b in strongest.values())
+    counts: dict[str, int] = {}
+    for b in strongest.values():
+        counts[b.severity] = counts.get(b.severity, 0) + 1
+    detail = ", ".join(
+        f"{counts[s]:,} {s}" for s in sorted(counts, key=lambda s: (_severity_rank(s), s))
+    )
+    verb = "blocks" if len(strongest) == 1 else "block"
+    gone = sum(1 for b in strongest.values() if b.status not in (None, "alive"))
+    gone_note = f" {gone:,} of them did not answer in the last crawl." if gone else ""
+    return (
+        f"{len(strongest):,} {_servers(len(strongest))} with {users:,} active users {verb} "
+        f"{answer.domain}: {detail}.{gone_note}{maybe}"
+    )
+
+
+def _servers(n: int) -> str:
+    return "server" if n == 1 else "servers"
+
+
+def _severity_rank(severity: str) -> int:
+    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
+
+
 _RANK = {"exact": 0, "digest": 1, "wildcard": 2, "suffix": 3, "parent": 4, "candidate": 5}
 
 
-def _match(
+def match_rule(
     domain: str,
     digest: str,
     family: str | None,
@@ -153,6 +341,9 @@ def _match(
     rule_digest: str | None,
     kind: str,
 ) -> str | None:
+    """How one rule covers `domain` (exact, digest, wildcard, suffix, parent, candidate), or None.
+
+    Also the `block_match()` SQL function of the Atom feed's canned query."""
     if blocked == domain:
         return "exact"
     if rule_digest is not None:
@@ -168,23 +359,32 @@ def _match(
     return None
 
 
+def parent_domains(domain: str) -> list[str]:
+    """`a.b.example.social` -> [`b.example.social`, `example.social`]."""
+    return _parents(domain)
+
+
 def _parents(domain: str) -> list[str]:
     labels = domain.split(".")
     return [".".join(labels[i:]) for i in range(1, len(labels) - 1)]
 
 
 def _domains_fitting(connection: sqlite3.Connection, patterns: set[str]) -> dict[str, int]:
-    """How many known domains each masked pattern fits (the candidates' ambiguity)."""
-    lengths = {len(p) for p in patterns}
-    counts = dict.fromkeys(patterns, 0)
-    marks = ",".join("?" * len(lengths))
-    for (name,) in connection.execute(
-        f"SELECT name FROM domains WHERE length(name) IN ({marks})", tuple(lengths)
-    ):
-        for pattern in patterns:
-            if mask_matches(pattern, name):
-                counts[pattern] += 1
-    return counts
+    """How many known domains each masked pattern fits (the candidates' ambiguity).
+
+    Each pattern becomes a GLOB (`*` -> `[^.]`), whose literal prefix SQLite answers from the
+    domains.name index instead of reading every name into Python."""
+    return {
+        pattern: connection.execute(
+            "SELECT count(*) FROM domains WHERE name GLOB ?", (mask_glob(pattern),)
+        ).fetchone()[0]
+        for pattern in patterns
+    }
+
+
+def mask_glob(pattern: str) -> str:
+    """The GLOB matching what `mask_matches(pattern, name)` accepts (names are lowercase)."""
+    return "".join("[^.]" if ch in "*?" else "[[]" if ch == "[" else ch for ch in pattern.lower())
 
 
 def block_coverage(connection: sqlite3.Connection) -> Coverage:

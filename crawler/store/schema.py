@@ -217,6 +217,8 @@ RAW_SQL = [
 
 INDEXES: list[tuple[str, list[str], bool]] = [
     ("instances", ["status"], False),
+    # pages: block-list coverage and the home page's sums read only this index
+    ("instances", ["status", "blocks_visibility", "users_active_month", "users_total"], False),
     ("instances", ["family"], False),
     ("instances", ["next_visit"], False),
     ("instances", ["domain_id"], False),
@@ -224,7 +226,10 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("blocks", ["blocker", "blocked_pattern", "severity_raw"], True),
     ("blocks", ["blocked"], False),
     ("blocks", ["blocked_digest"], False),
+    ("blocks", ["kind"], False),  # who-blocks: the few wildcard/suffix/masked rules
     ("block_events", ["blocker"], False),
+    # who-blocks: the changes of the rules covering a domain, and its Atom feed
+    ("block_events", ["blocker", "blocked_pattern"], False),
     ("block_events", ["crawl_id"], False),
     ("document_log", ["domain"], False),
     ("document_log", ["body_sha256"], False),
