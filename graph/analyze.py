@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from crawler.store.schema import ensure_target_index, open_database
 from graph.blocks import build_block_tables
+from graph.map_layout import build_map_layout
 from graph.peers import build_peer_metrics
 from graph.platforms import build_platform_share
 from graph.reach import build_hops
@@ -41,6 +42,7 @@ def analyze(db_path: str) -> AnalyzeReport:
             ("hops", lambda: f"{build_hops(connection)} instances reached from the seeds"),
             ("instance_metrics", lambda: build_peer_metrics(connection, crawl_id)),
             ("blocks", lambda: build_block_tables(connection)),
+            ("map_layout", lambda: build_map_layout(connection, crawl_id)),
         ]
         for name, step in steps:
             started = time.perf_counter()
