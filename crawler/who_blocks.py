@@ -8,6 +8,10 @@ letters (`candidate`, with a confidence of 1 / number of known domains the mask 
 
 The coverage line is the denominator: how many block lists were read, how many could not be
 read and why, and the active users behind each, so that "nobody blocks you" is honest.
+
+`answer(connection, domain)` is the whole answer the CLI, the /who-blocks page (JSON, CSV) and
+the tests share; `block_changes` is what changed for the domain (from block_events), which the
+page lists and the `block_changes` canned query serves as an Atom feed.
 """
 
 from __future__ import annotations
@@ -62,46 +66,103 @@ class Coverage:
 
 
 @dataclass
+class BlockChange:
+    """One added, removed or changed rule that covers the asked domain (from block_events)."""
+
+    id: int
+    at: str | None
+    crawl_id: int | None
+    blocker: str
+    event: str  # added | removed | changed
+    severity: str | None
+    severity_raw: str | None
+    previous_severity: str | None
+    reason: str | None
+    previous_reason: str | None
+    pattern: str
+    match: str
+    first_observation: bool  # the first time the blocker's list could be read
+
+
+@dataclass
+class Asked:
+    """What fediscope knows about the asked domain itself."""
+
+    known: bool = False
+    status: str | None = None
+    software: str | None = None
+    users_active_month: int | None = None
+
+
+@dataclass
 class WhoBlocksAnswer:
     domain: str
     blockers: list[Blocker]
     coverage: Coverage
+    changes: list[BlockChange] = field(default_factory=list)
+    asked: Asked = field(default_factory=Asked)
+
+    @property
+    def certain(self) -> list[Blocker]:
+        """Blockers whose rule certainly covers the domain (everything but mask candidates)."""
+        return [b for b in self.blockers if b.match != "candidate"]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["coverage"]["lists_not_readable"] = self.coverage.lists_not_readable
         data["summary"] = summary_line(self)
+        data["headline"] = headline(self)
         return data
 
 
-def who_blocks(db_path: str, raw_domain: str) -> WhoBlocksAnswer:
-    """The answer for one domain from a fediscope database."""
+def valid_domain(raw_domain: str) -> str:
+    """The normalised domain, or InvalidQuery saying why it is not one."""
     domain, reason = REAL_NETWORK.check(raw_domain)
     if domain is None:
         domain, reason = SANDBOX.check(raw_domain)
     if domain is None:
         raise InvalidQuery(f"{raw_domain!r} is not a valid domain name ({reason})")
+    return domain
+
+
+def who_blocks(db_path: str, raw_domain: str) -> WhoBlocksAnswer:
+    """The answer for one domain from a fediscope database."""
+    domain = valid_domain(raw_domain)
     connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
-        blockers = find_blockers(connection, domain)
-        coverage = block_coverage(connection)
+        return answer(connection, domain)
     finally:
         connection.close()
-    return WhoBlocksAnswer(domain, blockers, coverage)
 
 
-def find_blockers(connection: sqlite3.Connection, domain: str) -> list[Blocker]:
-    """Active rules that match `domain`, the strongest match per blocker and rule word."""
+def answer(
+    connection: sqlite3.Connection, raw_domain: str, with_changes: bool = True
+) -> WhoBlocksAnswer:
+    """Blockers, coverage, changes and what is known of the domain, on an open connection."""
+    domain = valid_domain(raw_domain)
+    blockers = find_blockers(connection, domain)
+    coverage = block_coverage(connection)
+    changes = block_changes(connection, domain) if with_changes else []
+    row = connection.execute(
+        "SELECT status, software, users_active_month FROM instances WHERE domain = ?", (domain,)
+    ).fetchone()
+    asked = Asked(True, *row) if row else Asked()
+    return WhoBlocksAnswer(domain, blockers, coverage, changes, asked)
+
+
+def _rule_rows(connection: sqlite3.Connection, domain: str, active_only: bool) -> list[tuple]:
+    """Rules that may cover `domain` (indexed look-ups; `_match` decides)."""
     digest = digest_of(domain)
     parents = _parents(domain)
     marks = ",".join("?" * len(parents)) or "NULL"
-    rows = connection.execute(
+    active = "b.active = 1 AND" if active_only else ""
+    return connection.execute(
         f"""
         SELECT b.blocker, b.severity, b.severity_raw, b.reason, b.first_seen, b.last_seen,
                i.software, i.family, i.users_active_month, b.blocked, b.blocked_pattern,
                b.blocked_digest, b.kind
         FROM blocks b LEFT JOIN instances i ON i.domain = b.blocker
-        WHERE b.active = 1 AND b.blocker != ? AND (
+        WHERE {active} b.blocker != ? AND (
               b.blocked = ? OR b.blocked_digest = ?
               OR b.kind IN ('wildcard', 'suffix')
               OR (b.kind = 'masked' AND length(b.blocked_pattern) = ?)
@@ -109,12 +170,18 @@ def find_blockers(connection: sqlite3.Connection, domain: str) -> list[Blocker]:
         """,
         (domain, domain, digest, len(domain), *parents),
     ).fetchall()
+
+
+def find_blockers(connection: sqlite3.Connection, domain: str) -> list[Blocker]:
+    """Active rules that match `domain`, the strongest match per blocker and rule word."""
+    digest = digest_of(domain)
+    rows = _rule_rows(connection, domain, active_only=True)
     found: dict[tuple[str, str], Blocker] = {}
     candidates: list[Blocker] = []
     for row in rows:
         (blocker, severity, raw, reason, first, last, software, family, users) = row[:9]
         blocked, pattern, rule_digest, kind = row[9:]
-        match = _match(domain, digest, family, blocked, pattern, rule_digest, kind)
+        match = match_rule(domain, digest, family, blocked, pattern, rule_digest, kind)
         if match is None:
             continue
         entry = Blocker(
@@ -141,10 +208,86 @@ def find_blockers(connection: sqlite3.Connection, domain: str) -> list[Blocker]:
     )
 
 
+def block_changes(
+    connection: sqlite3.Connection, domain: str, limit: int = 500
+) -> list[BlockChange]:
+    """Rules covering `domain` that were added, removed or changed, newest first.
+
+    Only certain matches (clear, parent, wildcard/suffix, digest): a masked name that merely
+    fits is not news about this domain."""
+    digest = digest_of(domain)
+    rules: dict[tuple[str, str], str] = {}
+    for row in _rule_rows(connection, domain, active_only=False):
+        family, blocked, pattern, rule_digest, kind = row[7], *row[9:]
+        match = match_rule(domain, digest, family, blocked, pattern, rule_digest, kind)
+        if match is not None and match != "candidate":
+            key = (row[0], pattern)
+            if key not in rules or _RANK[match] < _RANK[rules[key]]:
+                rules[key] = match
+    changes: list[BlockChange] = []
+    for (blocker, pattern), match in rules.items():
+        for row in connection.execute(
+            "SELECT id, at, crawl_id, blocker, event, severity, severity_raw, previous_severity, "
+            "reason, previous_reason, blocked_pattern, first_observation FROM block_events "
+            "WHERE blocker = ? AND blocked_pattern = ?",
+            (blocker, pattern),
+        ):
+            changes.append(BlockChange(*row[:11], match, bool(row[11])))
+    changes.sort(key=lambda c: (c.at or "", c.id), reverse=True)
+    return changes[:limit]
+
+
+#: Strongest first: a server with several rules counts once, at its strongest severity.
+SEVERITY_ORDER = ("suspend", "silence", "quarantine", "reject_media", "reject_reports", "other")
+
+
+def headline(answer: WhoBlocksAnswer) -> str:
+    """The answer in one sentence: "31 servers with 12,400 active users block x: 25 suspend, 6
+    silence" (certain matches; each server once, at its strongest severity)."""
+    strongest: dict[str, Blocker] = {}
+    for b in answer.certain:
+        current = strongest.get(b.blocker)
+        if current is None or _severity_rank(b.severity) < _severity_rank(current.severity):
+            strongest[b.blocker] = b
+    candidates = {b.blocker for b in answer.blockers if b.match == "candidate"} - set(strongest)
+    maybe = (
+        f" {len(candidates):,} more {_servers(len(candidates))} publish a masked name that may "
+        "mean it."
+        if candidates
+        else ""
+    )
+    if not strongest:
+        return (
+            f"No block list that fediscope could read blocks {answer.domain}"
+            f" ({answer.coverage.lists_read:,} read, {answer.coverage.lists_not_readable:,} not "
+            f"readable).{maybe}"
+        )
+    users = sum(b.users_active_month or 0 for b in strongest.values())
+    counts: dict[str, int] = {}
+    for b in strongest.values():
+        counts[b.severity] = counts.get(b.severity, 0) + 1
+    detail = ", ".join(
+        f"{counts[s]:,} {s}" for s in sorted(counts, key=lambda s: (_severity_rank(s), s))
+    )
+    verb = "blocks" if len(strongest) == 1 else "block"
+    return (
+        f"{len(strongest):,} {_servers(len(strongest))} with {users:,} active users {verb} "
+        f"{answer.domain}: {detail}.{maybe}"
+    )
+
+
+def _servers(n: int) -> str:
+    return "server" if n == 1 else "servers"
+
+
+def _severity_rank(severity: str) -> int:
+    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
+
+
 _RANK = {"exact": 0, "digest": 1, "wildcard": 2, "suffix": 3, "parent": 4, "candidate": 5}
 
 
-def _match(
+def match_rule(
     domain: str,
     digest: str,
     family: str | None,
@@ -153,6 +296,9 @@ def _match(
     rule_digest: str | None,
     kind: str,
 ) -> str | None:
+    """How one rule covers `domain` (exact, digest, wildcard, suffix, parent, candidate), or None.
+
+    Also the `block_match()` SQL function of the Atom feed's canned query."""
     if blocked == domain:
         return "exact"
     if rule_digest is not None:
@@ -166,6 +312,11 @@ def _match(
     if kind == "masked" and mask_matches(pattern, domain):
         return "candidate"
     return None
+
+
+def parent_domains(domain: str) -> list[str]:
+    """`a.b.example.social` -> [`b.example.social`, `example.social`]."""
+    return _parents(domain)
 
 
 def _parents(domain: str) -> list[str]:

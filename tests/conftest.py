@@ -1,19 +1,53 @@
-"""Session fixtures: a small demo database built by the real `fediscope demo --no-serve`."""
+"""Session fixtures: a small demo database built by the real `fediscope demo --no-serve`, the
+same database served by the real `fediscope serve`, and a headless Chromium to open its pages.
+
+Browser tests (see tests/test_pages_browser.py) are async Playwright tests that run in the
+session event loop: mark the module `pytestmark = pytest.mark.asyncio(loop_scope="session")`
+and take the `browser_page` fixture.
+"""
 
 from __future__ import annotations
 
+import re
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+import pytest_asyncio
 
 REPO = Path(__file__).resolve().parent.parent
+#: Screenshots of every page a browser test opened (git-ignored).
+SCREENSHOTS = REPO / "tests" / "out"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+#: Anything a page asks for that is not this is recorded and refused.
+LOOPBACK = re.compile(r"^https?://127\.0\.0\.1(:\d+)?/")
 
 
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory) -> Path:
-    """The default demo world (1,000 instances) crawled and analysed by `fediscope demo`."""
+    """The default demo world (1,000 instances) crawled and analysed by `fediscope demo`.
+
+    Its ground truth is beside it as demo.truth.json."""
     db = tmp_path_factory.mktemp("demo") / "demo.db"
     result = subprocess.run(
         [sys.executable, "-m", "crawler", "demo", "--no-serve", "--db", str(db)],
@@ -22,3 +56,137 @@ def demo_db(tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr
     assert "built" in result.stdout
     return db
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/-/versions.json", timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def demo_server(demo_db, tmp_path_factory) -> Iterator[str]:
+    """`fediscope serve --db <demo_db>` in a child process on a free port; yields its base URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crawler", "serve", "--db", str(demo_db), "--port", str(port)],
+            cwd=REPO, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's headless Chromium driven by Playwright (async API); skips if there is none."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: install Debian's (`apt-get install -y chromium`, as "
+            ".ci/run does); Playwright's own browser download is never used"
+        )
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@dataclass
+class BrowserPage:
+    """One browser tab on the demo server, recording what the page did."""
+
+    page: Any
+    base_url: str
+    external: list[str] = field(default_factory=list)  # requests not to 127.0.0.1 (refused)
+    dialogs: list[str] = field(default_factory=list)  # alert/confirm/prompt messages
+    page_errors: list[str] = field(default_factory=list)  # uncaught JavaScript errors
+    console_errors: list[str] = field(default_factory=list)
+
+    async def open(self, path: str, wait_until: str = "networkidle") -> Any:
+        """Go to `path` on the demo server; returns Playwright's response."""
+        return await self.page.goto(self.base_url + path, wait_until=wait_until)
+
+    async def screenshot(self, name: str) -> Path:
+        """A full-page PNG under tests/out/ (named after the test's page)."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+        await self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser_page(chromium, demo_server) -> AsyncIterator[BrowserPage]:
+    """A fresh browser context and tab (1280×900; set_viewport_size for a phone) on
+    `demo_server`. Requests to anything but 127.0.0.1 are refused and recorded in `external`,
+    and the test fails if there were any."""
+    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    recorder = BrowserPage(page, demo_server)
+
+    async def refuse(route: Any) -> None:
+        await route.abort()  # the "request" event below has recorded it
+
+    await context.route(lambda url: not LOOPBACK.match(url), refuse)
+    page.on(
+        "request",
+        lambda request: (
+            recorder.external.append(request.url)
+            if not LOOPBACK.match(request.url)
+            and urllib.parse.urlsplit(request.url).scheme not in ("data", "blob", "about")
+            else None
+        ),
+    )
+
+    async def dismiss(dialog: Any) -> None:
+        recorder.dialogs.append(f"{dialog.type}: {dialog.message}")
+        await dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.on("pageerror", lambda error: recorder.page_errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            recorder.console_errors.append(message.text) if message.type == "error" else None
+        ),
+    )
+    try:
+        yield recorder
+    finally:
+        await context.close()
+    external = [url for url in recorder.external if not url.startswith(("data:", "blob:"))]
+    assert external == [], f"pages asked for addresses beyond 127.0.0.1: {external}"
+
+
+def pytest_report_header() -> str:
+    found = "found" if CHROMIUM.exists() else "missing: browser tests skip"
+    return f"chromium: {CHROMIUM} {found}; screenshots: {SCREENSHOTS}"

@@ -223,7 +223,9 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("blocks", ["blocker", "blocked_pattern", "severity_raw"], True),
     ("blocks", ["blocked"], False),
     ("blocks", ["blocked_digest"], False),
+    ("blocks", ["kind"], False),  # who-blocks: the few wildcard/suffix/masked rules
     ("block_events", ["blocker"], False),
+    ("block_events", ["blocked"], False),  # who-blocks: a domain's changes and its Atom feed
     ("block_events", ["crawl_id"], False),
     ("document_log", ["domain"], False),
     ("document_log", ["body_sha256"], False),

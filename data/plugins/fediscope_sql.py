@@ -5,6 +5,10 @@
 - `mask_matches(pattern, domain)`: whether a `*`-masked published name fits a domain.
 - `rule_covers(pattern, domain)`: whether a wildcard (`*.x.com`) or suffix rule covers it.
 - `unzip(blob)`: the text of a stored raw answer (documents are zlib-compressed).
+- `block_match(domain, family, blocked, pattern, digest, kind)`: how a rule covers a domain
+  (exact, digest, wildcard, suffix, parent, candidate) or NULL: the same decision as
+  `fediscope who-blocks` (crawler.who_blocks.match_rule), for the block_changes feed.
+- `parent_domains(domain)`: JSON array of the domain's parent domains (for `json_each`).
 
 It also renders stored answers (zlib blobs in `documents.body` and `document_bodies.body`) as a
 short escaped preview with a link to the whole text, instead of a binary download (which
@@ -14,11 +18,14 @@ Datasette 0.65 cannot build for rows of a view).
 from __future__ import annotations
 
 import hashlib
+import json
 import urllib.parse
 import zlib
 
 import markupsafe
 from datasette import hookimpl
+
+from crawler import who_blocks
 
 MAX_UNZIPPED = 16 * 1024 * 1024
 
@@ -59,6 +66,26 @@ def unzip(blob: bytes | None) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
+def block_match(
+    domain: str | None,
+    family: str | None,
+    blocked: str | None,
+    pattern: str | None,
+    digest: str | None,
+    kind: str | None,
+) -> str | None:
+    if not domain or pattern is None:
+        return None
+    domain = domain.lower()
+    return who_blocks.match_rule(
+        domain, sha256(domain) or "", family, blocked, pattern, digest, kind or ""
+    )
+
+
+def parent_domains(domain: str | None) -> str:
+    return json.dumps(who_blocks.parent_domains(domain.lower()) if domain else [])
+
+
 PREVIEW_CHARACTERS = 300
 
 
@@ -94,3 +121,5 @@ def prepare_connection(conn):
     conn.create_function("mask_matches", 2, mask_matches, deterministic=True)
     conn.create_function("rule_covers", 2, rule_covers, deterministic=True)
     conn.create_function("unzip", 1, unzip, deterministic=True)
+    conn.create_function("block_match", 6, block_match, deterministic=True)
+    conn.create_function("parent_domains", 1, parent_domains, deterministic=True)

@@ -1,0 +1,207 @@
+"""One server at a glance: the /instance page's answer.
+
+Status and why, software, counts over time (instance_stats), peers (its own list and who lists
+it), blocks given and received (with severities), data-quality flags, first/last seen, and the
+raw answers (document_log) behind each number. Every look-up is by an indexed key: the domain,
+its id in the peer graph, the blocker.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from crawler.who_blocks import find_blockers, valid_domain
+
+#: instances columns shown on the profile (a subset: internal bookkeeping stays in SQL).
+FIELDS = (
+    "domain",
+    "display_name",
+    "name",
+    "description",
+    "software",
+    "software_raw",
+    "family",
+    "version",
+    "users_total",
+    "users_active_month",
+    "users_active_halfyear",
+    "local_posts",
+    "open_registrations",
+    "quality_flags",
+    "status",
+    "status_reason",
+    "error_detail",
+    "moved_to",
+    "nodeinfo_url",
+    "peers_visibility",
+    "peers_count",
+    "blocks_visibility",
+    "blocks_count",
+    "first_seen",
+    "last_seen",
+    "last_visit",
+    "next_visit",
+    "failures",
+    "discovered_by",
+    "discovered_via",
+    "hops",
+)
+
+#: Which stored answer stands behind which number, by the end of its URL.
+DOCUMENT_KINDS = (
+    ("nodeinfo", ("/nodeinfo/2.0", "/nodeinfo/2.1", "/nodeinfo/2.2", "/nodeinfo/1.0")),
+    ("instance", ("/api/v1/instance", "/api/v2/instance", "/api/meta", "/api/v3/site")),
+    ("peers", ("/api/v1/instance/peers", "/api/federation/instances", "/api/v3/federated")),
+    ("blocks", ("/api/v1/instance/domain_blocks",)),
+    ("robots", ("/robots.txt",)),
+)
+
+
+@dataclass
+class Point:
+    crawl_id: int
+    observed_at: str | None
+    status: str | None
+    users_total: int | None
+    users_active_month: int | None
+    peers_count: int | None
+    blocks_count: int | None
+
+
+@dataclass
+class Document:
+    id: int
+    kind: str
+    url: str
+    status: int | None
+    fetched_at: str | None
+    crawl_id: int | None
+    error: str | None
+
+
+@dataclass
+class Profile:
+    domain: str
+    known: bool
+    instance: dict[str, Any] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    history: list[Point] = field(default_factory=list)
+    listed_by: int | None = None  # servers whose peer list names it
+    listed_by_sample: list[tuple[str, int | None]] = field(default_factory=list)
+    blocks_given: dict[str, int] = field(default_factory=dict)  # severity -> active rules
+    blocks_received: dict[str, int] = field(default_factory=dict)  # severity -> servers
+    blockers: int = 0
+    candidate_blockers: int = 0
+    documents: list[Document] = field(default_factory=list)
+    excluded: tuple[str, str | None] | None = None  # (reason, source) from exclusions
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def profile(connection: sqlite3.Connection, raw_domain: str, sample: int = 10) -> Profile:
+    """Everything the database knows about one server (InvalidQuery for a non-domain)."""
+    domain = valid_domain(raw_domain)
+    row = connection.execute(
+        f"SELECT {', '.join(FIELDS)} FROM instances WHERE domain = ?", (domain,)
+    ).fetchone()
+    result = Profile(domain, known=row is not None)
+    excluded = connection.execute(
+        "SELECT reason, source FROM exclusions WHERE domain = ?", (domain,)
+    ).fetchone()
+    result.excluded = tuple(excluded) if excluded else None
+    if row is None:
+        return result
+    result.instance = dict(zip(FIELDS, row, strict=True))
+    result.flags = [f for f in (result.instance["quality_flags"] or "").split(",") if f]
+    result.history = [
+        Point(*r)
+        for r in connection.execute(
+            "SELECT crawl_id, observed_at, status, users_total, users_active_month, "
+            "peers_count, blocks_count FROM instance_stats WHERE domain = ? ORDER BY crawl_id",
+            (domain,),
+        )
+    ]
+    _peers(connection, result, sample)
+    result.blocks_given = dict(
+        connection.execute(
+            "SELECT severity, count(*) FROM blocks WHERE blocker = ? AND active = 1 "
+            "GROUP BY severity ORDER BY count(*) DESC",
+            (domain,),
+        ).fetchall()
+    )
+    _received(connection, result)
+    result.documents = _documents(connection, domain)
+    return result
+
+
+def _peers(connection: sqlite3.Connection, result: Profile, sample: int) -> None:
+    """Who lists it: the analysed in-degree when there is one, and the largest listers."""
+    id_row = connection.execute(
+        "SELECT id FROM domains WHERE name = ?", (result.domain,)
+    ).fetchone()
+    if id_row is None:
+        return
+    try:
+        metric = connection.execute(
+            "SELECT in_degree FROM instance_metrics WHERE domain = ?", (result.domain,)
+        ).fetchone()
+    except sqlite3.OperationalError:
+        metric = None
+    if metric is not None:
+        result.listed_by = metric[0]
+    else:
+        (result.listed_by,) = connection.execute(
+            "SELECT count(*) FROM peer_intervals WHERE target_id = ? AND removed_crawl IS NULL",
+            id_row,
+        ).fetchone()
+    result.listed_by_sample = [
+        (name, users)
+        for name, users in connection.execute(
+            """
+            SELECT d.name, i.users_active_month
+            FROM peer_intervals p JOIN domains d ON d.id = p.source_id
+            LEFT JOIN instances i ON i.domain = d.name
+            WHERE p.target_id = ? AND p.removed_crawl IS NULL
+            ORDER BY i.users_active_month DESC NULLS LAST, d.name LIMIT ?
+            """,
+            (id_row[0], sample),
+        )
+    ]
+
+
+def _received(connection: sqlite3.Connection, result: Profile) -> None:
+    """Servers blocking it, each once at its strongest severity (as on /who-blocks)."""
+    from crawler.who_blocks import SEVERITY_ORDER
+
+    rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+    strongest: dict[str, str] = {}
+    candidates: set[str] = set()
+    for b in find_blockers(connection, result.domain):
+        if b.match == "candidate":
+            candidates.add(b.blocker)
+            continue
+        current = strongest.get(b.blocker)
+        if current is None or rank.get(b.severity, 99) < rank.get(current, 99):
+            strongest[b.blocker] = b.severity
+    for severity in sorted(strongest.values(), key=lambda s: (rank.get(s, 99), s)):
+        result.blocks_received[severity] = result.blocks_received.get(severity, 0) + 1
+    result.blockers = len(strongest)
+    result.candidate_blockers = len(candidates - set(strongest))
+
+
+def _documents(connection: sqlite3.Connection, domain: str) -> list[Document]:
+    """The latest stored answer of each kind (the raw documents behind the numbers)."""
+    latest: dict[str, Document] = {}
+    for row in connection.execute(
+        "SELECT id, url, status, fetched_at, crawl_id, error FROM document_log "
+        "WHERE domain = ? ORDER BY id DESC LIMIT 400",
+        (domain,),
+    ):
+        url = row[1].split("?", 1)[0]
+        for kind, endings in DOCUMENT_KINDS:
+            if kind not in latest and url.endswith(endings):
+                latest[kind] = Document(row[0], kind, *row[1:])
+    return [latest[kind] for kind, _ in DOCUMENT_KINDS if kind in latest]

@@ -1,0 +1,95 @@
+"""What a fediscope database holds, in one screen: the home page's numbers.
+
+Reads only small tables (instances through its status index, platform_share, crawls,
+exclusions) so the home page stays fast on a full-scale database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from crawler.who_blocks import Coverage, block_coverage
+
+
+def data_date(connection: sqlite3.Connection) -> tuple[str | None, int]:
+    """(end of the latest finished crawl, else start of the latest; number of crawls)."""
+    try:
+        row = connection.execute(
+            "SELECT coalesce(max(finished_at), max(started_at)), count(*) FROM crawls"
+        ).fetchone()
+    except sqlite3.Error:
+        return None, 0
+    return row[0], row[1]
+
+
+@dataclass
+class PlatformLine:
+    family: str
+    instances: int
+    active_users: int | None
+    active_users_share: float | None
+
+
+@dataclass
+class Summary:
+    """The database at a glance."""
+
+    crawl_date: str | None
+    crawls: int
+    known_domains: int
+    servers_alive: int
+    users: int
+    active_users: int
+    servers_without_users: int
+    platforms: int
+    top_platforms: list[PlatformLine]
+    statuses: dict[str, int]
+    coverage: Coverage
+    exclusions: int
+    opted_out: int
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["coverage"]["lists_not_readable"] = self.coverage.lists_not_readable
+        return data
+
+
+def summary(connection: sqlite3.Connection, top: int = 5) -> Summary:
+    """The home page's numbers from a fediscope database (analysed or not)."""
+    crawl_date, crawls = data_date(connection)
+    statuses = dict(
+        connection.execute("SELECT status, count(*) FROM instances GROUP BY status").fetchall()
+    )
+    alive, users, active, without = connection.execute(
+        "SELECT count(*), coalesce(sum(users_total), 0), coalesce(sum(users_active_month), 0), "
+        "sum(users_total IS NULL) FROM instances WHERE status = 'alive'"
+    ).fetchone()
+    notes: list[str] = []
+    try:
+        platform_rows = connection.execute(
+            "SELECT family, instances, active_users, active_users_share FROM platform_share "
+            "ORDER BY instances DESC, family"
+        ).fetchall()
+    except sqlite3.OperationalError:
+        platform_rows = []
+        notes.append("platform_share is missing: run `fediscope analyze` on this database")
+    (exclusions,) = connection.execute("SELECT count(*) FROM exclusions").fetchone()
+    return Summary(
+        crawl_date=crawl_date,
+        crawls=crawls,
+        known_domains=sum(statuses.values()),
+        servers_alive=alive,
+        users=users,
+        active_users=active,
+        servers_without_users=without or 0,
+        platforms=len(platform_rows),
+        top_platforms=[PlatformLine(*row) for row in platform_rows[:top]],
+        statuses=statuses,
+        coverage=block_coverage(connection),
+        exclusions=exclusions,
+        opted_out=statuses.get("opted_out", 0),
+        notes=notes,
+    )
