@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crawler.store.schema import ensure_target_index, open_database
+from graph.activity import build_weekly_activity
 from graph.blocks import build_block_tables
 from graph.concentration import build_concentration
 from graph.history import build_history
@@ -57,6 +58,7 @@ def analyze(db_path: str) -> AnalyzeReport:
             ("blocks", lambda: build_block_tables(connection)),
             ("history", lambda: build_history(connection)),
             ("concentration", lambda: build_concentration(connection)),
+            ("weekly_activity", lambda: build_weekly_activity(connection)),
         ]
         for name, step in steps:
             started = time.perf_counter()
