@@ -55,6 +55,19 @@ VERSIONS = {
 }
 # (crawl, event, first_observation) -> count of block events
 BLOCK_EVENTS = {(1, "added", 1): 3, (2, "added", 0): 2, (2, "removed", 0): 1, (3, "changed", 0): 1}
+# Active block rules: (blocker, blocked in clear or None, digest-of name, severity).
+BLOCKS = [
+    ("a.test", "bad.test", None, "suspend"),
+    ("a.test", "d.test", None, "suspend"),
+    ("a.test", "spam.test", None, "silence"),
+    ("b.ops.test", "bad.test", None, "suspend"),
+    ("c.test", "bad.test", None, "suspend"),
+    ("c.test", "d.test", None, "silence"),
+    *(("c.test", f"x{n}.example", None, "suspend") for n in range(1, 9)),
+    ("e.test", None, "bad.test", "silence"),  # a masked rule with its digest
+]
+#: Domains known only as peers or block targets.
+OTHER_DOMAINS = ["bad.test", "spam.test"]
 # (source, target, first_crawl, removed_crawl) by domain
 PEERS = [
     ("a.test", "b.ops.test", 1, None),
@@ -74,7 +87,7 @@ def build_world(path: Path) -> Path:
             "VALUES (?, ?, ?, 'finished', '[\"a.test\"]')",
             (crawl, started, started.replace("10:00", "11:00")),
         )
-    ids = {name: number for number, name in enumerate(sorted(SOFTWARE), start=1)}
+    ids = {name: number for number, name in enumerate([*sorted(SOFTWARE), *OTHER_DOMAINS], 1)}
     connection.executemany(
         "INSERT INTO domains (id, name) VALUES (?, ?)", [(v, k) for k, v in ids.items()]
     )
@@ -135,6 +148,22 @@ def build_world(path: Path) -> Path:
                     first,
                 ),
             )
+    for blocker, blocked, digest_of, severity in BLOCKS:
+        pattern = blocked or "b*d.test"
+        connection.execute(
+            "INSERT INTO blocks (blocker, blocked, blocked_pattern, blocked_digest, kind, "
+            "severity, severity_raw, first_crawl, last_crawl, active) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 1, 3, 1)",
+            (
+                blocker,
+                blocked,
+                pattern,
+                sha256(digest_of.encode()).hexdigest() if digest_of else None,
+                "clear" if blocked else "masked",
+                severity,
+                severity,
+            ),
+        )
     connection.executemany(
         "INSERT INTO peer_intervals VALUES (?, ?, ?, ?)",
         [(ids[s], ids[t], first, removed) for s, t, first, removed in PEERS],
