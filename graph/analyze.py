@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from crawler.store.schema import ensure_target_index, open_database
 from graph.activity import build_weekly_activity
 from graph.blocks import build_block_tables
+from graph.camps import build_block_camps
 from graph.concentration import build_concentration
 from graph.history import build_history
 from graph.peers import build_peer_metrics
@@ -59,6 +60,7 @@ def analyze(db_path: str) -> AnalyzeReport:
             ("history", lambda: build_history(connection)),
             ("concentration", lambda: build_concentration(connection)),
             ("weekly_activity", lambda: build_weekly_activity(connection)),
+            ("block_camps", lambda: build_block_camps(connection)),
         ]
         for name, step in steps:
             started = time.perf_counter()
