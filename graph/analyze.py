@@ -17,6 +17,7 @@ from graph.activity import build_weekly_activity
 from graph.blocks import build_block_tables
 from graph.camps import build_block_camps
 from graph.concentration import build_concentration
+from graph.federation import build_federation
 from graph.history import build_history
 from graph.peers import build_peer_metrics
 from graph.platforms import build_platform_share
@@ -61,6 +62,7 @@ def analyze(db_path: str) -> AnalyzeReport:
             ("concentration", lambda: build_concentration(connection)),
             ("weekly_activity", lambda: build_weekly_activity(connection)),
             ("block_camps", lambda: build_block_camps(connection)),
+            ("federation", lambda: build_federation(connection)),
         ]
         for name, step in steps:
             started = time.perf_counter()
