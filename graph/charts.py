@@ -49,6 +49,13 @@ VISIBILITY_COLOURS: dict[str, str] = {
     "not read": "#DDDDDD",
 }
 DEFAULT_WIDTH = 560
+#: Characters per line of subtitle and footer text: narrow enough for a 390 px phone screen,
+#: where the page shrinks the plots but cannot re-wrap text inside a chart.
+WRAP = 58
+TITLE_WRAP = 38
+#: Charts are built over this named data set and the rows are attached to the finished spec
+#: (`datasets`): Altair deep-copies inline data at every layer and facet, which cost seconds.
+ROWS = alt.Data(name="rows")
 SUSPECT_FLAGS = ("stats_suspect", "stats_zeroed", "negative_count", "absurd_count")
 TOP_DOMAINS = 15
 TOP_SOFTWARE = 10
@@ -126,18 +133,29 @@ def chart_rows(connection: sqlite3.Connection, chart: Chart) -> list[dict[str, A
 
 
 def chart_spec(
-    chart: Chart, rows: list[dict[str, Any]], date: DataDate, width: int = DEFAULT_WIDTH
+    chart: Chart,
+    rows: list[dict[str, Any]],
+    date: DataDate,
+    width: int = DEFAULT_WIDTH,
+    validate: bool = True,
 ) -> dict[str, Any]:
-    """The Vega-Lite spec (a plain dict) of the chart over `rows`."""
-    return chart.draw(rows, chart, date, width).to_dict()
+    """The Vega-Lite spec (a plain dict) of the chart over `rows`.
+
+    Validation against the Vega-Lite schema costs ~0.2 s a chart; the tests and `fediscope
+    charts` validate, the live page (same code, same specs) skips it.
+    """
+    spec = chart.draw(rows, chart, date, width).to_dict(validate=validate)
+    spec.setdefault("datasets", {})["rows"] = rows
+    spec["usermeta"] = {"fediscope": {"chart": chart.slug, "width": width}}
+    return spec
 
 
 def _title(chart: Chart, extra: str = "") -> alt.TitleParams:
-    lines = textwrap.wrap(chart.units, 62)
+    lines = textwrap.wrap(chart.units, WRAP)
     if extra:
-        lines += textwrap.wrap(extra, 62)
+        lines += textwrap.wrap(extra, WRAP)
     return alt.TitleParams(
-        chart.title,
+        textwrap.wrap(chart.title, TITLE_WRAP),
         subtitle=lines,
         anchor="start",
         fontSize=16,
@@ -146,12 +164,12 @@ def _title(chart: Chart, extra: str = "") -> alt.TitleParams:
     )
 
 
-def _finish(
+def finish_chart(
     body: Any, chart: Chart, rows: list[dict[str, Any]], date: DataDate, width: int
 ) -> alt.TopLevelMixin:
     """The body under its title, with the data date and source line as a footer."""
     source = f"{date.line()}. Source: {SOURCE}, {chart.method}"
-    lines = textwrap.wrap(source, max(40, width // 6))
+    lines = textwrap.wrap(source, WRAP + 6)
     footer = (
         alt.Chart(alt.Data(values=[{}]))
         .mark_text(
@@ -172,7 +190,7 @@ def _family_colour(field_name: str = "family", legend: bool = False) -> alt.Colo
     return alt.Color(
         f"{field_name}:N",
         scale=alt.Scale(domain=list(FAMILIES), range=list(FAMILY_COLOURS.values())),
-        legend=alt.Legend(title="Platform", orient="top", columns=4) if legend else None,
+        legend=alt.Legend(title="Platform", orient="top", columns=3) if legend else None,
     )
 
 
@@ -212,7 +230,7 @@ def _draw_three_ways(key: str, colour_field: str) -> Callable[..., alt.TopLevelM
     def draw(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
         servers = [r for r in rows if r["measure_order"] == 1]
         order = _order(servers, key, "count")
-        base = alt.Chart(alt.Data(values=rows)).encode(
+        base = alt.Chart(ROWS).encode(
             y=alt.Y(f"{key}:N", sort=order, title=None),
             x=alt.X(
                 "share_percent:Q",
@@ -249,7 +267,7 @@ def _draw_three_ways(key: str, colour_field: str) -> Callable[..., alt.TopLevelM
             ),
             spacing=10,
         )
-        return _finish(faceted, chart, rows, date, width)
+        return finish_chart(faceted, chart, rows, date, width)
 
     return draw
 
@@ -284,7 +302,7 @@ def _draw_history(value: str, title: str, fmt: str) -> Callable[..., alt.TopLeve
         if len(starts) <= 8:
             axis.values = [_epoch_ms(start) for start in starts]
         x_title = f"Crawl started (UTC), {days[0]}" if one_day else "Crawl started (UTC)"
-        base = alt.Chart(alt.Data(values=rows)).encode(
+        base = alt.Chart(ROWS).encode(
             x=alt.X("crawl_started:T", title=x_title, axis=axis, scale=alt.Scale(type="utc")),
             y=alt.Y(f"{value}:Q", title=title, axis=alt.Axis(format=fmt)),
             color=colour,
@@ -299,7 +317,7 @@ def _draw_history(value: str, title: str, fmt: str) -> Callable[..., alt.TopLeve
         lines = base.mark_line(strokeWidth=2.5)
         points = base.mark_point(filled=True, size=60, stroke="#333333", strokeWidth=0.5)
         layered = alt.layer(lines, points).properties(width=width - 90, height=260)
-        return _finish(layered, chart, rows, date, width)
+        return finish_chart(layered, chart, rows, date, width)
 
     return draw
 
@@ -366,9 +384,8 @@ def _draw_concentration(
     rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int
 ) -> Any:
     half = half_count(rows)
-    data = alt.Data(values=rows)
     curve = (
-        alt.Chart(data)
+        alt.Chart(ROWS)
         .mark_line(strokeWidth=2.5, color=FAMILY_COLOURS["mastodon"])
         .encode(
             x=alt.X(
@@ -406,7 +423,7 @@ def _draw_concentration(
             )
         )
     layered = alt.layer(*layers).properties(width=width - 90, height=260)
-    return _finish(layered, chart, rows, date, width)
+    return finish_chart(layered, chart, rows, date, width)
 
 
 # -- weekly activity ---------------------------------------------------------------------------
@@ -437,7 +454,7 @@ def _weekly_note(rows: list[dict[str, Any]]) -> str:
 
 
 def _draw_weekly(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-    base = alt.Chart(alt.Data(values=rows)).encode(
+    base = alt.Chart(ROWS).encode(
         x=alt.X(
             "week:T",
             title="Week starting (UTC)",
@@ -470,7 +487,7 @@ def _draw_weekly(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width
         ),
         spacing=8,
     ).resolve_scale(y="independent")  # fmt: skip
-    return _finish(faceted, chart, rows, date, width)
+    return finish_chart(faceted, chart, rows, date, width)
 
 
 # -- blocks ------------------------------------------------------------------------------------
@@ -483,11 +500,12 @@ FROM blocked_domains ORDER BY {{order}} DESC, domain LIMIT {TOP_DOMAINS}
 
 def _draw_most_blocked(value: str, title: str) -> Callable[..., alt.TopLevelMixin]:
     def draw(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-        base = alt.Chart(alt.Data(values=rows)).encode(
-            y=alt.Y("domain:N", sort=None, title=None),
+        # Names sit above their bars, not beside them: long domains then fit a phone screen.
+        base = alt.Chart(ROWS).encode(
+            y=alt.Y("domain:N", sort=None, title=None, axis=None),
             x=alt.X(f"{value}:Q", title=title, axis=alt.Axis(format="~s")),
         )
-        bars = base.mark_bar(color=SEVERITY_COLOURS["suspend"]).encode(
+        bars = base.mark_bar(color=SEVERITY_COLOURS["suspend"], size=11, yOffset=6).encode(
             tooltip=[
                 alt.Tooltip("domain:N", title="Blocked domain"),
                 alt.Tooltip("blockers:Q", title="Servers blocking it", format=","),
@@ -496,11 +514,16 @@ def _draw_most_blocked(value: str, title: str) -> Callable[..., alt.TopLevelMixi
                 alt.Tooltip("blockers_active_users:Q", title="Their active users", format=","),
             ]
         )
-        labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
-            text=alt.Text(f"{value}:Q", format=",")
+        names = base.mark_text(align="left", baseline="bottom", fontSize=11, yOffset=-1).encode(
+            x=alt.value(0),
+            text=alt.Text("label:N"),
         )
-        layered = alt.layer(bars, labels).properties(width=width - 200, height=alt.Step(16))
-        return _finish(layered, chart, rows, date, width)
+        layered = (
+            alt.layer(bars, names)
+            .transform_calculate(label=f"datum.domain + '  (' + format(datum.{value}, ',') + ')'")
+            .properties(width=width - 60, height=alt.Step(30))
+        )
+        return finish_chart(layered, chart, rows, date, width)
 
     return draw
 
@@ -524,7 +547,7 @@ def _draw_severities(rows: list[dict[str, Any]], chart: Chart, date: DataDate, w
     order = _order(rows, "family", "rules")
     severities = [s for s in SEVERITY_COLOURS if any(r["severity"] == s for r in rows)]
     chart_ = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(ROWS)
         .mark_bar(stroke="white", strokeWidth=0.5)
         .encode(
             y=alt.Y("family:N", sort=order, title=None),
@@ -552,7 +575,7 @@ def _draw_severities(rows: list[dict[str, Any]], chart: Chart, date: DataDate, w
         .transform_calculate(severity_order=f"indexof({severities!r}, datum.severity)")
         .properties(width=width - 130, height=alt.Step(18))
     )
-    return _finish(chart_, chart, rows, date, width)
+    return finish_chart(chart_, chart, rows, date, width)
 
 
 VISIBILITY_LABEL = """CASE coalesce(blocks_visibility, '')
@@ -579,7 +602,7 @@ def _draw_visibility(rows: list[dict[str, Any]], chart: Chart, date: DataDate, w
     order = _order(rows, "family", "servers")
     kinds = [k for k in VISIBILITY_COLOURS if any(r["visibility"] == k for r in rows)]
     chart_ = (
-        alt.Chart(alt.Data(values=rows))
+        alt.Chart(ROWS)
         .mark_bar(stroke="white", strokeWidth=0.5)
         .encode(
             y=alt.Y("family:N", sort=order, title=None),
@@ -607,7 +630,7 @@ def _draw_visibility(rows: list[dict[str, Any]], chart: Chart, date: DataDate, w
         .transform_calculate(visibility_order=f"indexof({kinds!r}, datum.visibility)")
         .properties(width=width - 130, height=alt.Step(18))
     )
-    return _finish(chart_, chart, rows, date, width)
+    return finish_chart(chart_, chart, rows, date, width)
 
 
 # -- the list ----------------------------------------------------------------------------------
@@ -738,7 +761,7 @@ class RenderedChart:
 
 
 def render_charts(
-    connection: sqlite3.Connection, width: int = DEFAULT_WIDTH
+    connection: sqlite3.Connection, width: int = DEFAULT_WIDTH, validate: bool = True
 ) -> tuple[DataDate, list[RenderedChart]]:
     """Every chart over the database; charts whose tables are absent say what to run."""
     date = data_date(connection)
@@ -753,5 +776,6 @@ def render_charts(
         if not rows:
             rendered.append(RenderedChart(chart, [], None, "no data in this database yet"))
             continue
-        rendered.append(RenderedChart(chart, rows, chart_spec(chart, rows, date, width)))
+        spec = chart_spec(chart, rows, date, width, validate)
+        rendered.append(RenderedChart(chart, rows, spec))
     return date, rendered

@@ -25,7 +25,7 @@ MAP_NODES = 1500
 SEED = 20240601
 ITERATIONS = 100
 EXTENT = 1000.0
-GRAVITY = 0.05
+GRAVITY = 0.3
 SEVERITY_ORDER = ("suspend", "silence", "quarantine", "reject_media", "reject_reports", "other")
 
 
@@ -236,3 +236,32 @@ def build_map_layout(
         f"{len(servers)} servers placed, {matrix.nnz // 2} federation links, "
         f"{len(suspended)} severed by suspends, {len(block_edges)} block edges"
     )
+
+
+MAX_DRAWN_EDGES = 8000
+
+
+def map_data(
+    connection: sqlite3.Connection, max_edges: int = MAX_DRAWN_EDGES
+) -> tuple[list[dict], list[dict], int]:
+    """What /map draws: (nodes, block edges up to `max_edges`, all block edges on the map).
+
+    Suspends come first when the edges are capped: they are the ones that cut federation.
+    """
+    if not _has_table(connection, "map_nodes"):
+        return [], [], 0
+    cursor = connection.execute(
+        "SELECT domain, rank, x, y, colour_group, family, software, users_active_month, "
+        "users_total, name, links FROM map_nodes ORDER BY rank"
+    )
+    columns = [d[0] for d in cursor.description]
+    nodes = [dict(zip(columns, row, strict=True)) for row in cursor]
+    (total,) = connection.execute("SELECT count(*) FROM map_edges").fetchone()
+    cursor = connection.execute(
+        "SELECT source, target, severity, x, y, x2, y2 FROM map_edges "
+        "ORDER BY severity != 'suspend', source, target LIMIT ?",
+        (max_edges,),
+    )
+    columns = [d[0] for d in cursor.description]
+    edges = [dict(zip(columns, row, strict=True)) for row in cursor]
+    return nodes, edges, int(total)
