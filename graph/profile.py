@@ -49,14 +49,32 @@ FIELDS = (
     "hops",
 )
 
-#: Which stored answer stands behind which number, by the end of its URL.
-DOCUMENT_KINDS = (
-    ("nodeinfo", ("/nodeinfo/2.0", "/nodeinfo/2.1", "/nodeinfo/2.2", "/nodeinfo/1.0")),
-    ("instance", ("/api/v1/instance", "/api/v2/instance", "/api/meta", "/api/v3/site")),
-    ("peers", ("/api/v1/instance/peers", "/api/federation/instances", "/api/v3/federated")),
-    ("blocks", ("/api/v1/instance/domain_blocks",)),
+#: Which stored answer stands behind which number, by the end of its URL path (one answer can
+#: stand behind several: Lemmy's federated_instances lists peers and blocks).
+DOCUMENT_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "nodeinfo",
+        ("/nodeinfo/2.0", "/nodeinfo/2.1", "/nodeinfo/2.2", "/nodeinfo/1.0", "/nodeinfo/1.1",
+         "/nodeinfo/2.0.json", "/nodeinfo/2.1.json", "/nodeinfo.json"),
+    ),
+    (
+        "instance",
+        ("/api/v1/instance", "/api/v2/instance", "/api/meta", "/api/v3/site",
+         "/api/statusnet/config.json", "/api/v1/config/about", "/siteinfo.json",
+         "/statistics.json"),
+    ),
+    (
+        "peers",
+        ("/api/v1/instance/peers", "/api/federation/instances", "/api/v3/federated_instances",
+         "/api/v1/server/followers", "/api/v1/server/following"),
+    ),
+    (
+        "blocks",
+        ("/api/v1/instance/domain_blocks", "/api/defederated", "/blocklist/domain/download",
+         "/api/v3/federated_instances", "/api/federation/instances"),
+    ),
     ("robots", ("/robots.txt",)),
-)
+)  # fmt: skip
 
 
 @dataclass
@@ -200,8 +218,8 @@ def _documents(connection: sqlite3.Connection, domain: str) -> list[Document]:
         "WHERE domain = ? ORDER BY id DESC LIMIT 400",
         (domain,),
     ):
-        url = row[1].split("?", 1)[0]
+        path = "/" + row[1].split("?", 1)[0].split("://", 1)[-1].partition("/")[2]
         for kind, endings in DOCUMENT_KINDS:
-            if kind not in latest and url.endswith(endings):
+            if kind not in latest and path.endswith(endings):
                 latest[kind] = Document(row[0], kind, *row[1:])
     return [latest[kind] for kind, _ in DOCUMENT_KINDS if kind in latest]

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,14 +78,13 @@ def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 60)
     raise RuntimeError(f"{url} did not answer within {seconds} s")
 
 
-@pytest.fixture(scope="session")
-def demo_server(demo_db, tmp_path_factory) -> Iterator[str]:
-    """`fediscope serve --db <demo_db>` in a child process on a free port; yields its base URL."""
+@contextmanager
+def serving(db: Path, log: Path) -> Iterator[str]:
+    """`fediscope serve --db DB` in a child process on a free port; yields its base URL."""
     port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
     with open(log, "w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "crawler", "serve", "--db", str(demo_db), "--port", str(port)],
+            [sys.executable, "-m", "crawler", "serve", "--db", str(db), "--port", str(port)],
             cwd=REPO, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -97,6 +97,30 @@ def demo_server(demo_db, tmp_path_factory) -> Iterator[str]:
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def demo_server(demo_db, tmp_path_factory) -> Iterator[str]:
+    """The real `fediscope serve --db <demo_db>` on a free port; yields its base URL."""
+    with serving(demo_db, tmp_path_factory.mktemp("serve") / "serve.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def hostile_db(demo_db, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A copy of the demo database with script and javascript: text planted where servers
+    write (tests.support.plant_hostile_text); returns (path, planted domains)."""
+    from tests.support import plant_hostile_text
+
+    copy = tmp_path_factory.mktemp("hostile") / "hostile.db"
+    return copy, plant_hostile_text(demo_db, copy)
+
+
+@pytest.fixture(scope="session")
+def hostile_server(hostile_db, tmp_path_factory) -> Iterator[str]:
+    """`fediscope serve` on the hostile copy; yields its base URL."""
+    with serving(hostile_db[0], tmp_path_factory.mktemp("serve") / "hostile.log") as url:
+        yield url
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -149,9 +173,21 @@ async def browser_page(chromium, demo_server) -> AsyncIterator[BrowserPage]:
     """A fresh browser context and tab (1280×900; set_viewport_size for a phone) on
     `demo_server`. Requests to anything but 127.0.0.1 are refused and recorded in `external`,
     and the test fails if there were any."""
+    async for recorder in _browser_page(chromium, demo_server):
+        yield recorder
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def hostile_page(chromium, hostile_server) -> AsyncIterator[BrowserPage]:
+    """Like browser_page, on `hostile_server` (the database with planted script text)."""
+    async for recorder in _browser_page(chromium, hostile_server):
+        yield recorder
+
+
+async def _browser_page(chromium: Any, base_url: str) -> AsyncIterator[BrowserPage]:
     context = await chromium.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
-    recorder = BrowserPage(page, demo_server)
+    recorder = BrowserPage(page, base_url)
 
     async def refuse(route: Any) -> None:
         await route.abort()  # the "request" event below has recorded it

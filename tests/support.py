@@ -77,3 +77,115 @@ def instance(db: Path, domain: str) -> dict[str, Any]:
 
 def peers_of(db: Path, domain: str) -> set[str]:
     return {r["target"] for r in rows(db, "SELECT target FROM peer_edges WHERE source = ?", domain)}
+
+
+# --- Sandbox truth for the pages' answers -------------------------------------------------
+
+
+def truth_of(db: Path) -> dict[str, Any]:
+    """The demo database's ground truth (written beside it by `fediscope demo`)."""
+    import json
+
+    return json.loads(db.with_suffix(".truth.json").read_text())
+
+
+def crawled_alive(truth: dict[str, Any], db: Path) -> dict[str, dict[str, Any]]:
+    """Truth entries of the servers a correct crawl finds alive.
+
+    Discovered (hops) and alive in the truth; of a subdomain farm only the members the crawl
+    visited count (the farm cap lets it visit some, which ones is the crawler's choice, so that
+    one fact is read from the database)."""
+    visited = {r["domain"] for r in rows(db, "SELECT domain FROM instances WHERE status = 'alive'")}
+    return {
+        domain: entry
+        for domain, entry in truth["instances"].items()
+        if entry["expected_status"] == "alive"
+        and entry["hops"] is not None
+        and (entry["farm"] is None or domain in visited)
+    }
+
+
+def true_blocks(truth: dict[str, Any], db: Path, domain: str) -> dict[str, list[dict[str, Any]]]:
+    """Per crawled blocker, its published rules whose true target is `domain`."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for blocker, entry in crawled_alive(truth, db).items():
+        rules = [r for r in entry["blocks"] if r["true_domain"] == domain]
+        if rules and blocker != domain:
+            found[blocker] = rules
+    return found
+
+
+def plainly_blocked_domain(truth: dict[str, Any], db: Path, changed: bool = True) -> str:
+    """A domain blocked by several servers, every rule on it naming it in clear, no wildcard or
+    parent-domain rule anywhere near it (so the certain answer is exactly the truth's), and —
+    with `changed` — a rule on it added or changed between the two crawls."""
+    alive = crawled_alive(truth, db)
+    covering: dict[str, set[str]] = {}
+    for entry in alive.values():
+        for rule in entry["blocks"]:
+            covering.setdefault(rule["true_domain"] or "", set()).add(rule["kind"])
+    wildcards = {
+        rule["true_domain"]
+        for entry in truth["instances"].values()
+        for rule in entry["blocks"]
+        if rule["kind"] != "clear"
+    }
+    changed_patterns = {c["pattern"] for c in truth["changes"] if c["change"] == "block_added"}
+    best = None
+    for domain, kinds in covering.items():
+        if not domain or kinds != {"clear"} or (changed and domain not in changed_patterns):
+            continue
+        labels = domain.split(".")
+        parents = {".".join(labels[i:]) for i in range(1, len(labels))}
+        if parents & (set(covering) | wildcards) or domain in wildcards:
+            continue
+        n = len(true_blocks(truth, db, domain))
+        if n >= 3 and (best is None or (n, domain) > best):
+            best = (n, domain)
+    assert best, "the demo world has no plainly blocked domain"
+    return best[1]
+
+
+# --- Hostile text a server could publish, planted in a copy of a database ----------------
+
+#: What a hostile server could put in its name, description, version or a block reason.
+HOSTILE_HTML = '<script>alert("fs-script")</script><img src=x onerror=alert("fs-img")>'
+HOSTILE_URL = 'javascript:alert("fs-url")'
+HOSTILE = HOSTILE_HTML + " " + HOSTILE_URL
+
+
+def plant_hostile_text(source: Path, target: Path) -> dict[str, str]:
+    """Copy a demo database (and its truth) and plant HOSTILE in a blocked server's name,
+    description and version and in one public block reason (rule and its events) against it.
+    Returns the domains involved."""
+    import shutil
+
+    shutil.copy(source, target)
+    shutil.copy(source.with_suffix(".truth.json"), target.with_suffix(".truth.json"))
+    domain = plainly_blocked_domain(truth_of(source), source)
+    connection = sqlite3.connect(target)
+    with connection:
+        connection.execute(
+            "UPDATE instances SET name = ?, description = ?, version = ?, discovered_via = ? "
+            "WHERE domain = ?",
+            (HOSTILE, HOSTILE, HOSTILE_HTML, HOSTILE_URL, domain),
+        )
+        blocker, pattern = connection.execute(
+            "SELECT blocker, blocked_pattern FROM blocks WHERE blocked = ? AND active = 1 "
+            "ORDER BY blocker LIMIT 1",
+            (domain,),
+        ).fetchone()
+        connection.execute(
+            "UPDATE blocks SET reason = ? WHERE blocker = ? AND blocked_pattern = ?",
+            (HOSTILE, blocker, pattern),
+        )
+        connection.execute(
+            "UPDATE block_events SET reason = ? WHERE blocker = ? AND blocked_pattern = ?",
+            (HOSTILE, blocker, pattern),
+        )
+        connection.execute(
+            "UPDATE instances SET name = ?, description = ? WHERE domain = ?",
+            (HOSTILE, HOSTILE, blocker),
+        )
+    connection.close()
+    return {"domain": domain, "blocker": blocker}
