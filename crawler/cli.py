@@ -347,6 +347,17 @@ def export(db: str, fmt: str, out: str) -> None:
         click.echo(file)
 
 
+@cli.command()
+@db_option
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+def charts(db: str, out: str) -> None:
+    """Write every /platforms chart as SVG and PNG, its data as CSV, and SOURCES.md."""
+    from graph.chart_export import charts as run_charts
+
+    for file in run_charts(existing_database(db), out):
+        click.echo(file)
+
+
 @cli.command("import-blocklist")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--source", required=True, metavar="NAME", help="Name of this shared block list.")

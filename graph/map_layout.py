@@ -30,13 +30,13 @@ SEVERITY_ORDER = ("suspend", "silence", "quarantine", "reject_media", "reject_re
 
 
 def map_domains(connection: sqlite3.Connection, limit: int = MAP_NODES) -> list[tuple]:
-    """The servers on the map, largest first: (domain, id, family, software, active, users, name).
+    """The servers on the map, largest first: (domain, id, family, software, active, users).
 
     Ranked by monthly active users; servers that did not report them come after all that did,
     by total users, so a platform that publishes no active count still appears.
     """
     return connection.execute(
-        "SELECT domain, domain_id, family, software, users_active_month, users_total, name "
+        "SELECT domain, domain_id, family, software, users_active_month, users_total "
         "FROM instances WHERE status = 'alive' AND domain_id IS NOT NULL "
         "ORDER BY users_active_month IS NULL, users_active_month DESC, "
         "users_total IS NULL, users_total DESC, domain LIMIT ?",
@@ -190,10 +190,10 @@ def build_map_layout(
     connection.execute(
         "CREATE TABLE map_nodes (domain TEXT PRIMARY KEY, rank INTEGER, x REAL, y REAL, "
         "family TEXT, colour_group TEXT, software TEXT, users_active_month INTEGER, "
-        "users_total INTEGER, name TEXT, links INTEGER, crawl_id INTEGER)"
+        "users_total INTEGER, links INTEGER, crawl_id INTEGER)"
     )
     connection.executemany(
-        "INSERT INTO map_nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO map_nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             (
                 domain,
@@ -205,11 +205,10 @@ def build_map_layout(
                 software,
                 active,
                 users,
-                name,
                 int(degree[index]),
                 crawl_id,
             )
-            for index, (domain, _id, family, software, active, users, name) in enumerate(servers)
+            for index, (domain, _id, family, software, active, users) in enumerate(servers)
         ),
     )
     connection.execute("DROP TABLE IF EXISTS map_edges")
@@ -246,13 +245,16 @@ def map_data(
 ) -> tuple[list[dict], list[dict], int]:
     """What /map draws: (nodes, block edges up to `max_edges`, all block edges on the map).
 
-    Suspends come first when the edges are capped: they are the ones that cut federation.
+    Names are read from `instances` (what the server calls itself now, shown escaped in the
+    tooltip). Suspends come first when the edges are capped: they are the ones that cut
+    federation.
     """
     if not _has_table(connection, "map_nodes"):
         return [], [], 0
     cursor = connection.execute(
-        "SELECT domain, rank, x, y, colour_group, family, software, users_active_month, "
-        "users_total, name, links FROM map_nodes ORDER BY rank"
+        "SELECT m.domain, m.rank, m.x, m.y, m.colour_group, m.family, m.software, "
+        "m.users_active_month, m.users_total, i.name, m.links "
+        "FROM map_nodes m LEFT JOIN instances i ON i.domain = m.domain ORDER BY m.rank"
     )
     columns = [d[0] for d in cursor.description]
     nodes = [dict(zip(columns, row, strict=True)) for row in cursor]

@@ -72,6 +72,7 @@
       result.finalize();
       return embed(element, excess + 4);
     }).then(function (result) {
+      element.__fsView = result.view;  // for tests that hover a given point
       element.setAttribute("data-drawn", "1");
       var buttons = document.querySelectorAll('[data-download][data-chart="' + element.id + '"]');
       Array.prototype.forEach.call(buttons, function (button) {
