@@ -66,12 +66,12 @@ def sources_text(db_path: str, date: DataDate, rendered: list[RenderedChart]) ->
         "servers (robots.txt obeyed, one request at a time per server, opt-outs honoured). "
         "Every number is what a server published about itself (NodeInfo, instance APIs, public "
         "peer and block lists) at crawl time; counts a server did not give are left out, never "
-        "estimated. \"Active users\" are each server's own count of accounts active in the last "
+        'estimated. "Active users" are each server\'s own count of accounts active in the last '
         "30 days. Sums over servers are neither a lower nor an upper bound on the number of "
         "people (one person may hold accounts on several servers). Block counts cover only the "
         "block lists that could be read.",
         "",
-        "Licence of the data: CC-BY-4.0; please credit \"fediscope\".",
+        'Licence of the data: CC-BY-4.0; please credit "fediscope".',
         "",
     ]
     for item in rendered:
