@@ -538,19 +538,20 @@ def _blocks_note(rows: list[dict[str, Any]]) -> str:
 SEVERITY_SQL = """
 SELECT family, severity, rules, blockers,
        round(100.0 * rules / sum(rules) OVER (PARTITION BY family), 2) AS share_percent,
-       sum(rules) OVER (PARTITION BY family) AS family_rules
+       sum(rules) OVER (PARTITION BY family) AS family_rules,
+       family || ' (' || sum(rules) OVER (PARTITION BY family) || ' rules)' AS label
 FROM blocks_by_platform ORDER BY family_rules DESC, family, rules DESC
 """
 
 
 def _draw_severities(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-    order = _order(rows, "family", "rules")
+    order = _order(rows, "label", "rules")
     severities = [s for s in SEVERITY_COLOURS if any(r["severity"] == s for r in rows)]
     chart_ = (
         alt.Chart(ROWS)
         .mark_bar(stroke="white", strokeWidth=0.5)
         .encode(
-            y=alt.Y("family:N", sort=order, title=None),
+            y=alt.Y("label:N", sort=order, title=None),
             x=alt.X(
                 "share_percent:Q",
                 stack="zero",
@@ -586,7 +587,9 @@ VISIBILITY_SQL = f"""
 SELECT {family_group("family")} AS family, {VISIBILITY_LABEL} AS visibility,
        count(*) AS servers, coalesce(sum(users_active_month), 0) AS active_users,
        round(100.0 * count(*) / sum(count(*)) OVER (PARTITION BY {family_group("family")}), 2)
-           AS share_percent
+           AS share_percent,
+       {family_group("family")} || ' ('
+           || sum(count(*)) OVER (PARTITION BY {family_group("family")}) || ' servers)' AS label
 FROM instances WHERE status = 'alive'
 GROUP BY 1, 2 ORDER BY 1, servers DESC
 """
@@ -599,13 +602,16 @@ def _visibility_note(rows: list[dict[str, Any]]) -> str:
 
 
 def _draw_visibility(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-    order = _order(rows, "family", "servers")
+    order = _order(rows, "label", "servers")
+    if any(r["family"] == "other" for r in rows):  # 'other' last, whatever its label says
+        other = next(r["label"] for r in rows if r["family"] == "other")
+        order = [label for label in order if label != other] + [other]
     kinds = [k for k in VISIBILITY_COLOURS if any(r["visibility"] == k for r in rows)]
     chart_ = (
         alt.Chart(ROWS)
         .mark_bar(stroke="white", strokeWidth=0.5)
         .encode(
-            y=alt.Y("family:N", sort=order, title=None),
+            y=alt.Y("label:N", sort=order, title=None),
             x=alt.X(
                 "share_percent:Q",
                 stack="zero",
