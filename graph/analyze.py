@@ -22,6 +22,7 @@ from graph.history import build_history
 from graph.peers import build_peer_metrics
 from graph.platforms import build_platform_share
 from graph.reach import build_hops
+from graph.versions import build_version_share
 
 
 @dataclass
@@ -63,6 +64,7 @@ def analyze(db_path: str) -> AnalyzeReport:
             ("weekly_activity", lambda: build_weekly_activity(connection)),
             ("block_camps", lambda: build_block_camps(connection)),
             ("federation", lambda: build_federation(connection)),
+            ("version_share", lambda: build_version_share(connection)),
         ]
         for name, step in steps:
             started = time.perf_counter()
