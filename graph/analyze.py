@@ -23,6 +23,7 @@ from graph.map_layout import build_map_layout
 from graph.peers import build_peer_metrics
 from graph.platforms import build_platform_share
 from graph.reach import build_hops
+from graph.versions import build_version_share
 
 
 @dataclass
@@ -64,6 +65,7 @@ def analyze(db_path: str) -> AnalyzeReport:
             ("weekly_activity", lambda: build_weekly_activity(connection)),
             ("block_camps", lambda: build_block_camps(connection)),
             ("federation", lambda: build_federation(connection)),
+            ("version_share", lambda: build_version_share(connection)),
             ("map_layout", lambda: build_map_layout(connection, crawl_id)),
         ]
         for name, step in steps:
