@@ -7,6 +7,7 @@ reported as one line on stderr with exit status 2, never a traceback.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -278,6 +279,52 @@ def reach(domain: str, db: str, as_json: bool) -> None:
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(format_answer(answer))
+
+
+@cli.command()
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable answer.")
+def summary(db: str, as_json: bool) -> None:
+    """The database at a glance: crawl date, servers, users, platforms, block-list coverage."""
+    from graph.summary import format_summary
+    from graph.summary import summary as run_summary
+
+    connection = _read_only(existing_database(db))
+    try:
+        answer = run_summary(connection)
+    finally:
+        connection.close()
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_summary(answer))
+
+
+@cli.command()
+@click.argument("domain")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable answer.")
+def profile(domain: str, db: str, as_json: bool) -> None:
+    """One server: status, software, users per crawl, peers, blocks, raw answers."""
+    from crawler.who_blocks import InvalidQuery
+    from graph.profile import format_profile
+    from graph.profile import profile as run_profile
+
+    connection = _read_only(existing_database(db))
+    try:
+        answer = run_profile(connection, domain)
+    except InvalidQuery as exc:
+        _fail(str(exc))
+    finally:
+        connection.close()
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_profile(answer))
+
+
+def _read_only(path: str) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
 
 @cli.command()

@@ -77,7 +77,11 @@ def serve(db_path: str, host: str = "127.0.0.1", port: int = 8001) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         metadata_file = Path(scratch) / "metadata.json"
         metadata_file.write_text(json.dumps(metadata_for(name)), encoding="utf-8")
-        print(f"serving {db_path} on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+        print(
+            f"serving {db_path}: open http://{host}:{port}/ for the home page, "
+            f"http://{host}:{port}/{name} for its tables and SQL (Ctrl-C to stop)",
+            flush=True,
+        )
         datasette_cli.main(
             datasette_arguments(db_path, host, port, str(metadata_file)),
             prog_name="datasette",

@@ -46,6 +46,8 @@ class Blocker:
     match: str  # exact | parent | wildcard | suffix | digest | candidate
     pattern: str
     confidence: float = 1.0
+    status: str | None = None  # the blocker's lifecycle status now (alive, unreachable, dead...)
+    mutual: bool = False  # the asked domain's own public list blocks this blocker too
 
 
 @dataclass
@@ -140,18 +142,36 @@ def answer(
 ) -> WhoBlocksAnswer:
     """Blockers, coverage, changes and what is known of the domain, on an open connection."""
     domain = valid_domain(raw_domain)
-    blockers = find_blockers(connection, domain)
+    rules = _rule_rows(connection, domain, active_only=not with_changes)  # one scan for both
+    blocked_back = blocked_by(connection, domain)
+    blockers = find_blockers(connection, domain, rules)
     coverage = block_coverage(connection)
-    changes = block_changes(connection, domain) if with_changes else []
+    changes = block_changes(connection, domain, rules=rules) if with_changes else []
     row = connection.execute(
         "SELECT status, software, users_active_month FROM instances WHERE domain = ?", (domain,)
     ).fetchone()
     asked = Asked(True, *row) if row else Asked()
+    for blocker in blockers:
+        blocker.mutual = blocker.blocker in blocked_back
     return WhoBlocksAnswer(domain, blockers, coverage, changes, asked)
 
 
+def blocked_by(connection: sqlite3.Connection, domain: str) -> set[str]:
+    """Domains that `domain`'s own public rules block (block_edges, built by analyze)."""
+    try:
+        return {
+            name
+            for (name,) in connection.execute(
+                "SELECT DISTINCT blocked FROM block_edges WHERE blocker = ?", (domain,)
+            )
+        }
+    except sqlite3.OperationalError:  # not analysed yet
+        return set()
+
+
 def _rule_rows(connection: sqlite3.Connection, domain: str, active_only: bool) -> list[tuple]:
-    """Rules that may cover `domain` (indexed look-ups; `_match` decides)."""
+    """Rules that may cover `domain` (indexed look-ups; `match_rule` decides); the last
+    columns are `active` and the blocker's status."""
     digest = digest_of(domain)
     parents = _parents(domain)
     marks = ",".join("?" * len(parents)) or "NULL"
@@ -160,7 +180,7 @@ def _rule_rows(connection: sqlite3.Connection, domain: str, active_only: bool) -
         f"""
         SELECT b.blocker, b.severity, b.severity_raw, b.reason, b.first_seen, b.last_seen,
                i.software, i.family, i.users_active_month, b.blocked, b.blocked_pattern,
-               b.blocked_digest, b.kind
+               b.blocked_digest, b.kind, b.active, i.status
         FROM blocks b LEFT JOIN instances i ON i.domain = b.blocker
         WHERE {active} b.blocker != ? AND (
               b.blocked = ? OR b.blocked_digest = ?
@@ -172,21 +192,27 @@ def _rule_rows(connection: sqlite3.Connection, domain: str, active_only: bool) -
     ).fetchall()
 
 
-def find_blockers(connection: sqlite3.Connection, domain: str) -> list[Blocker]:
+def find_blockers(
+    connection: sqlite3.Connection, domain: str, rules: list[tuple] | None = None
+) -> list[Blocker]:
     """Active rules that match `domain`, the strongest match per blocker and rule word."""
     digest = digest_of(domain)
-    rows = _rule_rows(connection, domain, active_only=True)
+    if rules is None:
+        rules = _rule_rows(connection, domain, active_only=True)
     found: dict[tuple[str, str], Blocker] = {}
     candidates: list[Blocker] = []
-    for row in rows:
+    for row in rules:
+        if not row[13]:
+            continue
         (blocker, severity, raw, reason, first, last, software, family, users) = row[:9]
-        blocked, pattern, rule_digest, kind = row[9:]
+        blocked, pattern, rule_digest, kind = row[9:13]
         match = match_rule(domain, digest, family, blocked, pattern, rule_digest, kind)
         if match is None:
             continue
         entry = Blocker(
             blocker, severity, raw, reason, first, last, software, family, users, match, pattern
         )
+        entry.status = row[14]
         if match == "candidate":
             candidates.append(entry)
             continue
@@ -209,23 +235,28 @@ def find_blockers(connection: sqlite3.Connection, domain: str) -> list[Blocker]:
 
 
 def block_changes(
-    connection: sqlite3.Connection, domain: str, limit: int = 500
+    connection: sqlite3.Connection,
+    domain: str,
+    limit: int = 500,
+    rules: list[tuple] | None = None,
 ) -> list[BlockChange]:
     """Rules covering `domain` that were added, removed or changed, newest first.
 
     Only certain matches (clear, parent, wildcard/suffix, digest): a masked name that merely
     fits is not news about this domain."""
     digest = digest_of(domain)
-    rules: dict[tuple[str, str], str] = {}
-    for row in _rule_rows(connection, domain, active_only=False):
-        family, blocked, pattern, rule_digest, kind = row[7], *row[9:]
+    if rules is None:
+        rules = _rule_rows(connection, domain, active_only=False)
+    matched: dict[tuple[str, str], str] = {}
+    for row in rules:
+        family, blocked, pattern, rule_digest, kind = row[7], *row[9:13]
         match = match_rule(domain, digest, family, blocked, pattern, rule_digest, kind)
         if match is not None and match != "candidate":
             key = (row[0], pattern)
-            if key not in rules or _RANK[match] < _RANK[rules[key]]:
-                rules[key] = match
+            if key not in matched or _RANK[match] < _RANK[matched[key]]:
+                matched[key] = match
     changes: list[BlockChange] = []
-    for (blocker, pattern), match in rules.items():
+    for (blocker, pattern), match in matched.items():
         for row in connection.execute(
             "SELECT id, at, crawl_id, blocker, event, severity, severity_raw, previous_severity, "
             "reason, previous_reason, blocked_pattern, first_observation FROM block_events "
@@ -270,9 +301,11 @@ def headline(answer: WhoBlocksAnswer) -> str:
         f"{counts[s]:,} {s}" for s in sorted(counts, key=lambda s: (_severity_rank(s), s))
     )
     verb = "blocks" if len(strongest) == 1 else "block"
+    gone = sum(1 for b in strongest.values() if b.status not in (None, "alive"))
+    gone_note = f" {gone:,} of them did not answer in the last crawl." if gone else ""
     return (
         f"{len(strongest):,} {_servers(len(strongest))} with {users:,} active users {verb} "
-        f"{answer.domain}: {detail}.{maybe}"
+        f"{answer.domain}: {detail}.{gone_note}{maybe}"
     )
 
 

@@ -223,3 +223,30 @@ def _documents(connection: sqlite3.Connection, domain: str) -> list[Document]:
             if kind not in latest and path.endswith(endings):
                 latest[kind] = Document(row[0], kind, *row[1:])
     return [latest[kind] for kind, _ in DOCUMENT_KINDS if kind in latest]
+
+
+def format_profile(answer: Profile) -> str:
+    """The /instance page as text."""
+    if not answer.known:
+        if answer.excluded:
+            return f"{answer.domain}: not published ({answer.excluded[0]})"
+        return f"{answer.domain}: never seen"
+    i = answer.instance
+    given = ", ".join(f"{n:,} {s}" for s, n in answer.blocks_given.items()) or "none read"
+    received = ", ".join(f"{n:,} {s}" for s, n in answer.blocks_received.items()) or "none"
+    lines = [
+        f"{answer.domain}: {i['status']}"
+        + (f" ({i['status_reason']})" if i["status_reason"] else ""),
+        f"software: {i['software'] or '-'} {i['version'] or ''}".rstrip(),
+        f"users: {i['users_total']}; active users (month): {i['users_active_month']}",
+        f"flags: {', '.join(answer.flags) or 'none'}",
+        f"peers listed: {i['peers_count']}; listed by: {answer.listed_by}",
+        f"blocks given: {given}; blocked by {answer.blockers:,} servers ({received})",
+        f"first seen {i['first_seen']}; last seen {i['last_seen']}",
+    ]
+    lines += [
+        f"  crawl {p.crawl_id}: users {p.users_total}, active {p.users_active_month}"
+        for p in answer.history
+    ]
+    lines += [f"  {d.kind}: {d.url} (HTTP {d.status}, {d.fetched_at})" for d in answer.documents]
+    return "\n".join(lines)

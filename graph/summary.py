@@ -93,3 +93,19 @@ def summary(connection: sqlite3.Connection, top: int = 5) -> Summary:
         opted_out=statuses.get("opted_out", 0),
         notes=notes,
     )
+
+
+def format_summary(answer: Summary) -> str:
+    """The home page's numbers as text."""
+    c = answer.coverage
+    lines = [
+        f"crawl date: {answer.crawl_date or 'no crawl yet'} ({answer.crawls} crawls)",
+        f"servers alive: {answer.servers_alive:,} of {answer.known_domains:,} known names",
+        f"users: {answer.users:,}; active users (month): {answer.active_users:,}",
+        f"platforms: {answer.platforms}"
+        + "".join(f"; {p.family} {p.instances:,}" for p in answer.top_platforms),
+        f"block lists read: {c.lists_read:,}; not readable: {c.lists_not_readable:,}"
+        + "".join(f"; {k} {n:,}" for k, n in sorted(c.not_readable.items())),
+        f"opted out or excluded: {answer.exclusions:,}",
+    ]
+    return "\n".join(lines + answer.notes)

@@ -261,3 +261,72 @@ async def test_pages_work_under_plain_datasette_and_pick_the_database(demo_db, t
     connection = sqlite3.connect(f"file:{demo_db}?mode=ro", uri=True)
     assert profile(connection, domain).known
     connection.close()
+
+
+async def test_the_cli_gives_the_pages_answers(demo_db):
+    import json
+    import subprocess
+    import sys
+
+    ds = await datasette_for(demo_db)
+    domain = plainly_blocked_domain(truth_of(demo_db), demo_db)
+
+    def cli(*arguments: str) -> dict:
+        result = subprocess.run(
+            [sys.executable, "-m", "crawler", *arguments, "--db", str(demo_db), "--json"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return json.loads(result.stdout)
+
+    page = (await ds.client.get(f"/instance.json?domain={domain}")).json()
+    assert cli("profile", domain) == page
+    who = (await ds.client.get(f"/who-blocks.json?domain={domain}")).json()
+    assert cli("who-blocks", domain) == who
+    home = (await ds.client.get("/")).text
+    summary = cli("summary")
+    assert f'data-key="servers_alive">{summary["servers_alive"]:,}<' in home
+
+
+async def test_blockers_that_stopped_answering_are_marked(demo_db, tmp_path):
+    import shutil
+
+    copy = tmp_path / "demo.db"
+    shutil.copy(demo_db, copy)
+    truth = truth_of(demo_db)
+    domain = plainly_blocked_domain(truth, demo_db)
+    gone = sorted(true_blocks(truth, demo_db, domain))[0]
+    connection = sqlite3.connect(copy)
+    with connection:
+        connection.execute("UPDATE instances SET status = 'unreachable' WHERE domain = ?", (gone,))
+    connection.close()
+    page = await (await datasette_for(copy)).client.get(f"/who-blocks?domain={domain}")
+    assert "1 of them did not answer in the last crawl." in attributes(page.text, "fs-headline")
+    row = page.text.split(f'<tr data-blocker="{gone}"', 1)[1].split("</tr>", 1)[0]
+    assert "unreachable now" in row
+
+
+async def test_mutual_blocks_are_marked(demo_db):
+    truth = truth_of(demo_db)
+    alive = crawled_alive(truth, demo_db)
+    public = {d: e for d, e in alive.items() if e["blocks_visibility"] == "public"}
+
+    def clear_targets(domain: str) -> set[str]:
+        return {r["true_domain"] for r in public[domain]["blocks"] if r["kind"] == "clear"}
+
+    pairs = sorted(
+        (a, b)
+        for a in public
+        for b in clear_targets(a)
+        if b in public
+        and a in clear_targets(b)
+        and all(r["kind"] == "clear" for r in public[a]["blocks"])  # only names in clear
+    )
+    assert pairs, "the demo world has no pair of servers blocking each other in clear"
+    domain, other = pairs[0]
+    page = await (await datasette_for(demo_db)).client.get(f"/who-blocks?domain={domain}")
+    rows = dict(
+        re.findall(r'<tr data-blocker="([^"]+)" data-match="[^"]+">(.*?)</tr>', page.text, re.S)
+    )
+    assert "mutual" in rows[other]
+    marked = {b for b, row in rows.items() if ">mutual<" in row}
+    assert marked == set(rows) & clear_targets(domain)

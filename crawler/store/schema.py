@@ -226,7 +226,8 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("blocks", ["blocked_digest"], False),
     ("blocks", ["kind"], False),  # who-blocks: the few wildcard/suffix/masked rules
     ("block_events", ["blocker"], False),
-    ("block_events", ["blocked"], False),  # who-blocks: a domain's changes and its Atom feed
+    # who-blocks: the changes of the rules covering a domain, and its Atom feed
+    ("block_events", ["blocker", "blocked_pattern"], False),
     ("block_events", ["crawl_id"], False),
     ("document_log", ["domain"], False),
     ("document_log", ["body_sha256"], False),
