@@ -21,9 +21,9 @@ from scipy import sparse
 from graph.charts import FAMILY_COLOURS
 from graph.edges import current_peer_edges
 
-MAP_NODES = 1500
+MAP_NODES = 1000
 SEED = 20240601
-ITERATIONS = 100
+ITERATIONS = 60
 EXTENT = 1000.0
 GRAVITY = 0.3
 SEVERITY_ORDER = ("suspend", "silence", "quarantine", "reject_media", "reject_reports", "other")
@@ -85,13 +85,14 @@ def force_layout(
     damping = np.sqrt(np.maximum(degree[coo.row], 1) * np.maximum(degree[coo.col], 1))
     weight = coo.data / damping * max(float(degree.mean()), 1.0)
     k = np.sqrt(1.0 / size)
+    weight32 = (weight / k).astype(np.float32)
     temperature = 0.1
     cooling = temperature / (iterations + 1)
     for _ in range(iterations):
         displacement = _repulsion(positions, k)
-        delta = positions[coo.row] - positions[coo.col]
-        distance = np.maximum(np.sqrt((delta**2).sum(axis=1)), 1e-6)
-        pull = delta * (weight * distance / k)[:, None]
+        delta = (positions[coo.row] - positions[coo.col]).astype(np.float32)
+        distance = np.maximum(np.sqrt((delta**2).sum(axis=1)), np.float32(1e-6))
+        pull = delta * (weight32 * distance)[:, None]
         for axis in (0, 1):
             displacement[:, axis] -= np.bincount(coo.row, pull[:, axis], minlength=size)
             displacement[:, axis] += np.bincount(coo.col, pull[:, axis], minlength=size)
@@ -106,7 +107,7 @@ def _repulsion(positions: np.ndarray, k: float) -> np.ndarray:
     """Sum over all other nodes of k^2 / distance^2 along the separating vector (n x 2).
 
     Written with n x n float32 matrices of scalars rather than an n x n x 2 float64 array of
-    differences: a quarter of the memory (9 MB at 1,500 servers) and several times faster.
+    differences: a quarter of the memory (4 MB at 1,000 servers) and several times faster.
     """
     xs = positions[:, 0].astype(np.float32)
     ys = positions[:, 1].astype(np.float32)
