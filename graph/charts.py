@@ -167,18 +167,23 @@ def _title(chart: Chart, extra: str = "") -> alt.TitleParams:
 def finish_chart(
     body: Any, chart: Chart, rows: list[dict[str, Any]], date: DataDate, width: int
 ) -> alt.TopLevelMixin:
-    """The body under its title, with the data date and source line as a footer."""
+    """The body under its title, with the data date and source line as a footer.
+
+    The footer is the body's own bottom title framed by its full bounds, so it starts at the
+    chart's left edge (under the axis labels) like the title, not at the plot's.
+    """
     source = f"{date.line()}. Source: {SOURCE}, {chart.method}"
-    lines = textwrap.wrap(source, WRAP + 6)
-    footer = (
-        alt.Chart(alt.Data(values=[{}]))
-        .mark_text(
-            align="left", baseline="top", fontSize=10, color="#555555", lineHeight=13, x=0, y=0
-        )
-        .encode(text=alt.value(lines))
-        .properties(width=width - 20, height=13 * len(lines))
+    footer = alt.TitleParams(
+        textwrap.wrap(source, WRAP + 6),
+        orient="bottom",
+        anchor="start",
+        frame="bounds",
+        fontSize=10,
+        fontWeight="normal",
+        color="#555555",
+        offset=12,
     )
-    whole = alt.vconcat(body, footer, spacing=12, title=_title(chart, chart.notes(rows)))
+    whole = alt.vconcat(body.properties(title=footer), title=_title(chart, chart.notes(rows)))
     return (
         whole.configure(background="white", padding=10)
         .configure_view(stroke=None)
@@ -562,7 +567,7 @@ def _draw_severities(rows: list[dict[str, Any]], chart: Chart, date: DataDate, w
                 "severity:N",
                 scale=alt.Scale(domain=severities, range=[SEVERITY_COLOURS[s] for s in severities]),
                 sort=severities,
-                legend=alt.Legend(title="Severity", orient="top", columns=3),
+                legend=alt.Legend(title="Severity", orient="top", columns=2),
             ),
             order=alt.Order("severity_order:Q"),
             tooltip=[
@@ -622,7 +627,7 @@ def _draw_visibility(rows: list[dict[str, Any]], chart: Chart, date: DataDate, w
                 "visibility:N",
                 scale=alt.Scale(domain=kinds, range=[VISIBILITY_COLOURS[k] for k in kinds]),
                 sort=kinds,
-                legend=alt.Legend(title="Block list", orient="top", columns=3),
+                legend=alt.Legend(title="Block list", orient="top", columns=2),
             ),
             order=alt.Order("visibility_order:Q"),
             tooltip=[
