@@ -1,8 +1,9 @@
 """The `/map` picture as one Vega-Lite spec over the stored layout (`map_nodes`, `map_edges`).
 
 Servers are circles at their stored position, coloured by platform (the charts' palette), sized
-by monthly active users; block edges are drawn on top only when the reader ticks the box. The
-page computes nothing: positions come from `fediscope analyze` (graph.map_layout).
+by monthly active users; block edges are drawn over the map (beneath the circles, which stay
+visible and hoverable) only when the reader ticks the box. The page computes nothing: positions
+come from `fediscope analyze` (graph.map_layout).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def map_spec(
     severities = [s for s in SEVERITY_COLOURS if any(e["severity"] == s for e in edges)]
     blocks = (
         alt.Chart(EDGES)
-        .mark_rule(strokeWidth=0.7, opacity=0.45)
+        .mark_rule(strokeWidth=0.5, opacity=0.3)
         .encode(
             x=alt.X("x:Q", scale=position, axis=None),
             y=alt.Y("y:Q", scale=position, axis=None),
@@ -98,7 +99,7 @@ def map_spec(
         )
     )
     body = (
-        alt.layer(servers, blocks)
+        alt.layer(blocks, servers)  # edges under the circles: hovering a server still works
         .add_params(show)
         .resolve_scale(color="independent")
         .properties(width=side, height=side)
