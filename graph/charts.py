@@ -454,7 +454,7 @@ def _weekly_note(rows: list[dict[str, Any]]) -> str:
         return "Sums over the Mastodon-API servers that publish weekly activity."
     return (
         "Sums over the Mastodon-API servers that publish weekly activity; hollow points: "
-        "weeks not yet over when fetched."
+        "weeks not yet over when fetched (not joined by the line)."
     )
 
 
@@ -474,7 +474,10 @@ def _draw_weekly(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width
             alt.Tooltip("servers:Q", title="Servers reporting", format=","),
         ],
     )
-    line = base.mark_line(strokeWidth=2, color=FAMILY_COLOURS["mastodon"])
+    # The line joins finished weeks only: a week still running when fetched would read as a drop.
+    line = base.mark_line(strokeWidth=2, color=FAMILY_COLOURS["mastodon"]).transform_filter(
+        "datum.complete == 1"
+    )
     points = base.mark_point(size=40, color=FAMILY_COLOURS["mastodon"]).encode(
         fill=alt.condition(
             "datum.complete == 1", alt.value(FAMILY_COLOURS["mastodon"]), alt.value("white")
