@@ -14,6 +14,7 @@ import sqlite3
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -43,9 +44,14 @@ def parse_activity(
         row_flags: set[str] = set()
         values: list[int | None] = []
         for name in FIELDS:
+            value = bucket.get(name)
+            # Mastodon's usual shape (a short digit string) without the general reader's cost.
+            if type(value) is str and len(value) < 10 and value.isascii() and value.isdigit():
+                values.append(int(value))
+                continue
             found: set[str] = set()
-            values.append(read_count(bucket.get(name), found))
-            row_flags |= found & set(KEPT_FLAGS)
+            values.append(read_count(value, found))
+            row_flags.update(found.intersection(KEPT_FLAGS))
         if values[1] is not None and users_total is not None and values[1] > users_total:
             values[1] = None
             row_flags.add("logins_over_users")
@@ -87,6 +93,7 @@ def _epoch(stamp: str | None) -> int | None:
         return None
 
 
+@cache
 def _week_text(week: int) -> str:
     return datetime.fromtimestamp(week, UTC).strftime("%Y-%m-%d")
 
@@ -114,7 +121,15 @@ def build_weekly_activity(connection: sqlite3.Connection) -> str:
     answers = 0
     unreadable = 0
     batch: list[tuple[object, ...]] = []
+    current: str | None = None
+    weeks: dict[int, tuple[object, ...]] = {}  # the current domain's weeks, latest answer wins
     for domain, crawl, fetched, encoding, blob, users in cursor:
+        if domain != current:
+            batch.extend(weeks[w] for w in sorted(weeks))
+            weeks, current = {}, domain
+            if len(batch) > 50_000:
+                _insert(connection, batch)
+                batch = []
         try:
             raw = zlib.decompress(blob) if encoding == "zlib" else blob
             body = orjson.loads(raw)
@@ -125,13 +140,9 @@ def build_weekly_activity(connection: sqlite3.Connection) -> str:
         for week, statuses, logins, registrations, partial, flags in parse_activity(
             body, _epoch(fetched), users
         ):
-            batch.append(
-                (domain, _week_text(week), week, statuses, logins, registrations, crawl, fetched,
-                 partial, flags)
-            )  # fmt: skip
-        if len(batch) > 50_000:
-            _insert(connection, batch)
-            batch = []
+            weeks[week] = (domain, _week_text(week), week, statuses, logins, registrations,
+                           crawl, fetched, partial, flags)  # fmt: skip
+    batch.extend(weeks[w] for w in sorted(weeks))
     _insert(connection, batch)
     connection.execute("DROP TABLE IF EXISTS weekly_activity_totals")
     connection.execute(
@@ -150,5 +161,5 @@ def build_weekly_activity(connection: sqlite3.Connection) -> str:
 
 def _insert(connection: sqlite3.Connection, batch: list[tuple[object, ...]]) -> None:
     connection.executemany(
-        "INSERT OR REPLACE INTO weekly_activity VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch
+        "INSERT INTO weekly_activity VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch
     )

@@ -124,18 +124,37 @@ def _build_crawl_changes(connection: sqlite3.Connection, dates: dict[int, str | 
             "FROM block_events GROUP BY 1, 2, 3"
         )
     }
-    added = dict(connection.execute("SELECT first_crawl, count(*) FROM peer_intervals GROUP BY 1"))
-    removed = dict(
-        connection.execute(
-            "SELECT removed_crawl, count(*) FROM peer_intervals "
-            "WHERE removed_crawl IS NOT NULL GROUP BY 1"
+    # The store counts the peer edges each crawl adds and removes (crawls.peer_edges_*); the
+    # 23M-row scan of peer_intervals is only needed for crawls recorded without those counts.
+    counted = {
+        crawl: (added, removed)
+        for crawl, added, removed in connection.execute(
+            "SELECT id, peer_edges_added, peer_edges_removed FROM crawls"
         )
-    )
+    }
+    if any(added is None or removed is None for added, removed in counted.values()):
+        added_by = dict(
+            connection.execute("SELECT first_crawl, count(*) FROM peer_intervals GROUP BY 1")
+        )
+        removed_by = dict(
+            connection.execute(
+                "SELECT removed_crawl, count(*) FROM peer_intervals "
+                "WHERE removed_crawl IS NOT NULL GROUP BY 1"
+            )
+        )
+        counted = {
+            crawl: (
+                added if added is not None else added_by.get(crawl, 0),
+                removed if removed is not None else removed_by.get(crawl, 0),
+            )
+            for crawl, (added, removed) in counted.items()
+        }
     rows = []
     for crawl, started, finished in connection.execute(
         "SELECT id, started_at, finished_at FROM crawls ORDER BY id"
     ).fetchall():
         visited, answered, new, gone, back = by_crawl.get(crawl, (0, 0, 0, 0, 0))
+        edges_added, edges_removed = counted[crawl]
         rows.append(
             (
                 crawl,
@@ -151,8 +170,8 @@ def _build_crawl_changes(connection: sqlite3.Connection, dates: dict[int, str | 
                 events.get((crawl, "added", 1), 0),
                 events.get((crawl, "removed", 0), 0) + events.get((crawl, "removed", 1), 0),
                 events.get((crawl, "changed", 0), 0) + events.get((crawl, "changed", 1), 0),
-                added.get(crawl, 0),
-                removed.get(crawl, 0),
+                edges_added,
+                edges_removed,
             )
         )
     connection.executemany(

@@ -119,3 +119,20 @@ def test_a_crawl_without_counts_is_a_row_not_an_error(tmp_path):
     assert rows(db, "SELECT servers_visited FROM crawl_changes WHERE crawl_id = 4") == [
         {"servers_visited": 0}
     ]
+
+
+def test_peer_edge_changes_come_from_the_crawl_counters_when_recorded(tmp_path):
+    db = build_world(tmp_path / "counted.db")
+    connection = sqlite3.connect(db)
+    connection.execute("UPDATE crawls SET peer_edges_added = 7 * id, peer_edges_removed = id")
+    connection.commit()
+    connection.close()
+    analyze(str(db))
+    got = rows(
+        db, "SELECT peer_edges_added, peer_edges_removed FROM crawl_changes ORDER BY crawl_id"
+    )
+    assert [(r["peer_edges_added"], r["peer_edges_removed"]) for r in got] == [
+        (7, 1),
+        (14, 2),
+        (21, 3),
+    ]
