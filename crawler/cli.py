@@ -261,6 +261,27 @@ def who_blocks(domain: str, db: str, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("domain")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable answer.")
+def reach(domain: str, db: str, as_json: bool) -> None:
+    """Who can see DOMAIN's posts: servers that federate with it, by platform, next to those
+    that suspend it, and what cannot be known."""
+    from crawler.who_blocks import InvalidQuery
+    from graph.server_reach import format_answer
+    from graph.server_reach import reach as run_reach
+
+    try:
+        answer = run_reach(existing_database(db), domain)
+    except InvalidQuery as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_answer(answer))
+
+
+@cli.command()
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable answer.")
 def summary(db: str, as_json: bool) -> None:
@@ -370,6 +391,17 @@ def export(db: str, fmt: str, out: str) -> None:
     except ExportError as exc:
         _fail(str(exc))
     for file in files:
+        click.echo(file)
+
+
+@cli.command()
+@db_option
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+def charts(db: str, out: str) -> None:
+    """Write every /platforms chart as SVG and PNG, its data as CSV, and SOURCES.md."""
+    from graph.chart_export import charts as run_charts
+
+    for file in run_charts(existing_database(db), out):
         click.echo(file)
 
 

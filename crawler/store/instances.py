@@ -153,7 +153,7 @@ def _append_stats(
     connection.execute(
         "INSERT OR REPLACE INTO instance_stats (domain, crawl_id, observed_at, status, software, "
         "version, users_total, users_active_month, users_active_halfyear, local_posts, "
-        "peers_count, blocks_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "peers_count, blocks_count, quality_flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             observation.domain,
             crawl_id,
@@ -167,6 +167,9 @@ def _append_stats(
             counts.get("local_posts"),
             len(observation.peers) if alive and observation.peers is not None else None,
             len(observation.blocks) if alive and observation.blocks is not None else None,
+            ",".join(sorted(observation.quality_flags))
+            if alive and observation.quality_flags
+            else None,
         ),
     )
 

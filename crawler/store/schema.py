@@ -102,6 +102,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "local_posts": int,
             "peers_count": int,
             "blocks_count": int,
+            "quality_flags": str,
         },
         ("domain", "crawl_id"),
         set(),
