@@ -7,16 +7,20 @@ order, in one transaction each, and reports what it built.
 from __future__ import annotations
 
 import resource
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from crawler.store.schema import ensure_target_index, open_database
 from graph.activity import build_weekly_activity
 from graph.blocks import build_block_tables
 from graph.camps import build_block_camps
 from graph.concentration import build_concentration
+from graph.edges import current_peer_edges
 from graph.federation import build_federation
 from graph.history import build_history
 from graph.map_layout import build_map_layout
@@ -46,19 +50,42 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
+class _SharedEdges:
+    """The current peer edges, loaded once for the steps that need them, then let go."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self.edges: tuple[np.ndarray, np.ndarray] | None = None
+
+    def load(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.edges is None:
+            self.edges = current_peer_edges(self.connection)
+        return self.edges
+
+    def release(self) -> tuple[np.ndarray, np.ndarray]:
+        """The edges for their last user; the arrays are freed when it is done with them."""
+        edges = self.load()
+        self.edges = None
+        return edges
+
+
 def analyze(db_path: str) -> AnalyzeReport:
     """Build every derived table; safe to run again at any time."""
     db = open_database(db_path)
     connection = db.conn
     report = AnalyzeReport()
+    edges = _SharedEdges(connection)
     try:
         row = connection.execute("SELECT max(id) FROM crawls").fetchone()
         crawl_id = row[0] if row else None
         steps: list[tuple[str, Callable[[], str]]] = [
             ("indexes", lambda: ensure_target_index(db) or "who-lists-X index on peer edges"),
             ("platform_share", lambda: f"{build_platform_share(connection, crawl_id)} families"),
-            ("hops", lambda: f"{build_hops(connection)} instances reached from the seeds"),
-            ("instance_metrics", lambda: build_peer_metrics(connection, crawl_id)),
+            (
+                "hops",
+                lambda: f"{build_hops(connection, edges.load())} instances reached from the seeds",
+            ),
+            ("instance_metrics", lambda: build_peer_metrics(connection, crawl_id, edges.release())),
             ("blocks", lambda: build_block_tables(connection)),
             ("history", lambda: build_history(connection)),
             ("concentration", lambda: build_concentration(connection)),

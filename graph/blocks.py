@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import networkx as nx
 
-from crawler.blocks import covers, mask_matches, wildcard_base
+from crawler.blocks import covers, wildcard_base
 from graph.blocked_reach import build_blocked_reach
 
 SUBDOMAIN_BLOCKING_FAMILIES = ("mastodon", "gotosocial")
@@ -36,6 +37,30 @@ class _Target:
     candidates: set[str] = field(default_factory=set)
 
 
+class _MaskIndex:
+    """Known names that a `*`/`?`-masked pattern fits (crawler.blocks.mask_matches semantics).
+
+    The names of each length are joined into one text and each distinct pattern becomes one
+    anchored regular expression over it, so thousands of masked rules cost a C scan each
+    instead of a Python comparison per rule and known name.
+    """
+
+    def __init__(self, names: list[str]) -> None:
+        by_length: dict[int, list[str]] = defaultdict(list)
+        for name in names:
+            by_length[len(name)].append(name)
+        self.texts = {length: "\n".join(group) for length, group in by_length.items()}
+        self.found: dict[str, list[str]] = {}
+
+    def names(self, pattern: str) -> list[str]:
+        key = pattern.lower()
+        if key not in self.found:
+            text = self.texts.get(len(key), "")
+            expression = "".join("[^.\n]" if ch in "*?" else re.escape(ch) for ch in key)
+            self.found[key] = re.findall(f"^{expression}$", text, flags=re.MULTILINE)
+        return self.found[key]
+
+
 def resolve_rules(
     connection: sqlite3.Connection,
 ) -> tuple[dict[str, _Target], list[tuple[str, str, str, str, str]]]:
@@ -47,9 +72,7 @@ def resolve_rules(
     names = [row[0] for row in connection.execute("SELECT name FROM domains")]
     by_digest = {hashlib.sha256(n.encode()).hexdigest(): n for n in names}
     name_set = set(names)
-    by_length: dict[int, list[str]] = defaultdict(list)
-    for name in names:
-        by_length[len(name)].append(name)
+    fitting = _MaskIndex(names)
     families = dict(connection.execute("SELECT domain, family FROM instances"))
     rules = connection.execute(
         "SELECT blocker, blocked, blocked_pattern, blocked_digest, kind, severity, severity_raw "
@@ -72,7 +95,7 @@ def resolve_rules(
             if base:
                 wide_rules.append((blocker, base, kind, severity, raw))
         elif kind == "masked":
-            fits = [n for n in by_length.get(len(pattern), ()) if mask_matches(pattern, n)]
+            fits = fitting.names(pattern)
             for name in fits:
                 if name != blocker:
                     targets[name].candidates.add(blocker)

@@ -49,9 +49,16 @@ def pagerank(
     return rank
 
 
-def build_peer_metrics(connection: sqlite3.Connection, crawl_id: int | None) -> str:
-    """(Re)build `instance_metrics`; return a one-line description."""
-    sources, targets = current_peer_edges(connection)
+def build_peer_metrics(
+    connection: sqlite3.Connection,
+    crawl_id: int | None,
+    edges: tuple[np.ndarray, np.ndarray] | None = None,
+) -> str:
+    """(Re)build `instance_metrics`; return a one-line description.
+
+    `edges` are the current peer edges if the caller loaded them already.
+    """
+    sources, targets = edges if edges is not None else current_peer_edges(connection)
     n = domain_count(connection)
     matrix = sparse.csr_matrix(
         (np.ones(sources.shape[0], dtype=np.float64), (sources, targets)), shape=(n, n)

@@ -17,11 +17,16 @@ from scipy.sparse import csgraph
 from graph.edges import current_peer_edges, domain_count
 
 
-def build_hops(connection: sqlite3.Connection) -> int:
-    """Write `instances.hops`; return how many instances are reachable from the seeds."""
+def build_hops(
+    connection: sqlite3.Connection, edges: tuple[np.ndarray, np.ndarray] | None = None
+) -> int:
+    """Write `instances.hops`; return how many instances are reachable from the seeds.
+
+    `edges` are the current peer edges if the caller loaded them already.
+    """
     n = domain_count(connection)
     ids = dict(connection.execute("SELECT name, id FROM domains"))
-    sources, targets = current_peer_edges(connection)
+    sources, targets = edges if edges is not None else current_peer_edges(connection)
     extra = connection.execute(
         "SELECT s.id, t.id FROM blocks b JOIN domains s ON s.name = b.blocker "
         "JOIN domains t ON t.name = b.blocked WHERE b.active = 1 "
