@@ -158,6 +158,7 @@ def crawl(
     """Crawl from seeds (and whatever is due in the database)."""
     from crawler.engine import CrawlError, CrawlSettings
     from crawler.engine import crawl as run_crawl
+    from crawler.store.lock import DatabaseBusy
 
     if via is not None:
         _check_via(via)
@@ -190,7 +191,7 @@ def crawl(
     )
     try:
         summary = run_crawl(settings)
-    except CrawlError as exc:
+    except (CrawlError, DatabaseBusy) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         click.echo(
@@ -222,9 +223,13 @@ def _check_via(via: str) -> None:
 @db_option
 def analyze(db: str) -> None:
     """Build the derived tables (platform share, graph metrics, block aggregates)."""
+    from crawler.store.lock import DatabaseBusy
     from graph.analyze import analyze as run_analyze
 
-    report = run_analyze(existing_database(db))
+    try:
+        report = run_analyze(existing_database(db))
+    except DatabaseBusy as exc:
+        _fail(str(exc))
     for line in report.lines():
         click.echo(line)
 
