@@ -44,10 +44,12 @@ PARTITIONED = {
     "rejected_names": "ORDER BY reason",
 }
 #: Never exported: raw answers (large, and fetched from servers that did not publish them as data),
-#: views that are only conveniences over exported tables, and peer_intervals (written apart).
+#: views that are only conveniences over exported tables, instance_intervals (exported expanded,
+#: as instance_stats) and peer_intervals (written apart).
 LEFT_OUT = {
     "document_log",
     "document_bodies",
+    "instance_intervals",
     "documents",
     "peer_edges",
     "peer_intervals",
