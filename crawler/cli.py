@@ -265,6 +265,27 @@ def who_blocks(domain: str, db: str, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("domain")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable answer.")
+def reach(domain: str, db: str, as_json: bool) -> None:
+    """Who can see DOMAIN's posts: servers that federate with it, by platform, next to those
+    that suspend it, and what cannot be known."""
+    from crawler.who_blocks import InvalidQuery
+    from graph.server_reach import format_answer
+    from graph.server_reach import reach as run_reach
+
+    try:
+        answer = run_reach(existing_database(db), domain)
+    except InvalidQuery as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_answer(answer))
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(min=0, max=65535))
 @click.option("--instances", default=1000, show_default=True, type=click.IntRange(min=10))

@@ -8,26 +8,44 @@ analysis step would keep a crawl's writer waiting.
 
 from __future__ import annotations
 
+import resource
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crawler.store.lock import database_lock
 from crawler.store.schema import ensure_target_index, open_database
+from graph.activity import build_weekly_activity
 from graph.blocks import build_block_tables
+from graph.camps import build_block_camps
+from graph.concentration import build_concentration
+from graph.federation import build_federation
+from graph.history import build_history
 from graph.peers import build_peer_metrics
 from graph.platforms import build_platform_share
 from graph.reach import build_hops
+from graph.versions import build_version_share
 
 
 @dataclass
 class AnalyzeReport:
-    """What `analyze` built, with the time each step took."""
+    """What `analyze` built, with the time each step took and the peak RSS after it."""
 
     steps: list[tuple[str, str, float]] = field(default_factory=list)
+    peak_rss_mb: list[float] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        return [f"{name}: {what} ({seconds:.2f} s)" for name, what, seconds in self.steps]
+        return [
+            f"{name}: {what} ({seconds:.2f} s, peak RSS {rss:.0f} MB)"
+            for (name, what, seconds), rss in zip(self.steps, self.peak_rss_mb, strict=True)
+        ]
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def analyze(db_path: str) -> AnalyzeReport:
@@ -49,6 +67,12 @@ def _analyze(db_path: str) -> AnalyzeReport:
             ("hops", lambda: f"{build_hops(connection)} instances reached from the seeds"),
             ("instance_metrics", lambda: build_peer_metrics(connection, crawl_id)),
             ("blocks", lambda: build_block_tables(connection)),
+            ("history", lambda: build_history(connection)),
+            ("concentration", lambda: build_concentration(connection)),
+            ("weekly_activity", lambda: build_weekly_activity(connection)),
+            ("block_camps", lambda: build_block_camps(connection)),
+            ("federation", lambda: build_federation(connection)),
+            ("version_share", lambda: build_version_share(connection)),
         ]
         for name, step in steps:
             started = time.perf_counter()
@@ -60,6 +84,7 @@ def _analyze(db_path: str) -> AnalyzeReport:
                 connection.execute("ROLLBACK")
                 raise
             report.steps.append((name, what, time.perf_counter() - started))
+            report.peak_rss_mb.append(peak_rss_mb())
     finally:
         connection.close()
     return report

@@ -25,7 +25,7 @@ def connection(tmp_path) -> sqlite3.Connection:
 
 
 def values(users: int | None, status: str = "alive") -> tuple:
-    return (status, "mastodon", "4.3.0", users, 10, 20, 1000, 50, 3)
+    return (status, "mastodon", "4.3.0", users, 10, 20, 1000, 50, 3, None)
 
 
 def stats(connection, domain: str) -> list[tuple]:
@@ -53,6 +53,22 @@ def test_unchanged_visits_extend_one_run_and_the_view_expands_it(connection):
         (4, "t4", "alive", 101),
         (6, "t6", "alive", 101),
     ]
+
+
+def test_the_view_takes_direct_inserts_and_deletes(connection):
+    for crawl_id in range(1, 6):
+        record_stats(connection, "d.test", crawl_id, f"t{crawl_id}", values(9))
+    connection.execute(
+        "INSERT INTO instance_stats (domain, crawl_id, status) VALUES ('e.test', 2, 'gone')"
+    )
+    connection.execute(
+        "DELETE FROM instance_stats WHERE domain = 'd.test' AND crawl_id IN (1, 3, 5)"
+    )
+    assert stats(connection, "d.test") == [
+        (2, "2026-01-02T01:00:00Z", "alive", 9),
+        (4, "2026-01-04T01:00:00Z", "alive", 9),
+    ]
+    assert stats(connection, "e.test") == [(2, None, "gone", None)]
 
 
 def test_a_second_visit_in_the_same_crawl_wins(connection):

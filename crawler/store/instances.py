@@ -166,6 +166,9 @@ def _append_stats(
             counts.get("local_posts"),
             len(observation.peers) if alive and observation.peers is not None else None,
             len(observation.blocks) if alive and observation.blocks is not None else None,
+            ",".join(sorted(observation.quality_flags))
+            if alive and observation.quality_flags
+            else None,
         ),
     )
 

@@ -13,6 +13,7 @@ import sqlite3
 
 import sqlite_utils
 
+from crawler.store.stats import TRIGGERS as STATS_TRIGGERS
 from crawler.store.stats import VIEW as STATS_VIEW
 from crawler.store.stats import migrate_stats_table
 
@@ -106,6 +107,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "local_posts": int,
             "peers_count": int,
             "blocks_count": int,
+            "quality_flags": str,
         },
         ("domain", "first_crawl"),
         set(),
@@ -305,6 +307,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS domains_name ON domains (name)")
     for view, sql in VIEWS.items():
         db.create_view(view, sql.strip(), replace=True)
+    for trigger in STATS_TRIGGERS:
+        db.execute(trigger)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

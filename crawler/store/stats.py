@@ -23,6 +23,7 @@ VALUES = (
     "local_posts",
     "peers_count",
     "blocks_count",
+    "quality_flags",
 )
 
 VIEW = f"""
@@ -32,6 +33,45 @@ VIEW = f"""
                          ELSE c.finished_at END AS observed_at,
                {", ".join(f"i.{column} AS {column}" for column in VALUES)}
         FROM instance_intervals i JOIN crawls c ON c.id BETWEEN i.first_crawl AND i.last_crawl"""
+
+
+def _observed(crawl: str, run_end: str, run_time: str) -> str:
+    """The visit time for `crawl` at the edge of a run: the run's own, or the crawl's end."""
+    return (
+        f"CASE WHEN {run_end} = {crawl} THEN {run_time} "
+        f"ELSE (SELECT finished_at FROM crawls WHERE id = {crawl}) END"
+    )
+
+
+#: The view stays writable (tests and one-off repairs write rows directly): an inserted row is
+#: a run of its own; a deleted row shrinks or splits the run that holds it.
+TRIGGERS = [
+    f"""CREATE TRIGGER IF NOT EXISTS instance_stats_insert INSTEAD OF INSERT ON instance_stats
+    BEGIN
+        INSERT OR REPLACE INTO instance_intervals (domain, first_crawl, last_crawl, observed_at,
+            last_observed_at, {", ".join(VALUES)})
+        VALUES (NEW.domain, NEW.crawl_id, NEW.crawl_id, NEW.observed_at, NEW.observed_at,
+            {", ".join(f"NEW.{column}" for column in VALUES)});
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS instance_stats_delete INSTEAD OF DELETE ON instance_stats
+    BEGIN
+        DELETE FROM instance_intervals WHERE domain = OLD.domain
+            AND first_crawl = OLD.crawl_id AND last_crawl = OLD.crawl_id;
+        INSERT INTO instance_intervals (domain, first_crawl, last_crawl, observed_at,
+            last_observed_at, {", ".join(VALUES)})
+        SELECT domain, OLD.crawl_id + 1, last_crawl,
+            {_observed("OLD.crawl_id + 1", "last_crawl", "last_observed_at")},
+            last_observed_at, {", ".join(VALUES)}
+        FROM instance_intervals WHERE domain = OLD.domain
+            AND first_crawl < OLD.crawl_id AND last_crawl > OLD.crawl_id;
+        UPDATE instance_intervals SET last_crawl = OLD.crawl_id - 1,
+            last_observed_at = {_observed("OLD.crawl_id - 1", "first_crawl", "observed_at")}
+        WHERE domain = OLD.domain AND first_crawl < OLD.crawl_id AND last_crawl >= OLD.crawl_id;
+        UPDATE instance_intervals SET first_crawl = OLD.crawl_id + 1,
+            observed_at = {_observed("OLD.crawl_id + 1", "last_crawl", "last_observed_at")}
+        WHERE domain = OLD.domain AND first_crawl = OLD.crawl_id AND last_crawl > OLD.crawl_id;
+    END""",
+]
 
 
 def record_stats(
@@ -105,12 +145,14 @@ def migrate_stats_table(connection: sqlite3.Connection) -> None:
     ).fetchone()
     if kind is None or kind[0] != "table":
         return
+    present = {row[1] for row in connection.execute("PRAGMA table_info(instance_stats)")}
+    columns = [column for column in VALUES if column in present]
     connection.execute("BEGIN IMMEDIATE")
     try:
         connection.execute(
             f"INSERT OR IGNORE INTO instance_intervals (domain, first_crawl, last_crawl, "
-            f"observed_at, last_observed_at, {', '.join(VALUES)}) "
-            f"SELECT domain, crawl_id, crawl_id, observed_at, observed_at, {', '.join(VALUES)} "
+            f"observed_at, last_observed_at, {', '.join(columns)}) "
+            f"SELECT domain, crawl_id, crawl_id, observed_at, observed_at, {', '.join(columns)} "
             "FROM instance_stats"
         )
         connection.execute("DROP TABLE instance_stats")

@@ -1,0 +1,55 @@
+"""version_share by hand (tests/small_world.py) and against the sandbox truth."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from crawler.software import family_of
+from graph.analyze import analyze
+from graph.versions import major_version
+from tests.small_world import build_world
+from tests.support import rows
+
+
+@pytest.mark.parametrize(
+    ("version", "major"),
+    [("4.2.1", "4"), ("4.3.0+glitch", "4"), ("v2.7", "2"), ("0.19.3", "0.19"), ("0", "0"),
+     ("2024.11.0", "2024"), (None, "unknown"), ("", "unknown"), ("nightly", "unknown")],
+)  # fmt: skip
+def test_major_version(version, major):
+    assert major_version(version) == major
+
+
+def test_version_share_by_hand(tmp_path):
+    db = build_world(tmp_path / "world.db")
+    analyze(str(db))
+    got = {(r["family"], r["major"]): r for r in rows(db, "SELECT * FROM version_share")}
+    # Live at the latest crawl: a 4.2.1 (50 active) and b 4.3.0+glitch (12) mastodon, c misskey
+    # 2024.11.0, e pleroma v2.7; d (lemmy 0.19.3) is unreachable now.
+    assert set(got) == {("mastodon", "4"), ("misskey", "2024"), ("pleroma", "2")}
+    mastodon = got[("mastodon", "4")]
+    assert (mastodon["servers"], mastodon["servers_share"], mastodon["active_users"]) == (
+        2,
+        100.0,
+        62,
+    )
+
+
+def test_version_share_matches_the_sandbox_truth(demo_db):
+    truth = json.loads(demo_db.with_suffix(".truth.json").read_text())["instances"]
+    stored = {
+        r["domain"] for r in rows(demo_db, "SELECT domain FROM instances WHERE status = 'alive'")
+    }
+    want = Counter(
+        (family_of(t["software"]), major_version(t["version"]))  # the crawler's family table
+        for d, t in truth.items()
+        if t["expected_status"] == "alive" and d in stored
+    )
+    got = {
+        (r["family"], r["major"]): r["servers"]
+        for r in rows(demo_db, "SELECT * FROM version_share")
+    }
+    assert got == dict(want)
