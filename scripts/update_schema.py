@@ -44,7 +44,7 @@ def _kind(name: str, table: dict) -> str:
     elif name in TABLES or name in RAW_TYPES:
         kind = "table written by the crawl"
     else:
-        kind = "table derived by `fediscope analyze`"
+        kind = "derived by `fediscope analyze`"
     if table.get("hidden"):
         kind += ", hidden in Datasette"
     if name in PARTITIONED:
