@@ -170,11 +170,17 @@ def _write_snapshots(
     report: DatasetReport,
 ) -> None:
     """The tables that describe the database now, and the peer intervals still open."""
-    for table in _snapshot_tables(connection):
+    tables = _snapshot_tables(connection)
+    for table in tables:
         path = directory / f"{table}.parquet"
         query = _select(connection, table) + " " + SNAPSHOT_ORDER.get(table, "")
         rows = _write_query(connection, query, (), path, _arrow_schema(connection, table))
         _record(files, directory, path, table, rows, report)
+    # A snapshot of a table the database no longer has would describe nothing current.
+    for name in [n for n in files if n.endswith(".parquet") and "/" not in n]:
+        if name.removesuffix(".parquet") not in tables:
+            (directory / name).unlink(missing_ok=True)
+            del files[name]
     closed = ", ".join(str(c) for c in sorted(held)) or "NULL"
     path = directory / PEERS / "open.parquet"
     rows = _write_query(

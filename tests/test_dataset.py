@@ -180,6 +180,21 @@ def test_one_crawl_then_the_rest_keeps_the_first_crawls_files(demo_db, tmp_path)
     ) == sqlite_rows(demo_db, "SELECT count(*) FROM peer_intervals")
 
 
+def test_a_snapshot_of_a_dropped_table_leaves_the_dataset(demo_db, tmp_path):
+    db, out = tmp_path / "copy.db", tmp_path / "d"
+    with sqlite3.connect(demo_db) as source, sqlite3.connect(db) as target:
+        source.backup(target)
+    export_dataset(str(db), str(out))
+    assert (out / "mutual_blocks.parquet").exists()
+    with sqlite3.connect(db) as connection:
+        connection.execute("DROP TABLE mutual_blocks")
+    export_dataset(str(db), str(out))
+    assert not (out / "mutual_blocks.parquet").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "mutual_blocks" not in manifest["resources"]
+    assert verify_dataset(str(out)).ok
+
+
 def test_a_dataset_of_another_database_is_refused(demo_db, tmp_path):
     out = tmp_path / "d"
     export_dataset(str(demo_db), str(out))
