@@ -159,6 +159,7 @@ def crawl(
     """Crawl from seeds (and whatever is due in the database)."""
     from crawler.engine import CrawlError, CrawlSettings
     from crawler.engine import crawl as run_crawl
+    from crawler.store.lock import DatabaseBusy
 
     if via is not None:
         _check_via(via)
@@ -191,7 +192,7 @@ def crawl(
     )
     try:
         summary = run_crawl(settings)
-    except CrawlError as exc:
+    except (CrawlError, DatabaseBusy) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         click.echo(
@@ -223,9 +224,13 @@ def _check_via(via: str) -> None:
 @db_option
 def analyze(db: str) -> None:
     """Build the derived tables (platform share, graph metrics, block aggregates)."""
+    from crawler.store.lock import DatabaseBusy
     from graph.analyze import analyze as run_analyze
 
-    report = run_analyze(existing_database(db))
+    try:
+        report = run_analyze(existing_database(db))
+    except DatabaseBusy as exc:
+        _fail(str(exc))
     for line in report.lines():
         click.echo(line)
 
@@ -381,17 +386,38 @@ def demo(instances: int, seed: int, db: str, port: int, no_serve: bool, crawls: 
     "--format", "fmt", required=True, type=click.Choice(["parquet", "csv", "gexf", "graphml"])
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
-def export(db: str, fmt: str, out: str) -> None:
-    """Export instances, peer and block edges for other tools."""
+@click.option(
+    "--crawl",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Parquet: add only crawl N's partitions to the dataset.",
+)
+def export(db: str, fmt: str, out: str, crawl: int | None) -> None:
+    """Export tables and graphs; Parquet is a dataset that grows crawl by crawl."""
     from graph.export import ExportError
     from graph.export import export as run_export
 
     try:
-        files = run_export(existing_database(db), fmt, out)
+        lines = run_export(existing_database(db), fmt, out, crawl)
     except ExportError as exc:
         _fail(str(exc))
-    for file in files:
-        click.echo(file)
+    for line in lines:
+        click.echo(line)
+
+
+@cli.command("verify-dataset")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def verify_dataset(directory: str) -> None:
+    """Re-check a Parquet dataset's files against the SHA-256 sums in its manifest."""
+    from graph.manifest import verify_dataset as run_verify
+
+    check = run_verify(directory)
+    if not check.ok:
+        for line in check.problems[1:]:
+            click.echo(f"fediscope: error: {line}", err=True)
+        _fail(check.problems[0])
+    for line in check.lines():
+        click.echo(line)
 
 
 @cli.command()

@@ -28,6 +28,7 @@ from crawler.fetch import Fetcher, FetchSettings
 from crawler.frontier import Frontier
 from crawler.observation import ALIVE, GONE, OPTED_OUT, PENDING, Observation
 from crawler.store import AsyncStore
+from crawler.store.lock import database_lock
 from crawler.store.writer import StoreWriter, VisitResult, utcnow
 from crawler.visit import visit_domain
 
@@ -372,7 +373,9 @@ class Crawl:
 
 
 async def crawl_async(settings: CrawlSettings) -> CrawlSummary:
-    return await Crawl(settings).run()
+    """Run a crawl holding the database's writer lock (DatabaseBusy if another job has it)."""
+    with database_lock(settings.db, "crawl"):
+        return await Crawl(settings).run()
 
 
 def crawl(settings: CrawlSettings) -> CrawlSummary:

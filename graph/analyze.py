@@ -1,7 +1,9 @@
 """`fediscope analyze`: derived tables written back into the same database.
 
 Each analysis has its own module (platforms, peers, blocks, reach); this one runs them in
-order, in one transaction each, and reports what it built.
+order, in one transaction each, and reports what it built. It holds the database's writer lock
+(crawler/store/lock.py): derived tables built from a crawl half done would mislead, and a long
+analysis step would keep a crawl's writer waiting.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from crawler.store.lock import database_lock
 from crawler.store.schema import ensure_target_index, open_database
 from graph.activity import build_weekly_activity
 from graph.blocks import build_block_tables
@@ -70,7 +73,12 @@ class _SharedEdges:
 
 
 def analyze(db_path: str) -> AnalyzeReport:
-    """Build every derived table; safe to run again at any time."""
+    """Build every derived table; safe to run again at any time (not during a crawl)."""
+    with database_lock(db_path, "analyze"):
+        return _analyze(db_path)
+
+
+def _analyze(db_path: str) -> AnalyzeReport:
     db = open_database(db_path)
     connection = db.conn
     report = AnalyzeReport()

@@ -1,10 +1,11 @@
 """`fediscope export`: the data for other tools — CSV, Parquet, GEXF (Gephi) and GraphML.
 
 Tables go out as published in Datasette (block patterns as their owners wrote them, opted-out
-servers with domain, status and reason only). CSV is streamed row by row; Parquet needs pyarrow
-(`pip install 'fediscope[parquet]'`). Graph formats go through networkx: the public block graph
-always, the peer graph only up to MAX_GRAPH_EDGES (beyond that, use the CSV or Parquet edge list
-with a tool made for large graphs).
+servers with domain, status and reason only). CSV is streamed row by row. Parquet is a dataset
+directory that grows crawl by crawl, with a manifest and a Frictionless datapackage
+(graph/dataset.py; needs pyarrow: `pip install 'fediscope[parquet]'`). Graph formats go
+through networkx: the public block graph always, the peer graph only up to MAX_GRAPH_EDGES
+(beyond that, use the CSV or Parquet edge list with a tool made for large graphs).
 """
 
 from __future__ import annotations
@@ -41,16 +42,28 @@ class ExportError(ValueError):
     """The export cannot be written (unknown format, missing optional dependency)."""
 
 
-def export(db_path: str, fmt: str, out: str) -> list[str]:
-    """Write the export files into `out`; return their paths."""
+def export(db_path: str, fmt: str, out: str, crawl: int | None = None) -> list[str]:
+    """Write the export into `out`; return what to report (the files, or the dataset summary)."""
+    if crawl is not None and fmt != "parquet":
+        raise ExportError("--crawl works with --format parquet (the dataset)")
+    if fmt == "parquet":
+        from graph.dataset import export_dataset
+        from graph.manifest import DatasetError
+
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise ExportError("Parquet needs pyarrow: pip install 'fediscope[parquet]'") from exc
+        try:
+            return export_dataset(db_path, out, crawl).lines()
+        except DatasetError as exc:
+            raise ExportError(str(exc)) from exc
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         if fmt == "csv":
             return [str(_csv(connection, name, directory)) for name in _present(connection)]
-        if fmt == "parquet":
-            return [str(_parquet(connection, name, directory)) for name in _present(connection)]
         if fmt in ("gexf", "graphml"):
             return _graphs(connection, fmt, directory)
     finally:
@@ -80,29 +93,6 @@ def _csv(connection: sqlite3.Connection, name: str, directory: Path) -> Path:
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(rows)
-    return path
-
-
-def _parquet(connection: sqlite3.Connection, name: str, directory: Path) -> Path:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as exc:
-        raise ExportError("Parquet needs pyarrow: pip install 'fediscope[parquet]'") from exc
-    path = directory / f"{name}.parquet"
-    header, rows = _rows(connection, name)
-    writer = None
-    try:
-        while batch := [row for _, row in zip(range(100_000), rows, strict=False)]:
-            table = pa.Table.from_pylist([dict(zip(header, row, strict=True)) for row in batch])
-            if writer is None:
-                writer = pq.ParquetWriter(path, table.schema)
-            writer.write_table(table.cast(writer.schema))
-        if writer is None:
-            pq.write_table(pa.table({column: [] for column in header}), path)
-    finally:
-        if writer is not None:
-            writer.close()
     return path
 
 

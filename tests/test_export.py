@@ -9,7 +9,7 @@ import networkx as nx
 import pyarrow.parquet as pq
 import pytest
 
-from graph.export import export
+from graph.export import ExportError, export
 
 
 def count(db, sql: str) -> int:
@@ -28,23 +28,25 @@ def select(db, sql: str) -> list[tuple]:
         connection.close()
 
 
-def test_csv_and_parquet_have_every_row(demo_db, tmp_path):
-    for fmt in ("csv", "parquet"):
-        files = {
-            p.split("/")[-1].split(".")[0]: p
-            for p in export(str(demo_db), fmt, str(tmp_path / fmt))
-        }
-        for table, sql in (
-            ("instances", "SELECT count(*) FROM instances"),
-            ("peer_edges", "SELECT count(*) FROM peer_edges"),
-            ("blocks", "SELECT count(*) FROM blocks"),
-        ):
-            if fmt == "csv":
-                with open(files[table], newline="", encoding="utf-8") as handle:
-                    exported = sum(1 for _ in csv.reader(handle)) - 1
-            else:
-                exported = pq.read_table(files[table]).num_rows
-            assert exported == count(demo_db, sql), (fmt, table)
+def test_csv_has_every_row(demo_db, tmp_path):
+    files = {p.split("/")[-1].split(".")[0]: p for p in export(str(demo_db), "csv", str(tmp_path))}
+    for table, sql in (
+        ("instances", "SELECT count(*) FROM instances"),
+        ("peer_edges", "SELECT count(*) FROM peer_edges"),
+        ("blocks", "SELECT count(*) FROM blocks"),
+    ):
+        with open(files[table], newline="", encoding="utf-8") as handle:
+            exported = sum(1 for _ in csv.reader(handle)) - 1
+        assert exported == count(demo_db, sql), table
+
+
+def test_parquet_is_the_dataset_and_crawl_needs_it(demo_db, tmp_path):
+    lines = export(str(demo_db), "parquet", str(tmp_path))
+    assert lines[0].startswith(f"dataset {tmp_path}: crawls added 1, 2;")
+    instances = pq.read_table(tmp_path / "instances.parquet").num_rows
+    assert instances == count(demo_db, "SELECT count(*) FROM instances")
+    with pytest.raises(ExportError, match="--crawl"):
+        export(str(demo_db), "csv", str(tmp_path / "csv"), crawl=1)
 
 
 @pytest.mark.parametrize("fmt", ["gexf", "graphml"])
@@ -70,7 +72,7 @@ def test_graph_formats(demo_db, tmp_path, fmt):
         demo_db, "SELECT domain, family, users_total FROM instances WHERE status = 'alive'"
     ):
         node = peers.nodes[domain]
-        assert (node["family"], int(node["users_total"]) if users is not None else None) == (
+        assert (node.get("family"), int(node["users_total"]) if users is not None else None) == (
             family,
             users,
         ), domain

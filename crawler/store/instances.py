@@ -13,6 +13,7 @@ from crawler.domains import DomainPolicy, display_name
 from crawler.lifecycle import PreviousState, transition
 from crawler.observation import ALIVE, OPTED_OUT, Observation
 from crawler.store.ids import DomainIds
+from crawler.store.stats import record_stats
 
 DATA_COLUMNS = (
     "software",
@@ -150,14 +151,12 @@ def _append_stats(
 ) -> None:
     alive = observation.status == ALIVE
     counts = observation.counts if alive else {}
-    connection.execute(
-        "INSERT OR REPLACE INTO instance_stats (domain, crawl_id, observed_at, status, software, "
-        "version, users_total, users_active_month, users_active_halfyear, local_posts, "
-        "peers_count, blocks_count, quality_flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    record_stats(
+        connection,
+        observation.domain,
+        crawl_id,
+        stamp,
         (
-            observation.domain,
-            crawl_id,
-            stamp,
             status,
             observation.software if alive else None,
             observation.version if alive else None,

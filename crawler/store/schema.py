@@ -13,7 +13,11 @@ import sqlite3
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+from crawler.store.stats import TRIGGERS as STATS_TRIGGERS
+from crawler.store.stats import VIEW as STATS_VIEW
+from crawler.store.stats import migrate_stats_table
+
+SCHEMA_VERSION = 2
 
 # name -> (columns in order as {column: type}, primary key, not-null set)
 TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
@@ -88,11 +92,13 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
         "domain",
         {"status"},
     ),
-    "instance_stats": (
+    "instance_intervals": (
         {
             "domain": str,
-            "crawl_id": int,
+            "first_crawl": int,
+            "last_crawl": int,
             "observed_at": str,
+            "last_observed_at": str,
             "status": str,
             "software": str,
             "version": str,
@@ -104,7 +110,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "blocks_count": int,
             "quality_flags": str,
         },
-        ("domain", "crawl_id"),
+        ("domain", "first_crawl"),
         set(),
     ),
     "blocks": (
@@ -170,6 +176,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "size": int,
             "body_sha256": str,
             "elapsed": float,
+            "last_fetched_at": str,
+            "last_crawl_id": int,
         },
         "id",
         {"domain", "url"},
@@ -223,7 +231,7 @@ INDEXES: list[tuple[str, list[str], bool]] = [
     ("instances", ["family"], False),
     ("instances", ["next_visit"], False),
     ("instances", ["domain_id"], False),
-    ("instance_stats", ["crawl_id"], False),
+    ("instance_intervals", ["last_crawl"], False),
     ("blocks", ["blocker", "blocked_pattern", "severity_raw"], True),
     ("blocks", ["blocked"], False),
     ("blocks", ["blocked_digest"], False),
@@ -238,6 +246,7 @@ INDEXES: list[tuple[str, list[str], bool]] = [
 ]
 
 VIEWS = {
+    "instance_stats": STATS_VIEW,
     "peer_edges": """
         SELECT s.name AS source, t.name AS target, p.first_crawl AS first_crawl
         FROM peer_intervals p
@@ -246,7 +255,9 @@ VIEWS = {
         WHERE p.removed_crawl IS NULL""",
     "documents": """
         SELECT l.id, l.domain, l.url, l.method, l.status, l.content_type, l.fetched_at,
-               l.elapsed, l.crawl_id, l.error, l.size, l.body_sha256, b.encoding, b.body
+               l.elapsed, l.crawl_id, coalesce(l.last_fetched_at, l.fetched_at) AS last_fetched_at,
+               coalesce(l.last_crawl_id, l.crawl_id) AS last_crawl_id, l.error, l.size,
+               l.body_sha256, b.encoding, b.body
         FROM document_log l LEFT JOIN document_bodies b ON b.sha256 = l.body_sha256""",
     "suspends_while_peered": """
         SELECT b.blocker, b.blocked, b.severity_raw, b.reason, b.first_seen
@@ -296,11 +307,14 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
                 table.add_column(column, kind)
     for statement in RAW_SQL:
         db.execute(statement)
+    migrate_stats_table(db.conn)
     for table_name, columns, unique in INDEXES:
         db.table(table_name).create_index(columns, unique=unique, if_not_exists=True)
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS domains_name ON domains (name)")
     for view, sql in VIEWS.items():
         db.create_view(view, sql.strip(), replace=True)
+    for trigger in STATS_TRIGGERS:
+        db.execute(trigger)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

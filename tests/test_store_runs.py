@@ -1,0 +1,135 @@
+"""The store grows with change, not with crawls: instance stats as runs of unchanged visits,
+and raw answers logged once per run of identical answers (hand-computed cases)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from crawler.observation import Document
+from crawler.store.documents import store_documents
+from crawler.store.schema import open_database
+from crawler.store.stats import record_stats
+
+
+@pytest.fixture
+def connection(tmp_path) -> sqlite3.Connection:
+    connection = open_database(str(tmp_path / "store.db")).conn
+    for crawl_id in range(1, 8):
+        connection.execute(
+            "INSERT INTO crawls (id, started_at, finished_at, status) VALUES (?, ?, ?, 'finished')",
+            (crawl_id, f"2026-01-0{crawl_id}T00:00:00Z", f"2026-01-0{crawl_id}T01:00:00Z"),
+        )
+    return connection
+
+
+def values(users: int | None, status: str = "alive") -> tuple:
+    return (status, "mastodon", "4.3.0", users, 10, 20, 1000, 50, 3, None)
+
+
+def stats(connection, domain: str) -> list[tuple]:
+    return connection.execute(
+        "SELECT crawl_id, observed_at, status, users_total FROM instance_stats "
+        "WHERE domain = ? ORDER BY crawl_id",
+        (domain,),
+    ).fetchall()
+
+
+def test_unchanged_visits_extend_one_run_and_the_view_expands_it(connection):
+    for crawl_id in (1, 2, 3):
+        record_stats(connection, "a.test", crawl_id, f"t{crawl_id}", values(100))
+    record_stats(connection, "a.test", 4, "t4", values(101))  # a change starts a new run
+    record_stats(connection, "a.test", 6, "t6", values(101))  # crawl 5 did not visit: a gap
+    runs = connection.execute(
+        "SELECT first_crawl, last_crawl, observed_at, last_observed_at, users_total "
+        "FROM instance_intervals WHERE domain = 'a.test' ORDER BY first_crawl"
+    ).fetchall()
+    assert runs == [(1, 3, "t1", "t3", 100), (4, 4, "t4", "t4", 101), (6, 6, "t6", "t6", 101)]
+    assert stats(connection, "a.test") == [
+        (1, "t1", "alive", 100),
+        (2, "2026-01-02T01:00:00Z", "alive", 100),  # inside a run: when that crawl ended
+        (3, "t3", "alive", 100),
+        (4, "t4", "alive", 101),
+        (6, "t6", "alive", 101),
+    ]
+
+
+def test_the_view_takes_direct_inserts_and_deletes(connection):
+    for crawl_id in range(1, 6):
+        record_stats(connection, "d.test", crawl_id, f"t{crawl_id}", values(9))
+    connection.execute(
+        "INSERT INTO instance_stats (domain, crawl_id, status) VALUES ('e.test', 2, 'gone')"
+    )
+    connection.execute(
+        "DELETE FROM instance_stats WHERE domain = 'd.test' AND crawl_id IN (1, 3, 5)"
+    )
+    assert stats(connection, "d.test") == [
+        (2, "2026-01-02T01:00:00Z", "alive", 9),
+        (4, "2026-01-04T01:00:00Z", "alive", 9),
+    ]
+    assert stats(connection, "e.test") == [(2, None, "gone", None)]
+
+
+def test_a_second_visit_in_the_same_crawl_wins(connection):
+    record_stats(connection, "b.test", 1, "t1", values(5))
+    record_stats(connection, "b.test", 2, "t2", values(5))
+    record_stats(connection, "b.test", 2, "t2b", values(None, "unreachable"))
+    assert stats(connection, "b.test") == [(1, "t1", "alive", 5), (2, "t2b", "unreachable", None)]
+
+
+def test_an_old_instance_stats_table_is_migrated(tmp_path):
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as old:
+        old.execute(
+            "CREATE TABLE instance_stats (domain TEXT, crawl_id INTEGER, observed_at TEXT, "
+            "status TEXT, software TEXT, version TEXT, users_total INTEGER, "
+            "users_active_month INTEGER, users_active_halfyear INTEGER, local_posts INTEGER, "
+            "peers_count INTEGER, blocks_count INTEGER, PRIMARY KEY (domain, crawl_id))"
+        )
+        old.execute("CREATE TABLE crawls (id INTEGER PRIMARY KEY, finished_at TEXT)")
+        old.executemany("INSERT INTO crawls VALUES (?, 'end')", [(1,), (2,)])
+        old.executemany(
+            "INSERT INTO instance_stats (domain, crawl_id, observed_at, status, users_total) "
+            "VALUES (?, ?, ?, 'alive', ?)",
+            [("c.test", 1, "t1", 7), ("c.test", 2, "t2", 8)],
+        )
+    connection = open_database(str(db)).conn
+    assert stats(connection, "c.test") == [(1, "t1", "alive", 7), (2, "t2", "alive", 8)]
+    kind = connection.execute("SELECT type FROM sqlite_master WHERE name = 'instance_stats'")
+    assert kind.fetchone() == ("view",)
+
+
+def page(url: str, body: bytes, at: str) -> Document:
+    return Document.keep(url, 200, at, "application/json", body)
+
+
+def test_the_same_answer_again_moves_the_row_forward(connection):
+    peers = "https://a.test/api/v1/instance/peers"
+    store_documents(connection, "a.test", 1, [page(peers, b"[1]", "t1")])
+    store_documents(connection, "a.test", 2, [page(peers, b"[1]", "t2")])
+    store_documents(connection, "a.test", 3, [page(peers, b"[1, 2]", "t3")])
+    store_documents(connection, "a.test", 5, [page(peers, b"[1, 2]", "t5")])  # after a gap
+    rows = connection.execute(
+        "SELECT crawl_id, last_crawl_id, fetched_at, last_fetched_at FROM documents ORDER BY id"
+    ).fetchall()
+    assert rows == [(1, 2, "t1", "t2"), (3, 3, "t3", "t3"), (5, 5, "t5", "t5")]
+
+
+def test_a_paged_walk_compares_page_by_page(connection):
+    walk = "https://m.test/api/federation/instances"
+
+    def visit(crawl_id: int, bodies: list[bytes]) -> None:
+        documents = [
+            Document.keep(walk, 200, f"{crawl_id}.{n}", "application/json", body, method="POST")
+            for n, body in enumerate(bodies)
+        ]
+        store_documents(connection, "m.test", crawl_id, documents)
+
+    visit(1, [b"[1]", b"[2]", b"[]"])
+    visit(2, [b"[1]", b"[2]", b"[]"])
+    visit(3, [b"[1]", b"[3]", b"[]"])
+    rows = connection.execute(
+        "SELECT crawl_id, last_crawl_id, fetched_at FROM document_log ORDER BY id"
+    ).fetchall()
+    assert rows == [(1, 3, "1.0"), (1, 2, "1.1"), (1, 3, "1.2"), (3, 3, "3.1")]
