@@ -13,8 +13,16 @@ assign / quirks (roles, failures, deviations), blocks, peers, history (epochs), 
 world (everything at the current epoch), platforms/ (wire formats), server (aiohttp), truth.
 """
 
-from crawler.sandbox.config import FailureRates, SandboxConfig
+from crawler.sandbox.config import FailureRates, Provider, SandboxConfig
 from crawler.sandbox.core import Sandbox, run_forever
 from crawler.sandbox.server import LogEntry, ServerStats
 
-__all__ = ["FailureRates", "LogEntry", "Sandbox", "SandboxConfig", "ServerStats", "run_forever"]
+__all__ = [
+    "FailureRates",
+    "LogEntry",
+    "Provider",
+    "Sandbox",
+    "SandboxConfig",
+    "ServerStats",
+    "run_forever",
+]
