@@ -264,6 +264,13 @@ class Visit:
         self.observation.blocks_unchanged = True
         self._keep_validators(answer.response)
 
+    async def fetch_document(self, path: str) -> Response:
+        """A document kept only for provenance, requested conditionally (a 304 = unchanged)."""
+        response = await self.fetch(path, conditional=True)
+        if response.ok or response.not_modified:
+            self._keep_validators(response)
+        return response
+
     def _keep_validators(self, response: Response) -> None:
         validators = response.validator if response.not_modified else response.validators
         if validators is not None:

@@ -10,8 +10,8 @@ Endpoints:
   `severity` (silence|suspend), `comment` (public reason or null).
 - `GET /api/v1/instance/activity`: 12 weekly buckets (strings); kept as a document.
 
-The peer and block lists are requested conditionally: Rails sends an ETag and answers a
-matching `If-None-Match` with 304, which means "unchanged since the last crawl".
+The peer and block lists and the activity are requested conditionally: Rails sends an ETag
+and answers a matching `If-None-Match` with 304, which means "unchanged since the last crawl".
 """
 
 from __future__ import annotations
@@ -85,4 +85,4 @@ class MastodonAdapter:
             return
         await read_flat_peers(visit)
         await read_domain_blocks(visit)
-        await visit.fetch("/api/v1/instance/activity")
+        await visit.fetch_document("/api/v1/instance/activity")
