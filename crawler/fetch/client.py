@@ -424,27 +424,40 @@ class Fetcher:
         """Wait for one of the address's slots and its backoff, then send."""
         queued = time.monotonic()
         async with group.slots:
-            while (pause := group.next_allowed - time.monotonic()) > 0:
-                await asyncio.sleep(pause)
+            while True:
+                if (pause := group.next_allowed - time.monotonic()) > 0:
+                    await asyncio.sleep(pause)
+                    continue
+                await self._semaphore.acquire()
+                # A 429 may have paused the address while this waited for the global slot.
+                if group.next_allowed <= time.monotonic():
+                    break
+                self._semaphore.release()
             group.queue_seconds += time.monotonic() - queued
             group.requests += 1
             group.in_flight += 1
             group.max_in_flight = max(group.max_in_flight, group.in_flight)
             try:
-                return await self._slot(domain, path, method, json_body, validator)
+                return await self._counted(domain, path, method, json_body, validator)
             finally:
                 group.in_flight -= 1
+                self._semaphore.release()
 
     async def _slot(
         self, domain: str, path: str, method: str, json_body: Any, validator: Validator | None
     ) -> Response:
         """Send within the global bound on requests in flight."""
         async with self._semaphore:
-            self.in_flight += 1
-            try:
-                return await self._exchange(domain, path, method, json_body, validator)
-            finally:
-                self.in_flight -= 1
+            return await self._counted(domain, path, method, json_body, validator)
+
+    async def _counted(
+        self, domain: str, path: str, method: str, json_body: Any, validator: Validator | None
+    ) -> Response:
+        self.in_flight += 1
+        try:
+            return await self._exchange(domain, path, method, json_body, validator)
+        finally:
+            self.in_flight -= 1
 
     async def _exchange(
         self,
