@@ -149,7 +149,8 @@ class SandboxServer:
         self.stats = stats
         self.hostile = hostile
         self.hosting = hosting or HostingMap(world, [])
-        self._reset_at: dict[str, float] = {}  # provider address -> end of its rate limit
+        # provider address -> (when its last 429 was sent, when that rate limit resets)
+        self._reset_at: dict[str, tuple[float, float]] = {}
         self._latency = random.Random(f"{config.seed}:latency")
         self._rate_seen: set[tuple[int, str]] = set()
         self._cache: dict[tuple[object, ...], Reply] = {}
@@ -217,16 +218,21 @@ class SandboxServer:
             self.stats.end(host, entry, address)
 
     def _rate_limit(self, provider: Provider, arrived: float) -> Reply | None:
-        """The provider's limiter: every n-th request gets a 429 and a reset ahead."""
+        """The provider's limiter: every n-th request gets a 429 and a reset ahead.
+
+        A request that arrived after a 429 was sent and before its reset is `early` (the client
+        could have known); one already on its way when the 429 left is throttled, not early.
+        """
         address = provider.address
-        reset = self._reset_at.get(address, 0.0)
-        if arrived < reset:
-            if arrived < reset - EARLY_SLACK:
+        now = time.monotonic()
+        sent, reset = self._reset_at.get(address, (0.0, 0.0))
+        if now < reset:
+            if sent < arrived < reset - EARLY_SLACK:
                 self.stats.address_early[address] += 1
-            return _limited(reset - arrived)
+            return _limited(reset - now)
         every = provider.rate_limit_every
         if every and self.stats.address_requests[address] % every == 0:
-            self._reset_at[address] = arrived + provider.reset_seconds
+            self._reset_at[address] = (now, now + provider.reset_seconds)
             self.stats.address_limited[address] += 1
             return _limited(provider.reset_seconds)
         return None
