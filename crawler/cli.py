@@ -223,7 +223,7 @@ def crawl(
         f"crawl {summary.crawl_id}{' (resumed)' if summary.resumed else ''}: "
         f"{summary.visited} visited ({statuses or 'nothing due'}), "
         f"{summary.discovered} new domains, "
-        f"{summary.requests} requests ({summary.not_modified} lists unchanged, 304), "
+        f"{summary.requests} requests ({summary.not_modified} unchanged: 304), "
         f"{summary.peer_edges_added} peer edges added, {summary.seconds:.1f} s "
         f"on {summary.event_loop}"
     )

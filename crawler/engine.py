@@ -98,7 +98,7 @@ class CrawlSummary:
     seeds: list[str] = field(default_factory=list)
     seed_failures: dict[str, str] = field(default_factory=dict)
     errors: int = 0
-    not_modified: int = 0  # lists answered 304 (unchanged since the last crawl)
+    not_modified: int = 0  # answers that were 304 (unchanged since the last crawl)
     busiest_addresses: list[dict[str, object]] = field(default_factory=list)
     event_loop: str = "asyncio"
 
