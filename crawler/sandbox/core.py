@@ -92,16 +92,17 @@ async def _serve(config: SandboxConfig, host: str, port: int, truth_path: str | 
     if truth_path:
         sandbox.write_truth(truth_path)
     bound = await sandbox.start(host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Before the listening line: a caller may send SIGTERM as soon as it has read it.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
     print(
         f"sandbox listening on http://{host}:{bound} "
         f"({config.instances} instances; seeds: {', '.join(sandbox.seeds)})",
         flush=True,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
