@@ -92,7 +92,9 @@ async def crawl_both(
 async def test_conditional_recrawls_store_the_same_history_as_full_downloads(tmp_path):
     worlds = {}
     for name in ("conditional", "full"):
-        sandbox = Sandbox(SandboxConfig(instances=300, seed=7))
+        # No subdomain farm: which 50 of its hosts a crawl visits depends on discovery order,
+        # a race between the two crawls that has nothing to do with conditional requests.
+        sandbox = Sandbox(SandboxConfig(instances=250, seed=7, farm_size=0))
         worlds[name] = (sandbox, await sandbox.start())
     dbs = {name: tmp_path / f"{name}.db" for name in worlds}
     sandbox = worlds["conditional"][0]
