@@ -3,8 +3,9 @@
 The sandbox puts 200 instances on one hosting provider's simulated address (only
 `Sandbox.resolver()` knows it) and counts, on its own side, how many requests to that address
 are in flight, how many 429s it sent and how many requests arrived before the reset it
-announced. Nothing here measures durations: the cap and the backoff are counted by the server,
-and "hosts elsewhere are not slowed" is an order in the server's request log.
+announced (after the 429 had left). Nothing here measures durations: the cap and the backoff
+are counted by the server, and "hosts elsewhere are not slowed" is an order in the server's
+request log.
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ async def test_a_provider_never_sees_more_than_the_cap_and_others_are_not_slowed
 
     # The cap, counted by the provider itself: reached, never exceeded.
     assert stats.address_max_in_flight[PROVIDER] == 4
-    # Its 429s were honoured for the whole address: nothing arrived before the announced reset.
+    # Its 429s were honoured for the whole address: after each one, at most the requests the
+    # other 3 slots started before the crawler read it arrived before the announced reset.
     assert stats.address_limited[PROVIDER] >= 5, dict(stats.address_requests)
-    assert stats.address_early[PROVIDER] == 0
+    assert stats.address_early_max[PROVIDER] <= 3
 
     # Backing off worked: every host of the provider was visited and none was given up on
     # because of the provider's 429s (they would be unreachable with http_429 or

@@ -75,6 +75,7 @@ class ServerStats:
         self.address_max_in_flight: dict[str, int] = defaultdict(int)
         self.address_limited: dict[str, int] = defaultdict(int)
         self.address_early: dict[str, int] = defaultdict(int)
+        self.address_early_max: dict[str, int] = defaultdict(int)  # most after any one 429
         self.not_modified = 0  # 304 answers sent
 
     def begin(self, host: str, address: str | None = None) -> None:
@@ -112,6 +113,7 @@ class ServerStats:
             self.address_max_in_flight,
             self.address_limited,
             self.address_early,
+            self.address_early_max,
         ):
             counter.clear()
         self.not_modified = 0
@@ -151,6 +153,7 @@ class SandboxServer:
         self.hosting = hosting or HostingMap(world, [])
         # provider address -> (when its last 429 was sent, when that rate limit resets)
         self._reset_at: dict[str, tuple[float, float]] = {}
+        self._episode_early: dict[str, int] = defaultdict(int)
         self._latency = random.Random(f"{config.seed}:latency")
         self._rate_seen: set[tuple[int, str]] = set()
         self._cache: dict[tuple[object, ...], Reply] = {}
@@ -220,8 +223,10 @@ class SandboxServer:
     def _rate_limit(self, provider: Provider, arrived: float) -> Reply | None:
         """The provider's limiter: every n-th request gets a 429 and a reset ahead.
 
-        A request that arrived after a 429 was sent and before its reset is `early` (the client
-        could have known); one already on its way when the 429 left is throttled, not early.
+        A request that arrived after a 429 was sent and before its reset is `early`; one already
+        on its way when the 429 left is throttled, not early. A client that honours the 429 for
+        the whole address sends at most one early request per other slot it had in use (those
+        it started before it read the 429); `address_early_max` is the most after one 429.
         """
         address = provider.address
         now = time.monotonic()
@@ -229,10 +234,14 @@ class SandboxServer:
         if now < reset:
             if sent < arrived < reset - EARLY_SLACK:
                 self.stats.address_early[address] += 1
+                self._episode_early[address] += 1
+                most = self.stats.address_early_max
+                most[address] = max(most[address], self._episode_early[address])
             return _limited(reset - now)
         every = provider.rate_limit_every
         if every and self.stats.address_requests[address] % every == 0:
             self._reset_at[address] = (now, now + provider.reset_seconds)
+            self._episode_early[address] = 0
             self.stats.address_limited[address] += 1
             return _limited(provider.reset_seconds)
         return None
