@@ -90,6 +90,13 @@ def cli() -> None:
     help="Requests in flight across all hosts.",
 )
 @click.option(
+    "--per-address",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=1, max=64),
+    help="Requests in flight per server address (hosts sharing a provider's address).",
+)
+@click.option(
     "--via",
     metavar="HOST:PORT",
     help="Send every request to this address with the real Host header (sandbox).",
@@ -140,12 +147,21 @@ def cli() -> None:
     help="Hosts of one registrable domain queued per crawl.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option(
+    "--no-conditional",
+    is_flag=True,
+    help="Download every list in full (no If-None-Match / If-Modified-Since).",
+)
+@click.option(
+    "--no-uvloop", is_flag=True, help="Use asyncio's own event loop even if uvloop is installed."
+)
 def crawl(
     db: str,
     seeds: tuple[str, ...],
     seed_file: str | None,
     max_instances: int | None,
     concurrency: int,
+    per_address: int,
     via: str | None,
     contact: str | None,
     exclude_file: str | None,
@@ -155,6 +171,8 @@ def crawl(
     recrawl_after: float,
     subdomain_cap: int,
     no_progress: bool,
+    no_conditional: bool,
+    no_uvloop: bool,
 ) -> None:
     """Crawl from seeds (and whatever is due in the database)."""
     from crawler.engine import CrawlError, CrawlSettings
@@ -178,6 +196,9 @@ def crawl(
         seed_file=seed_file,
         max_instances=max_instances,
         concurrency=concurrency,
+        per_address=per_address,
+        conditional=not no_conditional,
+        uvloop=False if no_uvloop else None,
         via=via,
         contact=contact,
         exclude_file=exclude_file,
@@ -204,9 +225,16 @@ def crawl(
         f"crawl {summary.crawl_id}{' (resumed)' if summary.resumed else ''}: "
         f"{summary.visited} visited ({statuses or 'nothing due'}), "
         f"{summary.discovered} new domains, "
-        f"{summary.requests} requests, {summary.peer_edges_added} peer edges added, "
-        f"{summary.seconds:.1f} s"
+        f"{summary.requests} requests ({summary.not_modified} unchanged: 304), "
+        f"{summary.peer_edges_added} peer edges added, {summary.seconds:.1f} s "
+        f"on {summary.event_loop}"
     )
+    for row in summary.busiest_addresses:
+        click.echo(
+            f"  address {row['address']}: {row['hosts']} hosts, {row['requests']} requests, "
+            f"at most {row['max_in_flight']} at once, {row['queue_seconds']} s queued, "
+            f"{row['backoffs']} backoffs"
+        )
     for seed, reason in summary.seed_failures.items():
         click.echo(f"warning: seed {seed} could not be crawled ({reason})", err=True)
     if summary.seed_failures and set(summary.seeds) <= set(summary.seed_failures):

@@ -3,14 +3,19 @@
 `crawl(settings)` is what `fediscope crawl` runs. The frontier starts from the seeds and every
 domain that is due (new, or whose re-visit time has come) and grows with the peers, block
 targets and moves each visit reports. At most `hosts_in_flight` visits run at once; the fetch
-layer bounds requests in flight globally and per host. A subdomain farm is capped per
-registrable domain; the exclusion file is honoured before any request. Each finished domain is
-one transaction, so an interrupted crawl resumes where it stopped.
+layer bounds requests in flight globally, per host and per address. Hosts of one address
+(shared hosting) run at most `VISITS_PER_ADDRESS_SLOT * per_address` visits at once; the others
+wait aside, so a big provider's hosts never fill the visit slots that hosts elsewhere need.
+Validators (ETag, Last-Modified) kept by the last crawl make list requests conditional. A
+subdomain farm is capped per registrable domain; the exclusion file is honoured before any
+request. Each finished domain is one transaction, so an interrupted crawl resumes where it
+stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
@@ -22,7 +27,7 @@ from pathlib import Path
 import aiohttp
 from tqdm import tqdm
 
-from crawler import PROJECT_URL, ROBOTS_TOKEN, __version__
+from crawler import PROJECT_URL, ROBOTS_TOKEN, __version__, eventloop
 from crawler.domains import DomainPolicy, policy_for
 from crawler.fetch import Fetcher, FetchSettings
 from crawler.frontier import Frontier
@@ -38,6 +43,10 @@ log = logging.getLogger(__name__)
 STORE_QUEUE = 64
 #: Hosts visited at once per allowed request in flight (a visit is mostly waiting out gaps).
 HOSTS_PER_REQUEST_SLOT = 16
+#: Visits of one address's hosts at once per request slot of that address.
+VISITS_PER_ADDRESS_SLOT = 4
+#: Addresses reported in the crawl summary.
+BUSIEST_ADDRESSES = 5
 
 
 class CrawlError(Exception):
@@ -53,6 +62,8 @@ class CrawlSettings:
     seed_file: str | None = None
     max_instances: int | None = None
     concurrency: int = 64
+    per_address: int = 4
+    conditional: bool = True  # send kept ETag / Last-Modified (If-None-Match, If-Modified-Since)
     hosts_in_flight: int | None = None
     via: str | None = None
     contact: str | None = None
@@ -69,6 +80,7 @@ class CrawlSettings:
     progress: bool = True
     clock: Callable[[], datetime] = utcnow
     resolver: aiohttp.abc.AbstractResolver | None = None
+    uvloop: bool | None = None  # None: uvloop if installed, unless FEDISCOPE_UVLOOP=0
 
 
 @dataclass
@@ -87,6 +99,9 @@ class CrawlSummary:
     seeds: list[str] = field(default_factory=list)
     seed_failures: dict[str, str] = field(default_factory=dict)
     errors: int = 0
+    not_modified: int = 0  # answers that were 304 (unchanged since the last crawl)
+    busiest_addresses: list[dict[str, object]] = field(default_factory=list)
+    event_loop: str = "asyncio"
 
 
 def user_agent(contact: str | None) -> str:
@@ -152,6 +167,7 @@ class Crawl:
         self.to_store = asyncio.Queue(maxsize=STORE_QUEUE)
         self.storing = False
         self.bar: tqdm | None = None
+        self.started = 0  # visits begun (a host that waited aside is counted once)
 
     def seeds(self) -> list[str]:
         raw = list(self.settings.seeds)
@@ -171,6 +187,7 @@ class Crawl:
             user_agent=user_agent(s.contact),
             via=s.via,
             concurrency=s.concurrency,
+            per_address=s.per_address,
             min_gap=s.min_gap,
             max_crawl_delay=s.max_crawl_delay,
             host_budget=s.host_budget,
@@ -226,8 +243,10 @@ class Crawl:
         now = s.clock()
         record = {k: v for k, v in asdict(s).items() if k not in ("clock", "resolver")}
         record.update(user_agent=user_agent(s.contact), version=__version__, seeds=seeds)
+        record["event_loop"] = eventloop.loop_name()
         crawl_id, resumed = await store.call(writer.begin_crawl, seeds, record, now)
         summary = self.summary = CrawlSummary(crawl_id, resumed, seeds=seeds)
+        summary.event_loop = record["event_loop"]
         await store.call(writer.add_seeds, seeds, "seed", now)
         for domain in await store.call(writer.visited_in_crawl, crawl_id):
             self.queued.add(domain)
@@ -258,38 +277,56 @@ class Crawl:
             slots.release()
             self.wakeup.set()
 
-        started = 0
+        self.started = 0
         try:
-            async with Fetcher(self.fetch_settings(), resolver=self._resolver()) as fetcher:
+            async with Fetcher(self.fetch_settings(), resolver=s.resolver) as fetcher:
+                if s.conditional:
+                    fetcher.validators = await store.call(writer.load_validators)
                 while True:
-                    while self.queue and started < limit:
+                    while self.queue and self.started < limit:
                         await slots.acquire()
                         domain, hops = self.queue.pop()
-                        started += 1
+                        self.started += 1
                         task = asyncio.create_task(self._visit(fetcher, domain, hops))
                         running.add(task)
                         task.add_done_callback(finished)
                     idle = not running and self.to_store.empty() and not self.storing
-                    if idle and (not self.queue or started >= limit):
+                    if idle and (not self.queue or self.started >= limit):
                         break
                     self.wakeup.clear()
                     await self.wakeup.wait()
+                summary.busiest_addresses = fetcher.addresses.busiest(BUSIEST_ADDRESSES)
             await self.to_store.put(None)
             await storing
         finally:
             if not storing.done():
                 storing.cancel()
             self.bar.close()
-        await store.call(writer.finish_crawl, crawl_id, s.clock())
+        finish = functools.partial(writer.finish_crawl, busiest=summary.busiest_addresses)
+        await store.call(finish, crawl_id, s.clock())
         return summary
 
-    def _resolver(self) -> aiohttp.abc.AbstractResolver | None:
-        """The DNS resolver; in --via mode nothing is resolved, so no c-ares thread is started."""
-        if self.settings.resolver is not None:
-            return self.settings.resolver
-        return aiohttp.ThreadedResolver() if self.settings.via else None
-
     async def _visit(self, fetcher: Fetcher, domain: str, hops: int | None) -> None:
+        """Visit one domain unless its address is busy (then it waits aside for a turn)."""
+        group = await fetcher.address_of(domain)
+        if group is None:
+            await self._visit_now(fetcher, domain, hops)
+            return
+        if group.visits >= VISITS_PER_ADDRESS_SLOT * fetcher.settings.per_address:
+            group.parked.append((domain, hops))
+            self.started -= 1
+            return
+        group.visits += 1
+        try:
+            await self._visit_now(fetcher, domain, hops)
+        finally:
+            group.visits -= 1
+            if group.parked:
+                # The next host of this address takes the freed turn, ahead of the frontier.
+                self.queue.push(*group.parked.pop(0), seed=True)
+                self.wakeup.set()
+
+    async def _visit_now(self, fetcher: Fetcher, domain: str, hops: int | None) -> None:
         """Visit one domain and hand the result to the store loop (bounded: backpressure)."""
         child_hops = None if hops is None else hops + 1
 
@@ -350,6 +387,7 @@ class Crawl:
         summary.requests += observation.requests
         summary.discovered += len(result.new_domains)
         summary.peer_edges_added += result.peer_edges_added
+        summary.not_modified += observation.not_modified
         if result.status == "error":
             summary.errors += 1
         if observation.domain in seeds and observation.status not in (ALIVE, OPTED_OUT, GONE):
@@ -380,4 +418,4 @@ async def crawl_async(settings: CrawlSettings) -> CrawlSummary:
 
 def crawl(settings: CrawlSettings) -> CrawlSummary:
     """Run a crawl to the end (what `fediscope crawl` does)."""
-    return asyncio.run(crawl_async(settings))
+    return eventloop.run(crawl_async(settings), use_uvloop=settings.uvloop)

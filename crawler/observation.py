@@ -134,8 +134,15 @@ class Observation:
     peers: list[str] | None = None  # normalised peer domains; None = not read
     peers_visibility: str | None = None
     peers_truncated: bool = False
+    # A 304 to the conditional request: the list is still there, as stored last time.
+    peers_unchanged: bool = False
     blocks: list[BlockRule] | None = None  # None = not read (see blocks_visibility)
     blocks_visibility: str | None = None
+    blocks_unchanged: bool = False
+    # path -> (ETag, Last-Modified) of each list answer that was read (or confirmed by a 304),
+    # sent back next crawl; kept by the store in `http_validators`.
+    validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    not_modified: int = 0  # answers that were 304 Not Modified
     rejected_names: Counter[str] = field(default_factory=Counter)
     documents: list[Document] = field(default_factory=list)
     requests: int = 0

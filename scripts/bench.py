@@ -3,14 +3,20 @@
     .venv/bin/python scripts/bench.py              # full: 100k names, 25k answering, >=20M edges
     .venv/bin/python scripts/bench.py --quick      # ~2,000 instances, about a minute
     .venv/bin/python scripts/bench.py --masnet     # also time the masnet crawler on the same world
+    .venv/bin/python scripts/bench.py --recrawl    # then crawl the same unchanged world again
+    .venv/bin/python scripts/bench.py --no-uvloop  # crawl (and floor) on asyncio's own loop
 
 Steps, each in its own process so peak RSS is the process's own: the sandbox (scale profile:
 per-request latency 20-300 ms, 3% of hosts hang until the timeout, heavy-tailed peer lists
 generated on request), `fediscope crawl --via` with the default politeness rules at the given
 concurrency, `fediscope analyze`, then the fetch floor (scripts/fetch_floor.py: the same
-requests, same per-host rules, bodies discarded). Reports wall time, instances/s, requests/s,
-peer edges stored per second of ingestion, peak RSS, database size, per-stage times, and
-crawl time / floor time. Numbers go to stdout and to scripts/out/bench-*.json.
+requests, same per-host rules, bodies discarded). Reports wall time, CPU seconds, instances/s,
+requests/s, bytes received (bodies), peer edges stored per second of ingestion, peak RSS,
+database size, per-stage times, and crawl time / floor time. `--recrawl` crawls the unchanged
+world a second time (every alive instance due, conditional requests on) and reports the same
+numbers for it, with what the same visits cost in the first crawl. The crawl runs on uvloop
+when installed (FEDISCOPE_UVLOOP=1 makes that a requirement here) unless `--no-uvloop`.
+Numbers go to stdout and to scripts/out/bench-*.json.
 """
 
 from __future__ import annotations
@@ -41,39 +47,63 @@ def sandbox_arguments(args: argparse.Namespace) -> list[str]:
     return [*arguments, "--latency", "20,300"]
 
 
-def timed(command: list[str]) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS in MiB, stdout) of a child process."""
+CPU: dict[str, float] = {}
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS in MiB, stdout) of a child process; its CPU goes to CPU[cmd]."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True, env=env)
     output = process.stdout.read() if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"{' '.join(command[:4])}... failed ({status}):\n{output}")
+    CPU["last"] = round(usage.ru_utime + usage.ru_stime, 1)
     return seconds, usage.ru_maxrss // 1024, output
 
 
-def crawl_stats(db: Path) -> dict[str, float]:
+def crawl_stats(db: Path, crawl_id: int = 1) -> dict[str, object]:
     connection = sqlite3.connect(db)
     row = connection.execute(
         "SELECT visited, alive, requests, peer_edges_added, store_seconds, peer_store_seconds, "
-        "probe_requests FROM crawls WHERE id = 1"
+        "probe_requests, not_modified, busiest_addresses, json_extract(settings, '$.event_loop') "
+        "FROM crawls WHERE id = ?",
+        (crawl_id,),
     ).fetchone()
     (edges,) = connection.execute("SELECT count(*) FROM peer_intervals").fetchone()
     (known,) = connection.execute("SELECT count(*) FROM instances").fetchone()
+    (received,) = connection.execute(
+        "SELECT coalesce(sum(size), 0) FROM document_log WHERE crawl_id = ?", (crawl_id,)
+    ).fetchone()
     connection.close()
-    visited, alive, requests, added, store, peer_store, probes = row
+    visited, alive, requests, added, store, peer_store, probes, not_modified, busiest, loop = row
     return {
+        "event_loop": loop,
         "visited": visited,
         "alive": alive,
         "known_domains": known,
         "requests": requests,
         "probe_requests": probes,
+        "body_mib_received": round(received / 2**20, 1),
+        "not_modified": not_modified or 0,
         "peer_edges": edges,
         "peer_edges_added": added,
         "store_seconds": round(store or 0, 2),
         "peer_store_seconds": round(peer_store or 0, 2),
+        "busiest_addresses": json.loads(busiest) if busiest else [],
     }
+
+
+def same_visits_in_first_crawl(db: Path) -> dict[str, object]:
+    """Requests and body bytes the first crawl spent on the domains the second one visited."""
+    connection = sqlite3.connect(db)
+    requests, received = connection.execute(
+        "SELECT count(*), coalesce(sum(size), 0) FROM document_log WHERE crawl_id = 1 "
+        "AND domain IN (SELECT domain FROM document_log WHERE crawl_id = 2)"
+    ).fetchone()
+    connection.close()
+    return {"requests": requests, "body_mib_received": round(received / 2**20, 1)}
 
 
 def main() -> None:
@@ -84,7 +114,10 @@ def main() -> None:
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument("--masnet", action="store_true", help="also time masnet (own venv)")
     parser.add_argument("--keep", metavar="DIR", help="keep the database in DIR")
+    parser.add_argument("--recrawl", action="store_true", help="crawl the same world again")
+    parser.add_argument("--no-uvloop", action="store_true", help="asyncio's own event loop")
     args = parser.parse_args()
+    env = {**os.environ, "FEDISCOPE_UVLOOP": "0" if args.no_uvloop else "1"}
     workdir = Path(args.keep or tempfile.mkdtemp(prefix="fediscope-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "bench.db"
@@ -104,11 +137,13 @@ def main() -> None:
         via, seeds = running.address, running.seeds
         print(f"sandbox ready in {time.perf_counter() - started:.1f} s on {via}", flush=True)
         seed_args = [a for s in seeds for a in ("--seed", s)]
-        crawl_seconds, crawl_rss, output = timed(
-            [sys.executable, "-m", "crawler", "crawl", "--db", str(db), "--via", via,
-             "--concurrency", str(args.concurrency), "--timeout", str(timeout),
-             "--no-progress", *seed_args]
-        )  # fmt: skip
+        crawl_command = [
+            sys.executable, "-m", "crawler", "crawl", "--db", str(db), "--via", via,
+            "--concurrency", str(args.concurrency), "--timeout", str(timeout),
+            "--no-progress", *seed_args,
+        ]  # fmt: skip
+        crawl_seconds, crawl_rss, output = timed(crawl_command, env)
+        report["crawl_cpu_seconds"] = CPU["last"]
         print(output.strip(), flush=True)
         stats = crawl_stats(db)
         analyze_seconds, analyze_rss, output = timed(
@@ -132,7 +167,7 @@ def main() -> None:
         if not args.no_floor:
             floor_seconds, floor_rss, output = timed(
                 [sys.executable, "scripts/fetch_floor.py", "--db", str(db), "--via", via,
-                 "--concurrency", str(args.concurrency), "--timeout", str(timeout)]
+                 "--concurrency", str(args.concurrency), "--timeout", str(timeout)], env
             )  # fmt: skip
             floor = json.loads(output.strip().splitlines()[-1])
             report.update(
@@ -147,6 +182,20 @@ def main() -> None:
             report.update(run_masnet(via, seeds[0], args.concurrency, workdir, timeout))
             if report.get("masnet_seconds"):
                 report["fediscope_over_masnet"] = round(crawl_seconds / report["masnet_seconds"], 2)
+        if args.recrawl:
+            # Every alive instance is due at once; the others keep their retry schedule.
+            seconds, rss, output = timed([*crawl_command, "--recrawl-after", "0"], env)
+            print(output.strip(), flush=True)
+            again = crawl_stats(db, 2)
+            report["recrawl"] = {
+                "seconds": round(seconds, 1),
+                "cpu_seconds": CPU["last"],
+                "peak_rss_mib": rss,
+                **{k: again[k] for k in ("visited", "alive", "requests", "not_modified")},
+                "body_mib_received": again["body_mib_received"],
+                "peer_edges_added": again["peer_edges_added"],
+                "same_visits_in_first_crawl": same_visits_in_first_crawl(db),
+            }
     OUT.mkdir(exist_ok=True)
     path = OUT / f"bench-{report['profile']}-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(report, indent=2))

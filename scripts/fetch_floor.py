@@ -25,7 +25,7 @@ from collections import defaultdict
 import aiohttp
 from protego import Protego
 
-from crawler import ROBOTS_TOKEN
+from crawler import ROBOTS_TOKEN, eventloop
 
 MISSKEY_PAGE = {"limit": 100, "offset": 0}
 Plan = dict[str, list[tuple[str, str]]]
@@ -129,7 +129,8 @@ def main() -> None:
     parser.add_argument("--min-gap", type=float, default=1.0)
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(replay(args))), flush=True)
+    # The same loop as the crawl it is compared with (FEDISCOPE_UVLOOP, crawler/eventloop.py).
+    print(json.dumps(eventloop.run(replay(args))), flush=True)
 
 
 if __name__ == "__main__":

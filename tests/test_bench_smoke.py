@@ -22,6 +22,9 @@ FIGURES = {
     "peer_edges_per_ingest_second",
     "floor_seconds",
     "crawl_over_floor",
+    "crawl_cpu_seconds",
+    "body_mib_received",
+    "event_loop",
 }
 
 

@@ -110,13 +110,24 @@ class Visit:
         return self.observation.family
 
     async def fetch(
-        self, path: str, *, method: str = "GET", json_body: Any = None, domain: str | None = None
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        json_body: Any = None,
+        domain: str | None = None,
+        conditional: bool = False,
     ) -> Response:
-        """Request a path of this host (or `domain`) and keep the answer as a document."""
+        """Request a path of this host (or `domain`) and keep the answer as a document.
+
+        `conditional`: send the validators kept from the last crawl; the caller must handle
+        `response.not_modified` (a 304 carries no body).
+        """
         response = await self.fetcher.request(
-            domain or self.domain, path, method=method, json_body=json_body
+            domain or self.domain, path, method=method, json_body=json_body, conditional=conditional
         )
         self.observation.requests += response.requests
+        self.observation.not_modified += response.not_modified
         if response.requests:
             if response.body is not None and len(response.body) >= OFFLOAD_BYTES:
                 # Hashing and compressing a big list off the event loop: both release the GIL.
@@ -126,13 +137,21 @@ class Visit:
         return response
 
     async def get_json(
-        self, path: str, *, method: str = "GET", json_body: Any = None, domain: str | None = None
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        json_body: Any = None,
+        domain: str | None = None,
+        conditional: bool = False,
     ) -> Answer:
         if domain is None and json_body in (None, {}):
             reused = self.reuse(method, path)
             if reused is not None:
                 return reused
-        response = await self.fetch(path, method=method, json_body=json_body, domain=domain)
+        response = await self.fetch(
+            path, method=method, json_body=json_body, domain=domain, conditional=conditional
+        )
         if response.moved_to:
             return Answer(None, kinds.REDIRECT_OFFSITE, response)
         value, error = response.json()
@@ -236,16 +255,46 @@ class Visit:
     def opted_out(self) -> bool:
         return self.observation.opt_out is not None
 
-    def set_peers(self, result: ListResult) -> None:
+    def set_peers(self, result: ListResult, answer: Answer | None = None) -> None:
+        """The peer list as read; `answer` (a conditional one) keeps its validators."""
         self.observation.peers_visibility = result.visibility
         self.observation.peers_truncated = result.truncated
         if result.visibility == PUBLIC:
             self.observation.peers = self.domains(result.items)
+            if answer is not None:
+                self._keep_validators(answer.response)
             if self.on_discover is not None:
                 self.on_discover(self.observation.peers, "peer")
 
-    def set_blocks(self, result: ListResult) -> None:
+    def peers_unchanged(self, answer: Answer) -> None:
+        """A 304: the public list stored last time is still the list (nothing to parse)."""
+        self.observation.peers_visibility = PUBLIC
+        self.observation.peers_unchanged = True
+        self._keep_validators(answer.response)
+
+    def blocks_unchanged(self, answer: Answer) -> None:
+        """A 304: the public block list stored last time is still the list."""
+        self.observation.blocks_visibility = PUBLIC
+        self.observation.blocks_unchanged = True
+        self._keep_validators(answer.response)
+
+    async def fetch_document(self, path: str) -> Response:
+        """A document kept only for provenance, requested conditionally (a 304 = unchanged)."""
+        response = await self.fetch(path, conditional=True)
+        if response.ok or response.not_modified:
+            self._keep_validators(response)
+        return response
+
+    def _keep_validators(self, response: Response) -> None:
+        validators = response.validator if response.not_modified else response.validators
+        if validators is not None:
+            self.observation.validators[response.path] = validators
+
+    def set_blocks(self, result: ListResult, answer: Answer | None = None) -> None:
+        """The block list as read; `answer` (a conditional one) keeps its validators."""
         self.observation.blocks_visibility = result.visibility
+        if result.visibility == PUBLIC and answer is not None:
+            self._keep_validators(answer.response)
         if result.visibility == PUBLIC:
             self.observation.blocks = [rule for rule in result.items if rule is not None]
             if self.on_discover is not None:

@@ -10,6 +10,9 @@ Endpoints:
   entry: `domain` (obfuscated when the admin chose to), `digest` (SHA-256 of the real domain),
   `severity` (silence|suspend), `comment` (public reason or null).
 - `GET /api/v1/instance/activity`: 12 weekly buckets (strings); kept as a document.
+
+The peer and block lists and the activity are requested conditionally: Rails sends an ETag
+and answers a matching `If-None-Match` with 304, which means "unchanged since the last crawl".
 """
 
 from __future__ import annotations
@@ -42,16 +45,22 @@ async def read_instance(visit: Visit) -> None:
 
 async def read_flat_peers(visit: Visit, *, missing: str = HIDDEN) -> None:
     """`/api/v1/instance/peers` as a flat array of strings (Mastodon-compatible servers)."""
-    answer = await visit.get_json("/api/v1/instance/peers")
+    answer = await visit.get_json("/api/v1/instance/peers", conditional=True)
+    if answer.response.not_modified:
+        visit.peers_unchanged(answer)
+        return
     visibility = visibility_of(answer, missing=missing)
     if visibility == PUBLIC and not isinstance(answer.value, list):
         visibility = "error"
-    visit.set_peers(ListResult(visibility, answer.value if visibility == PUBLIC else []))
+    visit.set_peers(ListResult(visibility, answer.value if visibility == PUBLIC else []), answer)
 
 
 async def read_domain_blocks(visit: Visit) -> None:
     """`/api/v1/instance/domain_blocks`: published moderation, digests included."""
-    answer = await visit.get_json("/api/v1/instance/domain_blocks")
+    answer = await visit.get_json("/api/v1/instance/domain_blocks", conditional=True)
+    if answer.response.not_modified:
+        visit.blocks_unchanged(answer)
+        return
     visibility = visibility_of(answer, missing=HIDDEN)
     if visibility == PUBLIC and not isinstance(answer.value, list):
         visibility = "error"
@@ -64,7 +73,7 @@ async def read_domain_blocks(visit: Visit) -> None:
         rules.append(
             visit.rule(entry.get("domain"), severity, entry.get("comment"), entry.get("digest"))
         )
-    visit.set_blocks(ListResult(visibility, rules))
+    visit.set_blocks(ListResult(visibility, rules), answer)
 
 
 @register
@@ -77,4 +86,4 @@ class MastodonAdapter:
             return
         await read_flat_peers(visit)
         await read_domain_blocks(visit)
-        await visit.fetch("/api/v1/instance/activity")
+        await visit.fetch_document("/api/v1/instance/activity")

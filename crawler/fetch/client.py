@@ -4,7 +4,12 @@ Politeness: robots.txt is fetched first for every host and checked for every pat
 targets included); at most one request is in flight per host, with a minimum gap between
 requests (the host's Crawl-delay when larger); 429/503 answers are retried a few times after
 Retry-After / X-RateLimit-Reset or a jittered exponential backoff; each host has a request
-budget per crawl; a global semaphore bounds the requests in flight.
+budget per crawl; a global semaphore bounds the requests in flight. Hosts that resolve to one
+address (shared hosting) share `per_address` slots and its backoff (`addresses.py`).
+
+Conditional requests: for a request made with `conditional=True`, the validators kept from the
+previous crawl (`Fetcher.validators`: ETag, Last-Modified) are sent as If-None-Match /
+If-Modified-Since; a 304 then comes back as a `Response` with `not_modified` set and no body.
 
 Safety: HTTPS URLs only; every host name is validated; resolved addresses must be public
 (`guard.py`); redirects are followed only within the same host (at most 5) and a permanent
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,6 +39,7 @@ import orjson
 
 from crawler.domains import REAL_NETWORK, DomainPolicy
 from crawler.fetch import errors
+from crawler.fetch.addresses import AddressBook, AddressState, SharedAnswers
 from crawler.fetch.errors import BodyTooLarge, classify
 from crawler.fetch.guard import GuardedResolver, is_public_address
 from crawler.fetch.robots import ROBOTS_MAX_BYTES, RobotsRules
@@ -44,6 +51,8 @@ _ROBOTS_UNREACHABLE = frozenset(
 )
 ERROR_BODY_BYTES = 64 * 1024
 CHUNK = 64 * 1024
+#: (ETag, Last-Modified) of an answer, as the server sent them.
+Validator = tuple[str | None, str | None]
 
 
 def utc_now(timespec: str = "seconds") -> str:
@@ -58,6 +67,7 @@ class FetchSettings:
     user_agent: str
     via: str | None = None
     concurrency: int = 64
+    per_address: int = 4
     min_gap: float = 1.0
     max_crawl_delay: float = 60.0
     host_budget: int = 100
@@ -91,6 +101,17 @@ class Response:
     final_path: str | None = None
     requests: int = 0
     elapsed: float | None = None  # seconds from sending the request to the end of the body
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False  # a 304 to a conditional request: unchanged since `validator`
+    validator: Validator | None = None  # what a conditional request sent
+
+    @property
+    def validators(self) -> Validator | None:
+        """This answer's (ETag, Last-Modified), if it sent either."""
+        if self.etag is None and self.last_modified is None:
+            return None
+        return self.etag, self.last_modified
 
     @property
     def url(self) -> str:
@@ -131,6 +152,8 @@ class HostState:
     robots: RobotsRules | None = None
     robots_response: Response | None = None
     robots_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    grouped: bool = False
+    group: AddressState | None = None
 
 
 class Fetcher:
@@ -144,17 +167,30 @@ class Fetcher:
         self._session: aiohttp.ClientSession | None = None
         self._hosts: dict[str, HostState] = {}
         self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self._answers: SharedAnswers | None = None
+        self._grouping: SharedAnswers | None = None
+        self.addresses = AddressBook(settings.per_address)
+        #: domain -> path -> validator of the answer stored last time (set by the engine).
+        self.validators: dict[str, dict[str, Validator]] = {}
         self.in_flight = 0
         self.stats: Counter[str] = Counter()
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
-        inner = self._resolver or aiohttp.resolver.DefaultResolver()
+        if s.via:
+            # Nothing is resolved to connect; only an injected resolver groups hosts.
+            inner: aiohttp.abc.AbstractResolver = aiohttp.resolver.ThreadedResolver()
+            if self._resolver is not None:
+                self._grouping = SharedAnswers(GuardedResolver(self._resolver))
+            self._answers = SharedAnswers(GuardedResolver(inner))
+        else:
+            inner = self._resolver or aiohttp.resolver.DefaultResolver()
+            self._answers = self._grouping = SharedAnswers(GuardedResolver(inner))
         connector = aiohttp.TCPConnector(
             limit=s.concurrency + 8,
             limit_per_host=0,  # one-per-host is enforced per *name* by HostState, not per IP
             ttl_dns_cache=300,
-            resolver=GuardedResolver(inner),
+            resolver=self._answers,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -175,6 +211,8 @@ class Fetcher:
     async def __aexit__(self, *exc_info: object) -> None:
         if self._session is not None:
             await self._session.close()
+        if self._grouping is not None and self._grouping is not self._answers:
+            await self._grouping.close()
 
     def _host(self, domain: str) -> HostState:
         state = self._hosts.get(domain)
@@ -185,6 +223,25 @@ class Fetcher:
     def release(self, domain: str) -> None:
         """Forget a host's politeness state once its visit is over (bounds memory)."""
         self._hosts.pop(domain, None)
+        self.validators.pop(domain, None)
+        if self._grouping is not None:
+            self._grouping.forget(domain)
+
+    async def address_of(self, domain: str) -> AddressState | None:
+        """The address group of a host (resolved once per visit), None when unknown."""
+        state = self._host(domain)
+        if not state.grouped:
+            group = None
+            if self._grouping is not None:
+                try:
+                    answer = await self._grouping.resolve(domain, 443, socket.AF_UNSPEC)
+                except Exception:  # the request itself will report the failure
+                    answer = []
+                if answer:
+                    group = self.addresses.get(answer[0]["host"])
+                    group.hosts += 1
+            state.group, state.grouped = group, True
+        return state.group
 
     def requests_made(self, domain: str) -> int:
         state = self._hosts.get(domain)
@@ -215,9 +272,18 @@ class Fetcher:
             return state.robots, state.robots_response
 
     async def request(
-        self, domain: str, path: str, *, method: str = "GET", json_body: Any = None
+        self,
+        domain: str,
+        path: str,
+        *,
+        method: str = "GET",
+        json_body: Any = None,
+        conditional: bool = False,
     ) -> Response:
-        """One logical request, robots-checked, paced, retried and redirect-guarded."""
+        """One logical request, robots-checked, paced, retried and redirect-guarded.
+
+        `conditional`: send the validators kept for this URL, if any (GET only).
+        """
         rules, robots_response = await self.robots(domain)
         if robots_response.moved_to:
             return _refused(domain, path, method, None, moved_to=robots_response.moved_to)
@@ -231,16 +297,28 @@ class Fetcher:
             return _refused(domain, path, method, errors.CRAWL_DELAY_TOO_LONG, f"{delay:g}s")
         if not rules.allows(path):
             return _refused(domain, path, method, errors.ROBOTS_DISALLOWED)
-        return await self._follow(domain, path, method, json_body, check=True)
+        validator = None
+        if conditional and method == "GET":
+            validator = self.validators.get(domain, {}).get(path)
+        return await self._follow(domain, path, method, json_body, check=True, validator=validator)
 
     async def _follow(
-        self, domain: str, path: str, method: str, json_body: Any, *, check: bool
+        self,
+        domain: str,
+        path: str,
+        method: str,
+        json_body: Any,
+        *,
+        check: bool,
+        validator: Validator | None = None,
     ) -> Response:
         """Send, following same-host redirects only; report moves and refuse everything else."""
         original = path
         total_requests = 0
         for _ in range(self.settings.max_redirects + 1):
-            response = await self._send(domain, path, method, json_body)
+            # Validators belong to the URL they were sent for, not to a redirect target.
+            condition = validator if path == original else None
+            response = await self._send(domain, path, method, json_body, condition)
             total_requests += response.requests
             response.requests = total_requests
             response.path, response.final_path = original, path
@@ -286,7 +364,14 @@ class Fetcher:
         new_path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return Response(domain=target, path=new_path)
 
-    async def _send(self, domain: str, path: str, method: str, json_body: Any) -> Response:
+    async def _send(
+        self,
+        domain: str,
+        path: str,
+        method: str,
+        json_body: Any,
+        validator: Validator | None = None,
+    ) -> Response:
         """One request with pacing, budget and 429/503 retries (no redirect handling)."""
         s = self.settings
         state = self._host(domain)
@@ -300,14 +385,15 @@ class Fetcher:
                 wait = state.next_allowed - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                async with self._semaphore:
-                    state.requests += 1
-                    used += 1
-                    self.in_flight += 1
-                    try:
-                        response = await self._exchange(domain, path, method, json_body)
-                    finally:
-                        self.in_flight -= 1
+                group = state.group if state.grouped else await self.address_of(domain)
+                state.requests += 1
+                used += 1
+                if group is None:
+                    response = await self._slot(domain, path, method, json_body, validator)
+                else:
+                    response = await self._address_slot(
+                        group, domain, path, method, json_body, validator
+                    )
                 state.next_allowed = time.monotonic() + state.gap
             response.requests = used
             self.stats[response.error or f"http_{response.status}"] += 1
@@ -321,13 +407,76 @@ class Fetcher:
                 response.error = errors.HTTP_429 if response.status == 429 else errors.HTTP_5XX
                 return response
             state.next_allowed = max(state.next_allowed, time.monotonic() + delay)
+            if group is not None:
+                group.backoffs += 1
+                group.next_allowed = max(group.next_allowed, time.monotonic() + delay)
         raise AssertionError("unreachable")
 
-    async def _exchange(self, domain: str, path: str, method: str, json_body: Any) -> Response:
+    async def _address_slot(
+        self,
+        group: AddressState,
+        domain: str,
+        path: str,
+        method: str,
+        json_body: Any,
+        validator: Validator | None,
+    ) -> Response:
+        """Wait for one of the address's slots and its backoff, then send."""
+        queued = time.monotonic()
+        async with group.slots:
+            while True:
+                if (pause := group.next_allowed - time.monotonic()) > 0:
+                    await asyncio.sleep(pause)
+                    continue
+                await self._semaphore.acquire()
+                # A 429 may have paused the address while this waited for the global slot.
+                if group.next_allowed <= time.monotonic():
+                    break
+                self._semaphore.release()
+            group.queue_seconds += time.monotonic() - queued
+            group.requests += 1
+            group.in_flight += 1
+            group.max_in_flight = max(group.max_in_flight, group.in_flight)
+            try:
+                return await self._counted(domain, path, method, json_body, validator)
+            finally:
+                group.in_flight -= 1
+                self._semaphore.release()
+
+    async def _slot(
+        self, domain: str, path: str, method: str, json_body: Any, validator: Validator | None
+    ) -> Response:
+        """Send within the global bound on requests in flight."""
+        async with self._semaphore:
+            return await self._counted(domain, path, method, json_body, validator)
+
+    async def _counted(
+        self, domain: str, path: str, method: str, json_body: Any, validator: Validator | None
+    ) -> Response:
+        self.in_flight += 1
+        try:
+            return await self._exchange(domain, path, method, json_body, validator)
+        finally:
+            self.in_flight -= 1
+
+    async def _exchange(
+        self,
+        domain: str,
+        path: str,
+        method: str,
+        json_body: Any,
+        validator: Validator | None = None,
+    ) -> Response:
         """The wire exchange: build the URL (or the via URL), read a capped body."""
         s = self.settings
         assert self._session is not None, "use Fetcher as an async context manager"
         headers: dict[str, str] = {}
+        if validator is not None:
+            etag, last_modified = validator
+            if etag:
+                headers["If-None-Match"] = etag
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified
         if s.via:
             url = f"http://{s.via}{path}"
             headers["Host"] = domain
@@ -348,6 +497,12 @@ class Fetcher:
                 result.status = answer.status
                 result.content_type = answer.headers.get("Content-Type", "")
                 result.retry_after = _retry_after(answer.headers)
+                result.etag = _header(answer.headers, "ETag")
+                result.last_modified = _header(answer.headers, "Last-Modified")
+                if answer.status == 304 and validator is not None:
+                    result.not_modified, result.validator = True, validator
+                    result.elapsed = round(time.perf_counter() - started, 4)
+                    return result
                 if answer.status in REDIRECT_STATUSES:
                     result.detail = answer.headers.get("Location", "")
                     result.elapsed = round(time.perf_counter() - started, 4)
@@ -383,6 +538,14 @@ def _refused(
         moved_to=moved_to,
         fetched_at=utc_now(),
     )
+
+
+def _header(headers: Any, name: str) -> str | None:
+    """A validator header as sent (bounded: it is sent back next crawl), or None."""
+    value = headers.get(name)
+    if not value or len(value) > 200 or not value.isprintable():
+        return None
+    return value.strip()
 
 
 def _looks_like_address(host: str) -> bool:

@@ -14,8 +14,16 @@ servers only they list), blocks, peers, history (epochs), usage (counts),
 world (everything at the current epoch), platforms/ (wire formats), server (aiohttp), truth.
 """
 
-from crawler.sandbox.config import FailureRates, SandboxConfig
+from crawler.sandbox.config import FailureRates, Provider, SandboxConfig
 from crawler.sandbox.core import Sandbox, run_forever
 from crawler.sandbox.server import LogEntry, ServerStats
 
-__all__ = ["FailureRates", "LogEntry", "Sandbox", "SandboxConfig", "ServerStats", "run_forever"]
+__all__ = [
+    "FailureRates",
+    "LogEntry",
+    "Provider",
+    "Sandbox",
+    "SandboxConfig",
+    "ServerStats",
+    "run_forever",
+]

@@ -29,6 +29,22 @@ class FailureRates:
 
 
 @dataclass
+class Provider:
+    """A hosting provider: `hosts` instances that resolve to one simulated `address`.
+
+    Only `Sandbox.resolver()` knows these addresses (the crawler's `--via` connections all go to
+    the sandbox port); the server counts requests in flight per provider. Every
+    `rate_limit_every`-th request to the provider is answered 429 with an X-RateLimit-Reset
+    `reset_seconds` ahead, and any request before that reset is counted as `early`.
+    """
+
+    address: str
+    hosts: int
+    rate_limit_every: int = 0  # 0 = never rate-limited
+    reset_seconds: float = 0.3
+
+
+@dataclass
 class SandboxConfig:
     """What to simulate. Defaults suit tests (1000 instances, everything present)."""
 
@@ -48,6 +64,7 @@ class SandboxConfig:
     hidden_fraction: float = 0.03  # instances no seed lists (reachable at hops >= 2)
     peer_exponent: float = 0.5  # peer list size ~ max_peers * rank ** -exponent
     hang_seconds: float = 3600.0  # how long a hanging host keeps the request open
+    providers: list[Provider] = field(default_factory=list)  # shared hosting (see Provider)
 
     @classmethod
     def scale(cls, seed: int = 1) -> SandboxConfig:

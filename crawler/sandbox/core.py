@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from crawler.sandbox.config import SandboxConfig
+from crawler.sandbox.hosting import HostingMap, SandboxResolver
 from crawler.sandbox.server import SandboxServer, ServerStats
 from crawler.sandbox.truth import build_truth
 from crawler.sandbox.world import World
@@ -31,7 +32,10 @@ class Sandbox:
         self.world = World(self.config)
         self.stats = ServerStats(self.config.keep_log, self.config.log_limit)
         self.hostile = _hostile() if self.config.hostile else None
-        self._server = SandboxServer(self.world, self.config, self.stats, self.hostile)
+        self.hosting = HostingMap(self.world, self.config.providers)
+        self._server = SandboxServer(
+            self.world, self.config, self.stats, self.hostile, self.hosting
+        )
         self.port: int | None = None
 
     @property
@@ -48,6 +52,11 @@ class Sandbox:
         """Move the world to `epoch`; the server follows at once."""
         self.world.set_epoch(epoch)
         self._server.new_epoch()
+
+    def resolver(self) -> SandboxResolver:
+        """A DNS resolver giving each host its simulated address (hosting providers shared);
+        pass it as `CrawlSettings.resolver` to group hosts by address in --via mode."""
+        return SandboxResolver(self.hosting)
 
     def truth(self, include_peers: bool = True) -> dict[str, Any]:
         """Ground truth of the current epoch (see crawler.sandbox.truth)."""

@@ -5,20 +5,29 @@ in flight, bounded request log) for every response type, drops and hangs include
 applies the host's failure mode (drop, hang, 500, 410, HTML, 301, 429-once-per-path), then asks
 `crawler.sandbox.platforms.respond`. Small answers are cached per epoch; peer lists are
 generated on every request.
+
+Like Rails (Rack::ETag + Rack::ConditionalGet), Mastodon-family hosts send a weak ETag with
+every 200 GET answer and answer a matching `If-None-Match` with 304 and no body. Hosts on a
+hosting provider (`crawler.sandbox.hosting`) are counted per provider address too, and the
+provider's rate limit answers 429 with an X-RateLimit-Reset like Mastodon's Rack::Attack.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import hashlib
 import random
 import time
 from collections import defaultdict, deque
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
 
-from crawler.sandbox.config import SandboxConfig
+from crawler.sandbox.config import Provider, SandboxConfig
+from crawler.sandbox.hosting import HostingMap
 from crawler.sandbox.model import Host
 from crawler.sandbox.platforms import Ctx, Reply, respond
 from crawler.sandbox.world import World
@@ -33,6 +42,9 @@ PARKED = (
 CACHE_LIMIT = 20_000
 CACHE_BODY_LIMIT = 256 * 1024
 MAX_BODY = 64 * 1024
+ETAG_PLATFORMS = frozenset({"mastodon"})
+#: Early requests within this much of a provider's reset are not counted (clock granularity).
+EARLY_SLACK = 0.05
 
 
 class LogEntry(NamedTuple):
@@ -57,18 +69,33 @@ class ServerStats:
         self.max_in_flight: dict[str, int] = defaultdict(int)
         self.log: dict[str, deque[LogEntry]] = {}
         self.total = 0
+        # Per hosting-provider address: requests, in flight, 429s sent, requests before a reset.
+        self.address_requests: dict[str, int] = defaultdict(int)
+        self.address_in_flight: dict[str, int] = defaultdict(int)
+        self.address_max_in_flight: dict[str, int] = defaultdict(int)
+        self.address_limited: dict[str, int] = defaultdict(int)
+        self.address_early: dict[str, int] = defaultdict(int)
+        self.address_early_max: dict[str, int] = defaultdict(int)  # most after any one 429
+        self.not_modified = 0  # 304 answers sent
 
-    def begin(self, host: str) -> None:
-        """A request for `host` starts."""
+    def begin(self, host: str, address: str | None = None) -> None:
+        """A request for `host` (on a provider at `address`) starts."""
         self.total += 1
         self.requests[host] += 1
         now = self.in_flight[host] = self.in_flight[host] + 1
         if now > self.max_in_flight[host]:
             self.max_in_flight[host] = now
+        if address is not None:
+            self.address_requests[address] += 1
+            now = self.address_in_flight[address] = self.address_in_flight[address] + 1
+            if now > self.address_max_in_flight[address]:
+                self.address_max_in_flight[address] = now
 
-    def end(self, host: str, entry: LogEntry) -> None:
+    def end(self, host: str, entry: LogEntry, address: str | None = None) -> None:
         """A request for `host` ends (answered or not)."""
         self.in_flight[host] -= 1
+        if address is not None:
+            self.address_in_flight[address] -= 1
         if self.keep_log:
             log = self.log.get(host)
             if log is None:
@@ -81,6 +108,15 @@ class ServerStats:
         self.max_in_flight.clear()
         self.log.clear()
         self.total = 0
+        for counter in (
+            self.address_requests,
+            self.address_max_in_flight,
+            self.address_limited,
+            self.address_early,
+            self.address_early_max,
+        ):
+            counter.clear()
+        self.not_modified = 0
 
 
 def host_key(value: str) -> str:
@@ -103,12 +139,21 @@ class SandboxServer:
     """aiohttp application and runner for one sandbox."""
 
     def __init__(
-        self, world: World, config: SandboxConfig, stats: ServerStats, hostile: Any = None
+        self,
+        world: World,
+        config: SandboxConfig,
+        stats: ServerStats,
+        hostile: Any = None,
+        hosting: HostingMap | None = None,
     ) -> None:
         self.world = world
         self.config = config
         self.stats = stats
         self.hostile = hostile
+        self.hosting = hosting or HostingMap(world, [])
+        # provider address -> (when its last 429 was sent, when that rate limit resets)
+        self._reset_at: dict[str, tuple[float, float]] = {}
+        self._episode_early: dict[str, int] = defaultdict(int)
         self._latency = random.Random(f"{config.seed}:latency")
         self._rate_seen: set[tuple[int, str]] = set()
         self._cache: dict[tuple[object, ...], Reply] = {}
@@ -149,13 +194,16 @@ class SandboxServer:
     ) -> web.StreamResponse:
         host = host_key(request.host)
         start = time.monotonic()
-        self.stats.begin(host)
+        provider = self.hosting.provider(host)
+        address = provider.address if provider else None
+        self.stats.begin(host, address)
         status = 0
         try:
             lo, hi = self.config.latency_ms
             if hi > 0:
                 await asyncio.sleep(self._latency.uniform(lo, hi) / 1000)
-            response = await handler(request)
+            limited = self._rate_limit(provider, start) if provider else None
+            response = _to_response(limited) if limited else await handler(request)
             status = response.status
             return response
         except web.HTTPException as exc:
@@ -170,7 +218,33 @@ class SandboxServer:
                 request.headers.get("User-Agent", ""),
                 status,
             )
-            self.stats.end(host, entry)
+            self.stats.end(host, entry, address)
+
+    def _rate_limit(self, provider: Provider, arrived: float) -> Reply | None:
+        """The provider's limiter: every n-th request gets a 429 and a reset ahead.
+
+        A request that arrived after a 429 was sent and before its reset is `early`; one already
+        on its way when the 429 left is throttled, not early. A client that honours the 429 for
+        the whole address sends at most one early request per other slot it had in use (those
+        it started before it read the 429); `address_early_max` is the most after one 429.
+        """
+        address = provider.address
+        now = time.monotonic()
+        sent, reset = self._reset_at.get(address, (0.0, 0.0))
+        if now < reset:
+            if sent < arrived < reset - EARLY_SLACK:
+                self.stats.address_early[address] += 1
+                self._episode_early[address] += 1
+                most = self.stats.address_early_max
+                most[address] = max(most[address], self._episode_early[address])
+            return _limited(reset - now)
+        every = provider.rate_limit_every
+        if every and self.stats.address_requests[address] % every == 0:
+            self._reset_at[address] = (now, now + provider.reset_seconds)
+            self._episode_early[address] = 0
+            self.stats.address_limited[address] += 1
+            return _limited(provider.reset_seconds)
+        return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         name = host_key(request.host)
@@ -185,7 +259,21 @@ class SandboxServer:
         if early is not None:
             return _to_response(early)
         body = await request.read() if request.method == "POST" else b""
-        return _to_response(self._reply(h, name, request, body))
+        reply = self._reply(h, name, request, body)
+        if reply.status == 200 and request.method == "GET" and h.platform in ETAG_PLATFORMS:
+            reply = self._conditional(reply, request.headers.get("If-None-Match"))
+        return _to_response(reply)
+
+    def _conditional(self, reply: Reply, if_none_match: str | None) -> Reply:
+        """Rack::ETag then Rack::ConditionalGet: tag the answer, 304 when the tag matches."""
+        etag = dict(reply.headers).get("ETag")
+        if etag is None:
+            etag = _weak_etag(reply.body)
+            reply = dataclasses.replace(reply, headers=(*reply.headers, ("ETag", etag)))
+        if if_none_match and etag in (tag.strip() for tag in if_none_match.split(",")):
+            self.stats.not_modified += 1
+            return Reply(304, b"", None, (("ETag", etag),), cacheable=False)
+        return reply
 
     async def _hang(self, request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(TimeoutError):
@@ -225,11 +313,33 @@ class SandboxServer:
             return cached
         ctx = Ctx(self.world, h, name, request.method, request.path, request.query, body)
         reply = respond(ctx)
+        if reply.status == 200 and request.method == "GET" and h.platform in ETAG_PLATFORMS:
+            # Tagged once per cached answer; peer lists (not cached) are hashed per request.
+            etag = ("ETag", _weak_etag(reply.body))
+            reply = dataclasses.replace(reply, headers=(*reply.headers, etag))
         if reply.cacheable and len(reply.body) <= CACHE_BODY_LIMIT:
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()
             self._cache[key] = reply
         return reply
+
+
+def _weak_etag(body: bytes) -> str:
+    """Rack::ETag's tag: W/ and the first 32 hex digits of the body's SHA-256."""
+    return f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+def _limited(seconds: float) -> Reply:
+    """Mastodon's throttled answer (Rack::Attack): 429 with an ISO 8601 X-RateLimit-Reset."""
+    reset = datetime.now(UTC) + timedelta(seconds=seconds)
+    stamp = reset.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return Reply(
+        429,
+        b'{"error":"Throttled"}',
+        "application/json",
+        (("X-RateLimit-Reset", stamp),),
+        cacheable=False,
+    )
 
 
 def _to_response(reply: Reply) -> web.Response:

@@ -106,10 +106,7 @@ def apply_block_list(
             connection.execute("UPDATE blocks SET active = 0 WHERE id = ?", (gone.id,))
             event("removed", gone)
 
-    connection.execute(
-        "UPDATE blocks SET last_seen = ?, last_crawl = ? WHERE blocker = ? AND active = 1",
-        (now, crawl_id, blocker),
-    )
+    mark_seen(connection, blocker, crawl_id, now)
     if events:
         connection.executemany(
             "INSERT INTO block_events (blocker, blocked_pattern, blocked, event, severity, "
@@ -118,6 +115,15 @@ def apply_block_list(
             events,
         )
     return counts
+
+
+def mark_seen(connection: sqlite3.Connection, blocker: str, crawl_id: int, now: str) -> None:
+    """The blocker's active rules were seen (again) in this crawl: what an unchanged list
+    costs, whether it was read and compared or answered 304 Not Modified."""
+    connection.execute(
+        "UPDATE blocks SET last_seen = ?, last_crawl = ? WHERE blocker = ? AND active = 1",
+        (now, crawl_id, blocker),
+    )
 
 
 def drop_blocks(connection: sqlite3.Connection, blocker: str) -> None:

@@ -86,10 +86,17 @@ def apply_visit(
 ) -> str:
     """Update the visited domain's row and time series; return the stored status."""
     row = connection.execute(
-        "SELECT status, failures, first_failure_at FROM instances WHERE domain = ?",
+        "SELECT status, failures, first_failure_at, peers_count, peers_truncated, blocks_count "
+        "FROM instances WHERE domain = ?",
         (observation.domain,),
     ).fetchone()
     previous = PreviousState(row[0], row[1] or 0, parse_iso(row[2])) if row else PreviousState()
+    # Lists answered 304 are the lists stored last time: their counts carry over.
+    carried: dict[str, object] = {}
+    if row and observation.peers_unchanged:
+        carried.update(peers_count=row[3], peers_truncated=row[4])
+    if row and observation.blocks_unchanged:
+        carried["blocks_count"] = row[5]
     change = transition(previous, observation, now, recrawl_after)
     stamp = iso(now)
     common = {
@@ -105,6 +112,7 @@ def apply_visit(
     }
     if observation.status == ALIVE:
         common.update(_data_fields(observation))
+        common.update(carried)
         common["last_seen"] = stamp
     elif observation.status == OPTED_OUT:
         common.update(dict.fromkeys(DATA_COLUMNS))
@@ -114,7 +122,7 @@ def apply_visit(
         f"UPDATE instances SET {assignments} WHERE domain = ?",
         (*common.values(), observation.domain),
     )
-    _append_stats(connection, observation, change.status, crawl_id, stamp)
+    _append_stats(connection, observation, change.status, crawl_id, stamp, carried)
     return change.status
 
 
@@ -147,10 +155,20 @@ def _data_fields(observation: Observation) -> dict[str, object]:
 
 
 def _append_stats(
-    connection: sqlite3.Connection, observation: Observation, status: str, crawl_id: int, stamp: str
+    connection: sqlite3.Connection,
+    observation: Observation,
+    status: str,
+    crawl_id: int,
+    stamp: str,
+    carried: dict[str, object],
 ) -> None:
     alive = observation.status == ALIVE
     counts = observation.counts if alive else {}
+    peers_count = len(observation.peers) if alive and observation.peers is not None else None
+    blocks_count = len(observation.blocks) if alive and observation.blocks is not None else None
+    if alive:
+        peers_count = carried.get("peers_count", peers_count)
+        blocks_count = carried.get("blocks_count", blocks_count)
     record_stats(
         connection,
         observation.domain,
@@ -164,8 +182,8 @@ def _append_stats(
             counts.get("users_active_month"),
             counts.get("users_active_halfyear"),
             counts.get("local_posts"),
-            len(observation.peers) if alive and observation.peers is not None else None,
-            len(observation.blocks) if alive and observation.blocks is not None else None,
+            peers_count,
+            blocks_count,
             ",".join(sorted(observation.quality_flags))
             if alive and observation.quality_flags
             else None,

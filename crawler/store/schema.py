@@ -44,6 +44,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "peer_edges_removed": int,
             "store_seconds": float,
             "peer_store_seconds": float,
+            "not_modified": int,
+            "busiest_addresses": str,
         },
         "id",
         set(),
@@ -183,6 +185,12 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
         {"domain", "url"},
     ),
     "document_bodies": ({"sha256": str, "encoding": str, "body": bytes}, "sha256", set()),
+    # The ETag / Last-Modified of each list answer stored last, sent back on the next crawl.
+    "http_validators": (
+        {"domain": str, "path": str, "etag": str, "last_modified": str, "crawl_id": int},
+        ("domain", "path"),
+        set(),
+    ),
     "imported_blocklists": (
         {
             "source": str,

@@ -86,12 +86,26 @@ class StoreWriter:
         assert cursor.lastrowid is not None
         return cursor.lastrowid, False
 
-    def finish_crawl(self, crawl_id: int, now: datetime, *, interrupted: bool = False) -> None:
+    def finish_crawl(
+        self,
+        crawl_id: int,
+        now: datetime,
+        *,
+        interrupted: bool = False,
+        busiest: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Close the crawl; `busiest`: the shared addresses that carried most requests."""
         status = "running" if interrupted else "finished"
         with self._transaction():
             self.connection.execute(
-                "UPDATE crawls SET finished_at = ?, status = ? WHERE id = ?",
-                (None if interrupted else iso(now), status, crawl_id),
+                "UPDATE crawls SET finished_at = ?, status = ?, "
+                "busiest_addresses = coalesce(?, busiest_addresses) WHERE id = ?",
+                (
+                    None if interrupted else iso(now),
+                    status,
+                    json.dumps(busiest) if busiest else None,
+                    crawl_id,
+                ),
             )
 
     def add_seeds(self, seeds: Iterable[str], how: str, now: datetime) -> list[str]:
@@ -145,6 +159,15 @@ class StoreWriter:
 
     def known_domains(self) -> list[str]:
         return [row[0] for row in self.connection.execute("SELECT domain FROM instances")]
+
+    def load_validators(self) -> dict[str, dict[str, tuple[str | None, str | None]]]:
+        """domain -> path -> (ETag, Last-Modified) kept from the lists stored last."""
+        validators: dict[str, dict[str, tuple[str | None, str | None]]] = {}
+        for domain, path, etag, last_modified in self.connection.execute(
+            "SELECT domain, path, etag, last_modified FROM http_validators"
+        ):
+            validators.setdefault(domain, {})[path] = (etag, last_modified)
+        return validators
 
     # -- visits ---------------------------------------------------------------------------
 
@@ -208,6 +231,7 @@ class StoreWriter:
             peers.drop_peers(self.connection, source_id)
             block_store.drop_blocks(self.connection, domain)
             documents.drop_documents(self.connection, domain)
+            self.connection.execute("DELETE FROM http_validators WHERE domain = ?", (domain,))
             record_exclusion(
                 self.connection,
                 domain,
@@ -230,7 +254,10 @@ class StoreWriter:
         result: VisitResult,
     ) -> None:
         if observation.status != ALIVE:
-            return
+            return  # lists not read: the stored ones and their validators stay
+        self._record_validators(observation, crawl_id)
+        if observation.blocks_unchanged:
+            block_store.mark_seen(self.connection, observation.domain, crawl_id, stamp)
         if observation.peers is not None:
             started = time.perf_counter()
             targets = self.ids.ids_of(observation.peers)
@@ -242,6 +269,20 @@ class StoreWriter:
             result.block_events = block_store.apply_block_list(
                 self.connection, observation.domain, observation.blocks, crawl_id, stamp
             )
+
+    def _record_validators(self, observation: Observation, crawl_id: int) -> None:
+        """Keep the validators of the lists read now; a list not read now drops its validator
+        (its next answer is downloaded in full)."""
+        domain = observation.domain
+        self.connection.execute("DELETE FROM http_validators WHERE domain = ?", (domain,))
+        self.connection.executemany(
+            "INSERT INTO http_validators (domain, path, etag, last_modified, crawl_id) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                (domain, path, etag, last_modified, crawl_id)
+                for path, (etag, last_modified) in observation.validators.items()
+            ),
+        )
 
     def _record_exclusion_state(self, observation: Observation, crawl_id: int, stamp: str) -> None:
         domain = observation.domain
@@ -265,7 +306,8 @@ class StoreWriter:
             "rejected_names = rejected_names + ?, "
             "peer_edges_added = peer_edges_added + ?, peer_edges_removed = peer_edges_removed + ?, "
             "store_seconds = coalesce(store_seconds, 0) + ?, "
-            "peer_store_seconds = coalesce(peer_store_seconds, 0) + ? WHERE id = ?",
+            "peer_store_seconds = coalesce(peer_store_seconds, 0) + ?, "
+            "not_modified = coalesce(not_modified, 0) + ? WHERE id = ?",
             (
                 alive,
                 failed,
@@ -276,6 +318,7 @@ class StoreWriter:
                 result.peer_edges_removed,
                 result.store_seconds,
                 result.peer_store_seconds,
+                observation.not_modified,
                 crawl_id,
             ),
         )
