@@ -273,3 +273,12 @@ def plant_hostile_text(source: Path, target: Path) -> dict[str, str]:
         )
     connection.close()
     return {"domain": domain, "blocker": blocker}
+
+
+def crawler_family(entry: dict[str, Any]) -> str | None:
+    """The family fediscope must store for a truth entry: its lineage table applied to the
+    software NodeInfo names (the sandbox files a fork such as fedired under its own family), or
+    for a server that names none, the family its platform API showed (None if nothing did)."""
+    from crawler.software import family_of
+
+    return family_of(entry["software"]) if entry["software"] else entry["family"]

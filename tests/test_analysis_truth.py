@@ -7,9 +7,8 @@ import shutil
 import sqlite3
 from collections import defaultdict
 
-from crawler.software import family_of
 from graph.analyze import analyze
-from tests.support import rows
+from tests.support import crawler_family, rows
 
 DERIVED = [
     "platform_share_history", "crawl_changes", "instance_uptime", "concentration",
@@ -32,7 +31,7 @@ def test_latest_platform_shares_match_the_truth(demo_db):
         if t["expected_status"] == "alive" and domain in visited:
             # The family table is the crawler's (the sandbox calls Fedired its own family, the
             # crawler files it under misskey); what is checked here is the per-crawl sums.
-            entry = want[family_of(t["software"])]
+            entry = want[crawler_family(t)]
             entry[0] += 1
             entry[1] += t["users_total"] or 0
             entry[2] += t["users_active_month"] or 0

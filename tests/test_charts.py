@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from crawler.software import family_of
 from graph.analyze import analyze
 from graph.charts import (
     BY_SLUG,
@@ -24,7 +23,7 @@ from graph.charts import (
     render_charts,
 )
 from tests.small_world import build_world
-from tests.support import rows
+from tests.support import crawler_family, rows
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -243,7 +242,7 @@ def test_sandbox_platform_share_equals_the_truth(demo_db):
     alive = _truth_alive(demo_db)
     expected: dict[tuple[str, int], int] = {}
     for t in alive.values():
-        family = family_of(t["software"])
+        family = crawler_family(t)
         group = family if family in FAMILY_COLOURS else "other"
         for order, value in ((1, 1), (2, t["users_total"]), (3, t["users_active_month"])):
             expected[(group, order)] = expected.get((group, order), 0) + (value or 0)

@@ -7,11 +7,10 @@ from collections import Counter
 
 import pytest
 
-from crawler.software import family_of
 from graph.analyze import analyze
 from graph.versions import major_version
 from tests.small_world import build_world
-from tests.support import rows
+from tests.support import crawler_family, rows
 
 
 @pytest.mark.parametrize(
@@ -44,7 +43,7 @@ def test_version_share_matches_the_sandbox_truth(demo_db):
         r["domain"] for r in rows(demo_db, "SELECT domain FROM instances WHERE status = 'alive'")
     }
     want = Counter(
-        (family_of(t["software"]), major_version(t["version"]))  # the crawler's family table
+        (crawler_family(t), major_version(t["version"]))
         for d, t in truth.items()
         if t["expected_status"] == "alive" and d in stored
     )
