@@ -294,8 +294,8 @@ def headline(answer: WhoBlocksAnswer) -> str:
             strongest[b.blocker] = b
     candidates = {b.blocker for b in answer.blockers if b.match == "candidate"} - set(strongest)
     maybe = (
-        f" {len(candidates):,} more {_servers(len(candidates))} publish a masked name that may "
-        "mean it."
+        f" {len(candidates):,} more {_servers(len(candidates))} "
+        f"{'publishes' if len(candidates) == 1 else 'publish'} a masked name that may mean it."
         if candidates
         else ""
     )

@@ -43,7 +43,7 @@ def test_version_share_matches_the_sandbox_truth(demo_db):
         r["domain"] for r in rows(demo_db, "SELECT domain FROM instances WHERE status = 'alive'")
     }
     want = Counter(
-        (crawler_family(t), major_version(t["version"]))
+        (crawler_family(t) or "unknown", major_version(t["version"]))
         for d, t in truth.items()
         if t["expected_status"] == "alive" and d in stored
     )
