@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import duckdb
 import networkx as nx
 import pyarrow.parquet as pq
 import pytest
@@ -18,6 +20,7 @@ from crawler.domains import SANDBOX
 from crawler.observation import Observation
 from crawler.store.writer import StoreWriter
 from graph.analyze import analyze
+from graph.dataset import LEFT_OUT
 from graph.export import TABLES, export
 from graph.peers import pagerank
 from tests.support import rows
@@ -172,22 +175,71 @@ def as_text(value) -> str:
     return "" if value is None else str(value)
 
 
+def parquet_rows(duck, dataset: Path, name: str, header: list[str]) -> list[tuple]:
+    """A table as the dataset holds it: a snapshot file, or its Hive partitions (crawl_id from
+    the path), or, for the peer_edges view, the open peer intervals named through domains."""
+    columns = ", ".join(f'"{c}"' for c in header)
+    if name == "peer_edges":
+        query = (
+            "SELECT s.name AS source, t.name AS target, p.first_crawl "
+            f"FROM read_parquet('{dataset}/peer_intervals/*.parquet') p "
+            f"JOIN '{dataset}/domains.parquet' s ON s.id = p.source_id "
+            f"JOIN '{dataset}/domains.parquet' t ON t.id = p.target_id "
+            "WHERE p.removed_crawl IS NULL"
+        )
+    elif name == "peer_intervals":
+        query = f"SELECT {columns} FROM read_parquet('{dataset}/peer_intervals/*.parquet')"
+    elif (dataset / f"{name}.parquet").exists():
+        query = f"SELECT {columns} FROM '{dataset}/{name}.parquet'"
+    else:
+        partitions = f"{dataset}/{name}/crawl_id=*/part-0.parquet"
+        query = f"SELECT {columns} FROM read_parquet('{partitions}', hive_partitioning = true)"
+    return [tuple(r) for r in duck.execute(query).fetchall()]
+
+
 def test_csv_and_parquet_are_the_tables_column_for_column(world, tmp_path):
-    for fmt in ("csv", "parquet"):
-        files = {p.rsplit("/", 1)[1].split(".")[0]: p for p in export(str(world), fmt, tmp_path)}
-        assert set(files) == set(TABLES)
-        for name, path in files.items():
-            header, want = table_rows(world, name)
-            if fmt == "csv":
-                with open(path, newline="", encoding="utf-8") as handle:
-                    got_header, *got = list(csv.reader(handle))
-                assert got_header == header, name
-                assert got == [[as_text(v) for v in row] for row in want], name
-            else:
-                table = pq.read_table(path)
-                assert table.column_names == header, name
-                got = [tuple(r[c] for c in header) for r in table.to_pylist()]
-                assert got == want, name
+    files = {Path(p).stem: p for p in export(str(world), "csv", str(tmp_path / "csv"))}
+    assert set(files) == set(TABLES)
+    for name, path in files.items():
+        header, want = table_rows(world, name)
+        with open(path, newline="", encoding="utf-8") as handle:
+            got_header, *got = list(csv.reader(handle))
+        assert got_header == header, name
+        assert got == [[as_text(v) for v in row] for row in want], name
+    # Parquet: a dataset directory (snapshot tables, per-crawl partitions, peer intervals).
+    dataset = tmp_path / "parquet"
+    export(str(world), "parquet", str(dataset))
+    connection = sqlite3.connect(world)
+    try:
+        in_db = {
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            )
+        }
+    finally:
+        connection.close()
+    snapshots = {p.stem for p in dataset.glob("*.parquet")}
+    partitioned = {p.parts[-3] for p in dataset.glob("*/crawl_id=*/part-0.parquet")}
+    assert partitioned == {"instance_stats", "block_events", "rejected_names"}
+    # Every table and view is in the dataset but raw answers and views restating other tables.
+    assert snapshots | partitioned | {"peer_intervals"} == in_db - LEFT_OUT | {"peer_intervals"}
+    assert set(TABLES) <= snapshots | partitioned | {"peer_edges"}
+    with duckdb.connect() as duck:
+        for name in sorted(snapshots | partitioned | {"peer_intervals", "peer_edges"}):
+            connection = sqlite3.connect(world)
+            try:
+                cursor = connection.execute(f'SELECT * FROM "{name}"')
+                header = [d[0] for d in cursor.description]
+                want = [tuple(r) for r in cursor]
+            finally:
+                connection.close()
+            if name in snapshots:
+                assert pq.read_schema(dataset / f"{name}.parquet").names == header, name
+            got = parquet_rows(duck, dataset, name, header)
+            assert sorted(got, key=repr) == sorted(want, key=repr), name
+    _, edges = table_rows(world, "peer_edges")
+    assert sorted((s, t) for s, t, _ in edges) == sorted(peer_edges())
     header, instances = table_rows(world, "instances")
     assert header[0] == "domain" and len(instances) == 11
 
