@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from crawler.store.schema import open_database
+from graph.analyze import analyze
 
 CRAWLS = {1: "2026-01-05T10:00:00Z", 2: "2026-01-12T10:00:00Z", 3: "2026-01-19T10:00:00Z"}
 SOFTWARE = {
@@ -74,6 +75,13 @@ PEERS = [
     ("a.test", "c.test", 1, 3),
     ("b.ops.test", "a.test", 2, None),
 ]
+
+
+def analysed_world(path: Path) -> Path:
+    """The world at `path`, with `analyze` already run over it."""
+    build_world(path)
+    analyze(str(path))
+    return path
 
 
 def build_world(path: Path) -> Path:

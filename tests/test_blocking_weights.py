@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from graph.analyze import analyze
-from tests.small_world import build_world
+from tests.small_world import analysed_world, build_world
 from tests.support import rows
 
 # Live servers' monthly actives at the latest crawl: a 50, b 12 (mastodon), c 10 (misskey),
@@ -19,9 +19,7 @@ W = {"a": 1 / math.log2(4), "b": 1.0, "c": 1 / math.log2(11), "e": 1.0}
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
-    db = build_world(tmp_path_factory.mktemp("blocks") / "world.db")
-    analyze(str(db))
-    return db
+    return analysed_world(tmp_path_factory.mktemp("blocks") / "world.db")
 
 
 def test_blocked_three_ways(world):

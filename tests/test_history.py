@@ -9,15 +9,13 @@ from pathlib import Path
 import pytest
 
 from graph.analyze import analyze
-from tests.small_world import build_world
+from tests.small_world import analysed_world, build_world
 from tests.support import rows
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
-    db = build_world(tmp_path_factory.mktemp("world") / "world.db")
-    analyze(str(db))
-    return db
+    return analysed_world(tmp_path_factory.mktemp("world") / "world.db")
 
 
 def test_platform_share_history_per_crawl_and_family(world):
