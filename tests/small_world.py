@@ -13,6 +13,7 @@ Servers (registrable domain in brackets):
 
 from __future__ import annotations
 
+import sqlite3
 import zlib
 from hashlib import sha256
 from pathlib import Path
@@ -77,9 +78,15 @@ PEERS = [
 ]
 
 
-def analysed_world(path: Path) -> Path:
-    """The world at `path`, with `analyze` already run over it."""
+def analysed_world(path: Path, *changes: str) -> Path:
+    """The world at `path`, edited by the SQL statements `changes`, then analysed."""
     build_world(path)
+    if changes:
+        connection = sqlite3.connect(path)
+        for change in changes:
+            connection.execute(change)
+        connection.commit()
+        connection.close()
     analyze(str(path))
     return path
 
