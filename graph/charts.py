@@ -552,9 +552,21 @@ FROM blocks_by_platform ORDER BY family_rules DESC, family, rules DESC
 """
 
 
-def _draw_severities(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-    order = _order(rows, "label", "rules")
-    severities = [s for s in SEVERITY_COLOURS if any(r["severity"] == s for r in rows)]
+def _share_bars(
+    rows: list[dict[str, Any]],
+    chart: Chart,
+    date: DataDate,
+    width: int,
+    *,
+    order: list[str],
+    field: str,
+    colours: dict[str, str],
+    axis_title: str,
+    legend_title: str,
+    tooltip: list[Any],
+) -> Any:
+    """Horizontal bars, one per platform label, each stacked to 100% by `field`'s kinds."""
+    kinds = [k for k in colours if any(r[field] == k for r in rows)]
     chart_ = (
         alt.Chart(ROWS)
         .mark_bar(stroke="white", strokeWidth=0.5)
@@ -563,28 +575,43 @@ def _draw_severities(rows: list[dict[str, Any]], chart: Chart, date: DataDate, w
             x=alt.X(
                 "share_percent:Q",
                 stack="zero",
-                title="Share of the platform's active block rules (%)",
+                title=axis_title,
                 scale=alt.Scale(domain=[0, 100]),
             ),
             color=alt.Color(
-                "severity:N",
-                scale=alt.Scale(domain=severities, range=[SEVERITY_COLOURS[s] for s in severities]),
-                sort=severities,
-                legend=alt.Legend(title="Severity", orient="top", columns=2),
+                f"{field}:N",
+                scale=alt.Scale(domain=kinds, range=[colours[k] for k in kinds]),
+                sort=kinds,
+                legend=alt.Legend(title=legend_title, orient="top", columns=2),
             ),
-            order=alt.Order("severity_order:Q"),
-            tooltip=[
-                alt.Tooltip("family:N", title="Platform"),
-                alt.Tooltip("severity:N", title="Severity"),
-                alt.Tooltip("rules:Q", title="Rules", format=","),
-                alt.Tooltip("blockers:Q", title="Servers with such rules", format=","),
-                alt.Tooltip("share_percent:Q", title="Share (%)", format=".1f"),
-            ],
+            order=alt.Order(f"{field}_order:Q"),
+            tooltip=tooltip,
         )
-        .transform_calculate(severity_order=f"indexof({severities!r}, datum.severity)")
+        .transform_calculate(**{f"{field}_order": f"indexof({kinds!r}, datum.{field})"})
         .properties(width=width - 130, height=alt.Step(18))
     )
     return finish_chart(chart_, chart, rows, date, width)
+
+
+def _draw_severities(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
+    return _share_bars(
+        rows,
+        chart,
+        date,
+        width,
+        order=_order(rows, "label", "rules"),
+        field="severity",
+        colours=SEVERITY_COLOURS,
+        axis_title="Share of the platform's active block rules (%)",
+        legend_title="Severity",
+        tooltip=[
+            alt.Tooltip("family:N", title="Platform"),
+            alt.Tooltip("severity:N", title="Severity"),
+            alt.Tooltip("rules:Q", title="Rules", format=","),
+            alt.Tooltip("blockers:Q", title="Servers with such rules", format=","),
+            alt.Tooltip("share_percent:Q", title="Share (%)", format=".1f"),
+        ],
+    )
 
 
 VISIBILITY_LABEL = """CASE coalesce(blocks_visibility, '')
@@ -614,37 +641,24 @@ def _draw_visibility(rows: list[dict[str, Any]], chart: Chart, date: DataDate, w
     if any(r["family"] == "other" for r in rows):  # 'other' last, whatever its label says
         other = next(r["label"] for r in rows if r["family"] == "other")
         order = [label for label in order if label != other] + [other]
-    kinds = [k for k in VISIBILITY_COLOURS if any(r["visibility"] == k for r in rows)]
-    chart_ = (
-        alt.Chart(ROWS)
-        .mark_bar(stroke="white", strokeWidth=0.5)
-        .encode(
-            y=alt.Y("label:N", sort=order, title=None),
-            x=alt.X(
-                "share_percent:Q",
-                stack="zero",
-                title="Share of the platform's servers (%)",
-                scale=alt.Scale(domain=[0, 100]),
-            ),
-            color=alt.Color(
-                "visibility:N",
-                scale=alt.Scale(domain=kinds, range=[VISIBILITY_COLOURS[k] for k in kinds]),
-                sort=kinds,
-                legend=alt.Legend(title="Block list", orient="top", columns=2),
-            ),
-            order=alt.Order("visibility_order:Q"),
-            tooltip=[
-                alt.Tooltip("family:N", title="Platform"),
-                alt.Tooltip("visibility:N", title="Block list"),
-                alt.Tooltip("servers:Q", title="Servers", format=","),
-                alt.Tooltip("active_users:Q", title="Their active users", format=","),
-                alt.Tooltip("share_percent:Q", title="Share (%)", format=".1f"),
-            ],
-        )
-        .transform_calculate(visibility_order=f"indexof({kinds!r}, datum.visibility)")
-        .properties(width=width - 130, height=alt.Step(18))
+    return _share_bars(
+        rows,
+        chart,
+        date,
+        width,
+        order=order,
+        field="visibility",
+        colours=VISIBILITY_COLOURS,
+        axis_title="Share of the platform's servers (%)",
+        legend_title="Block list",
+        tooltip=[
+            alt.Tooltip("family:N", title="Platform"),
+            alt.Tooltip("visibility:N", title="Block list"),
+            alt.Tooltip("servers:Q", title="Servers", format=","),
+            alt.Tooltip("active_users:Q", title="Their active users", format=","),
+            alt.Tooltip("share_percent:Q", title="Share (%)", format=".1f"),
+        ],
     )
-    return finish_chart(chart_, chart, rows, date, width)
 
 
 # -- the list ----------------------------------------------------------------------------------

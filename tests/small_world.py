@@ -13,6 +13,7 @@ Servers (registrable domain in brackets):
 
 from __future__ import annotations
 
+import sqlite3
 import zlib
 from hashlib import sha256
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import orjson
 
 from crawler.store.schema import open_database
+from graph.analyze import analyze
 
 CRAWLS = {1: "2026-01-05T10:00:00Z", 2: "2026-01-12T10:00:00Z", 3: "2026-01-19T10:00:00Z"}
 SOFTWARE = {
@@ -74,6 +76,19 @@ PEERS = [
     ("a.test", "c.test", 1, 3),
     ("b.ops.test", "a.test", 2, None),
 ]
+
+
+def analysed_world(path: Path, *changes: str) -> Path:
+    """The world at `path`, edited by the SQL statements `changes`, then analysed."""
+    build_world(path)
+    if changes:
+        connection = sqlite3.connect(path)
+        for change in changes:
+            connection.execute(change)
+        connection.commit()
+        connection.close()
+    analyze(str(path))
+    return path
 
 
 def build_world(path: Path) -> Path:

@@ -83,8 +83,8 @@ def peers_of(db: Path, domain: str) -> set[str]:
     return {r["target"] for r in rows(db, "SELECT target FROM peer_edges WHERE source = ?", domain)}
 
 
-async def canned(db: Path, query: str, **params: str) -> list[dict[str, Any]]:
-    """Rows of a canned query of data/metadata.yml, run by Datasette as the site runs it."""
+async def datasette_for(db: Path) -> Any:
+    """A started Datasette serving `db` configured from data/ as `crawler.serve` runs it."""
     from datasette.app import Datasette
 
     from crawler.serve import data_dir, metadata_for, settings
@@ -94,9 +94,17 @@ async def canned(db: Path, query: str, **params: str) -> list[dict[str, Any]]:
         [str(db)],
         metadata=metadata_for(db.stem, directory),
         plugins_dir=str(directory / "plugins"),
+        template_dir=str(directory / "templates"),
+        static_mounts=[("static", str(directory / "static"))],
         settings=settings(directory),
     )
     await ds.invoke_startup()
+    return ds
+
+
+async def canned(db: Path, query: str, **params: str) -> list[dict[str, Any]]:
+    """Rows of a canned query of data/metadata.yml, run by Datasette as the site runs it."""
+    ds = await datasette_for(db)
     response = await ds.client.get(
         f"/{db.stem}/{query}.json", params={**params, "_shape": "array", "_size": "max"}
     )

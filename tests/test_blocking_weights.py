@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from graph.analyze import analyze
-from tests.small_world import build_world
+from tests.small_world import analysed_world
 from tests.support import rows
 
 # Live servers' monthly actives at the latest crawl: a 50, b 12 (mastodon), c 10 (misskey),
@@ -19,9 +17,7 @@ W = {"a": 1 / math.log2(4), "b": 1.0, "c": 1 / math.log2(11), "e": 1.0}
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
-    db = build_world(tmp_path_factory.mktemp("blocks") / "world.db")
-    analyze(str(db))
-    return db
+    return analysed_world(tmp_path_factory.mktemp("blocks") / "world.db")
 
 
 def test_blocked_three_ways(world):
@@ -61,14 +57,10 @@ def test_blocked_reach_overall_and_per_platform(world):
 
 
 def test_unreadable_lists_are_counted_apart(tmp_path):
-    db = build_world(tmp_path / "hidden.db")
-    connection = sqlite3.connect(db)
-    connection.execute(
-        "UPDATE instances SET blocks_visibility = 'hidden' WHERE domain = 'b.ops.test'"
+    db = analysed_world(
+        tmp_path / "hidden.db",
+        "UPDATE instances SET blocks_visibility = 'hidden' WHERE domain = 'b.ops.test'",
     )
-    connection.commit()
-    connection.close()
-    analyze(str(db))
     got = {(r["domain"], r["family"]): r for r in rows(db, "SELECT * FROM blocked_reach")}
     assert got[("d.test", "all")]["active_users_unreadable"] == 12
     assert got[("d.test", "mastodon")]["active_users_unreadable"] == 12

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from graph.analyze import analyze
 from graph.charts import (
     BY_SLUG,
     CHARTS,
@@ -22,7 +21,7 @@ from graph.charts import (
     half_count,
     render_charts,
 )
-from tests.small_world import build_world
+from tests.small_world import analysed_world
 from tests.support import crawler_family, rows
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,9 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
-    path = build_world(tmp_path_factory.mktemp("charts") / "world.db")
-    analyze(str(path))
-    return path
+    return analysed_world(tmp_path_factory.mktemp("charts") / "world.db")
 
 
 def data(path: Path, slug: str) -> list[dict]:

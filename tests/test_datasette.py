@@ -11,9 +11,8 @@ import pytest
 import yaml
 from datasette.app import Datasette
 
-from crawler.serve import data_dir, metadata_for, settings
 from crawler.who_blocks import who_blocks
-from tests.support import truth_blockers
+from tests.support import datasette_for, truth_blockers
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -49,19 +48,6 @@ def test_every_table_and_column_is_described(demo_db):
     assert missing == []
     stale = set(described) - set(schema(demo_db))
     assert stale == set(), "metadata describes tables that do not exist"
-
-
-async def datasette_for(db: Path) -> Datasette:
-    directory = data_dir()
-    ds = Datasette(
-        [str(db)],
-        metadata=metadata_for(db.stem, directory),
-        plugins_dir=str(directory / "plugins"),
-        template_dir=str(directory / "templates"),
-        settings=settings(directory),
-    )
-    await ds.invoke_startup()
-    return ds
 
 
 def a_digest_blocked_domain(db: Path) -> str:

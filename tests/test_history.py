@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import math
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from graph.analyze import analyze
-from tests.small_world import build_world
+from tests.small_world import analysed_world
 from tests.support import rows
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
-    db = build_world(tmp_path_factory.mktemp("world") / "world.db")
-    analyze(str(db))
-    return db
+    return analysed_world(tmp_path_factory.mktemp("world") / "world.db")
 
 
 def test_platform_share_history_per_crawl_and_family(world):
@@ -93,27 +89,22 @@ def test_concentration_hand_computed(world):
 
 
 def test_one_crawl_gives_one_point(tmp_path):
-    db = build_world(tmp_path / "one.db")
-    connection = sqlite3.connect(db)
-    connection.execute("DELETE FROM crawls WHERE id > 1")
-    connection.execute("DELETE FROM instance_stats WHERE crawl_id > 1")
-    connection.commit()
-    connection.close()
-    analyze(str(db))
+    db = analysed_world(
+        tmp_path / "one.db",
+        "DELETE FROM crawls WHERE id > 1",
+        "DELETE FROM instance_stats WHERE crawl_id > 1",
+    )
     assert len(rows(db, "SELECT * FROM crawl_changes")) == 1
     assert {r["crawl_id"] for r in rows(db, "SELECT * FROM concentration")} == {1}
     assert {r["uptime"] for r in rows(db, "SELECT * FROM instance_uptime")} == {1.0, 0.0}
 
 
 def test_a_crawl_without_counts_is_a_row_not_an_error(tmp_path):
-    db = build_world(tmp_path / "empty.db")
-    connection = sqlite3.connect(db)
-    connection.execute(
-        "INSERT INTO crawls (id, started_at, status) VALUES (4, '2026-01-26T10:00:00Z', 'finished')"
+    db = analysed_world(
+        tmp_path / "empty.db",
+        "INSERT INTO crawls (id, started_at, status) "
+        "VALUES (4, '2026-01-26T10:00:00Z', 'finished')",
     )
-    connection.commit()
-    connection.close()
-    analyze(str(db))
     got = rows(db, "SELECT * FROM concentration WHERE crawl_id = 4")
     assert len(got) == 6 and {r["units"] for r in got} == {0}
     assert rows(db, "SELECT servers_visited FROM crawl_changes WHERE crawl_id = 4") == [
@@ -122,12 +113,10 @@ def test_a_crawl_without_counts_is_a_row_not_an_error(tmp_path):
 
 
 def test_peer_edge_changes_come_from_the_crawl_counters_when_recorded(tmp_path):
-    db = build_world(tmp_path / "counted.db")
-    connection = sqlite3.connect(db)
-    connection.execute("UPDATE crawls SET peer_edges_added = 7 * id, peer_edges_removed = id")
-    connection.commit()
-    connection.close()
-    analyze(str(db))
+    db = analysed_world(
+        tmp_path / "counted.db",
+        "UPDATE crawls SET peer_edges_added = 7 * id, peer_edges_removed = id",
+    )
     got = rows(
         db, "SELECT peer_edges_added, peer_edges_removed FROM crawl_changes ORDER BY crawl_id"
     )

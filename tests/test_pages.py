@@ -6,38 +6,24 @@ import csv
 import io
 import re
 import sqlite3
-from pathlib import Path
 
 import pytest
 from datasette.app import Datasette
 
 from crawler import site
-from crawler.serve import data_dir, metadata_for, settings
+from crawler.serve import data_dir
 from crawler.who_blocks import block_changes
 from graph.profile import profile
 from tests.support import (
     CONTRACT_FLAGS,
     crawled_alive,
+    datasette_for,
     plainly_blocked_domain,
     true_blocks,
     truth_of,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-async def datasette_for(db: Path) -> Datasette:
-    directory = data_dir()
-    ds = Datasette(
-        [str(db)],
-        metadata=metadata_for(db.stem, directory),
-        plugins_dir=str(directory / "plugins"),
-        template_dir=str(directory / "templates"),
-        static_mounts=[("static", str(directory / "static"))],
-        settings=settings(directory),
-    )
-    await ds.invoke_startup()
-    return ds
 
 
 def attributes(html: str, element_id: str) -> str:

@@ -15,8 +15,7 @@ import pytest
 
 from graph.charts import CHARTS, chart_rows
 from tests.small_world import build_world
-from tests.support import HOSTILE_HTML, rows
-from tests.test_pages import datasette_for
+from tests.support import HOSTILE_HTML, datasette_for, rows
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

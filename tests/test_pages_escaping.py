@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import HOSTILE_URL
-from tests.test_pages import datasette_for
+from tests.support import HOSTILE_URL, datasette_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -148,7 +148,7 @@ def test_reach_matches_the_sandbox_truth(demo_db):
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_canned_queries_run_in_datasette(demo_db):
-    from tests.test_datasette import datasette_for
+    from tests.support import datasette_for
 
     ds = await datasette_for(demo_db)
     connection = sqlite3.connect(demo_db)

@@ -64,6 +64,40 @@ async def home(datasette: Any, request: Any) -> Response:
     return await page(datasette, request, "fediscope_home.html", {"summary": answer})
 
 
+async def look_up(
+    datasette: Any, request: Any, compute: Any, example: str, too_slow: str
+) -> tuple[str, Any, str | None, int, Any]:
+    """Run `compute(connection, ?domain=)` on the served database.
+
+    Returns (raw domain, answer or None, problem sentence or None, HTTP status, database);
+    `example` ends the sentence for a non-domain and `too_slow` is said on a timeout.
+    """
+    raw = (request.args.get("domain") or "").strip()
+    answer, problem, status, database = None, None, 200, None
+    try:
+        database = await site.pick_database(datasette, request)
+        if raw:
+            answer = await site.run_on(datasette, database, compute, raw)
+    except site.NoDatabase:
+        problem, status = "No fediscope database is being served here.", 404
+    except who_blocks.InvalidQuery:
+        problem, status = (
+            f"“{raw}” is not a domain name fediscope can look up. Type a server's address, "
+            + example,
+            400,
+        )
+    except site.TooSlow:
+        problem, status = too_slow, 503
+    return raw, answer, problem, status, database
+
+
+def json_answer(answer: Any, problem: str | None, status: int) -> Response:
+    """The `.json` form of a looked-up page: the answer, or the problem as {"error": ...}."""
+    if answer is None:
+        return site.json_response({"error": problem or "add ?domain=D"}, status=status or 400)
+    return site.json_response(answer.to_dict())
+
+
 #: Columns of /who-blocks.csv: one row per blocker and rule word, as on the page.
 BLOCKER_COLUMNS = [
     "blocker",
@@ -84,26 +118,15 @@ BLOCKER_COLUMNS = [
 async def who_blocks_page(datasette: Any, request: Any) -> Response:
     """The admin's answer: who blocks D, how, the coverage behind it and what changed."""
     format_ = request.url_vars.get("format")
-    raw = (request.args.get("domain") or "").strip()
-    answer, problem, status, database = None, None, 200, None
-    try:
-        database = await site.pick_database(datasette, request)
-        if raw:
-            answer = await site.run_on(datasette, database, who_blocks.answer, raw)
-    except site.NoDatabase:
-        problem, status = "No fediscope database is being served here.", 404
-    except who_blocks.InvalidQuery:
-        problem, status = (
-            f"“{raw}” is not a domain name fediscope can look up. Type a server's address, "
-            "such as example.social (no https://, no @user, no path).",
-            400,
-        )
-    except site.TooSlow:
-        problem, status = "The answer took too long to compute; please try again.", 503
+    raw, answer, problem, status, database = await look_up(
+        datasette,
+        request,
+        who_blocks.answer,
+        "such as example.social (no https://, no @user, no path).",
+        "The answer took too long to compute; please try again.",
+    )
     if format_ == ".json":
-        if answer is None:
-            return site.json_response({"error": problem or "add ?domain=D"}, status=status or 400)
-        return site.json_response(answer.to_dict())
+        return json_answer(answer, problem, status)
     if format_ == ".csv":
         if answer is None:
             return Response.text(problem or "add ?domain=D", status=status or 400)
@@ -122,26 +145,15 @@ async def who_blocks_page(datasette: Any, request: Any) -> Response:
 async def instance_page(datasette: Any, request: Any) -> Response:
     """One server: status and why, software, counts over time, peers, blocks, raw answers."""
     format_ = request.url_vars.get("format")
-    raw = (request.args.get("domain") or "").strip()
-    answer, problem, status, database = None, None, 200, None
-    try:
-        database = await site.pick_database(datasette, request)
-        if raw:
-            answer = await site.run_on(datasette, database, profile, raw)
-    except site.NoDatabase:
-        problem, status = "No fediscope database is being served here.", 404
-    except who_blocks.InvalidQuery:
-        problem, status = (
-            f"“{raw}” is not a domain name fediscope can look up. Type a server's address, "
-            "such as example.social.",
-            400,
-        )
-    except site.TooSlow:
-        problem, status = "The profile took too long to compute; please try again.", 503
+    raw, answer, problem, status, database = await look_up(
+        datasette,
+        request,
+        profile,
+        "such as example.social.",
+        "The profile took too long to compute; please try again.",
+    )
     if format_ == ".json":
-        if answer is None:
-            return site.json_response({"error": problem or "add ?domain=D"}, status=status or 400)
-        return site.json_response(answer.to_dict())
+        return json_answer(answer, problem, status)
     if answer is not None and not answer.known and answer.excluded is None:
         status = 404
     context = {
