@@ -14,7 +14,8 @@ from pathlib import Path
 
 import vl_convert as vlc
 
-from graph.charts import DEFAULT_WIDTH, DataDate, RenderedChart, render_charts
+from graph.chart_kit import DEFAULT_WIDTH, DataDate
+from graph.charts import RenderedChart, render_charts
 
 PNG_SCALE = 2.0  # 144 dpi: sharp in print and on high-density screens
 

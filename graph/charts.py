@@ -10,203 +10,33 @@ platform family across all charts; smaller families are drawn as "other".
 from __future__ import annotations
 
 import sqlite3
-import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import altair as alt
 
-#: Okabe-Ito colours, one per major platform family, the same in every chart and on the map.
-FAMILY_COLOURS: dict[str, str] = {
-    "mastodon": "#0072B2",
-    "misskey": "#E69F00",
-    "pleroma": "#CC79A7",
-    "lemmy": "#009E73",
-    "peertube": "#D55E00",
-    "pixelfed": "#56B4E9",
-    "friendica": "#000000",
-    "gotosocial": "#F0E442",
-    "other": "#999999",
-}
-FAMILIES = tuple(FAMILY_COLOURS)
-SEVERITY_COLOURS: dict[str, str] = {
-    "suspend": "#D55E00",
-    "silence": "#E69F00",
-    "quarantine": "#CC79A7",
-    "reject_media": "#56B4E9",
-    "reject_reports": "#0072B2",
-    "other": "#999999",
-}
-VISIBILITY_COLOURS: dict[str, str] = {
-    "read": "#009E73",
-    "restricted": "#E69F00",
-    "hidden": "#D55E00",
-    "disallowed by robots.txt": "#CC79A7",
-    "error": "#000000",
-    "not published": "#999999",
-    "not read": "#DDDDDD",
-}
-DEFAULT_WIDTH = 560
-#: Characters per line of subtitle and footer text: narrow enough for a 390 px phone screen,
-#: where the page shrinks the plots but cannot re-wrap text inside a chart.
-WRAP = 58
-TITLE_WRAP = 38
-#: Charts are built over this named data set and the rows are attached to the finished spec
-#: (`datasets`): Altair deep-copies inline data at every layer and facet, which cost seconds.
-ROWS = alt.Data(name="rows")
-SUSPECT_FLAGS = ("stats_suspect", "stats_zeroed", "negative_count", "absurd_count")
-TOP_DOMAINS = 15
-TOP_SOFTWARE = 10
-SOURCE = "fediscope"
-
-_MAJOR = ", ".join(f"'{f}'" for f in FAMILIES if f != "other")
-FAMILY_GROUP = f"CASE WHEN {{column}} IN ({_MAJOR}) THEN {{column}} ELSE 'other' END"
-
-
-def family_group(column: str) -> str:
-    """SQL mapping a family column to its colour group (a major family or 'other')."""
-    return FAMILY_GROUP.format(column=column)
-
-
-@dataclass(frozen=True)
-class DataDate:
-    """Which crawl the charts show: the latest one, with its date and size."""
-
-    crawl_id: int | None
-    date: str
-    servers_answered: int
-
-    def line(self) -> str:
-        if self.crawl_id is None:
-            return "No crawl in this database yet"
-        return (
-            f"Data: crawl #{self.crawl_id} of {self.date}, "
-            f"{self.servers_answered:,} servers answering"
-        )
-
-
-@dataclass(frozen=True)
-class Chart:
-    """One chart: what it shows, the query behind it, how it was gathered and how it is drawn."""
-
-    slug: str
-    title: str
-    units: str
-    method: str
-    sql: str
-    needs: tuple[str, ...]
-    draw: Callable[[list[dict[str, Any]], Chart, DataDate, int], alt.TopLevelMixin]
-    notes: Callable[[list[dict[str, Any]]], str] = field(default=lambda rows: "")
-
-
-def data_date(connection: sqlite3.Connection) -> DataDate:
-    """The latest crawl's id, date (UTC) and number of servers that answered."""
-    row = connection.execute(
-        "SELECT id, substr(coalesce(finished_at, started_at), 1, 10) FROM crawls "
-        "ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
-        return DataDate(None, "", 0)
-    (alive,) = connection.execute(
-        "SELECT count(*) FROM instances WHERE status = 'alive'"
-    ).fetchone()
-    return DataDate(int(row[0]), str(row[1]), int(alive))
-
-
-def missing_tables(connection: sqlite3.Connection, chart: Chart) -> list[str]:
-    present = {
-        name
-        for (name,) in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
-        )
-    }
-    return [table for table in chart.needs if table not in present]
-
-
-def chart_rows(connection: sqlite3.Connection, chart: Chart) -> list[dict[str, Any]]:
-    """The chart's data: its SQL run over the database, as dicts (the CSV beside the chart)."""
-    cursor = connection.execute(chart.sql)
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor]
-
-
-def chart_spec(
-    chart: Chart,
-    rows: list[dict[str, Any]],
-    date: DataDate,
-    width: int = DEFAULT_WIDTH,
-    validate: bool = True,
-) -> dict[str, Any]:
-    """The Vega-Lite spec (a plain dict) of the chart over `rows`.
-
-    Validation against the Vega-Lite schema costs ~0.2 s a chart; the tests and `fediscope
-    charts` validate, the live page (same code, same specs) skips it.
-    """
-    spec = chart.draw(rows, chart, date, width).to_dict(validate=validate)
-    spec.setdefault("datasets", {})["rows"] = rows
-    spec["usermeta"] = {"fediscope": {"chart": chart.slug, "width": width}}
-    return spec
-
-
-def _title(chart: Chart, extra: str = "") -> alt.TitleParams:
-    lines = textwrap.wrap(chart.units, WRAP)
-    if extra:
-        lines += textwrap.wrap(extra, WRAP)
-    return alt.TitleParams(
-        textwrap.wrap(chart.title, TITLE_WRAP),
-        subtitle=lines,
-        anchor="start",
-        fontSize=16,
-        subtitleFontSize=11,
-        subtitleColor="#333333",
-    )
-
-
-def finish_chart(
-    body: Any, chart: Chart, rows: list[dict[str, Any]], date: DataDate, width: int
-) -> alt.TopLevelMixin:
-    """The body under its title, with the data date and source line as a footer.
-
-    The footer is the body's own bottom title framed by its full bounds, so it starts at the
-    chart's left edge (under the axis labels) like the title, not at the plot's.
-    """
-    source = f"{date.line()}. Source: {SOURCE}, {chart.method}"
-    footer = alt.TitleParams(
-        textwrap.wrap(source, WRAP + 6),
-        orient="bottom",
-        anchor="start",
-        frame="bounds",
-        fontSize=10,
-        fontWeight="normal",
-        color="#555555",
-        offset=12,
-    )
-    whole = alt.vconcat(body.properties(title=footer), title=_title(chart, chart.notes(rows)))
-    return (
-        whole.configure(background="white", padding=10)
-        .configure_view(stroke=None)
-        .configure_axis(labelFontSize=11, titleFontSize=11, labelLimit=150)
-    )
-
-
-def _family_colour(field_name: str = "family", legend: bool = False) -> alt.Color:
-    return alt.Color(
-        f"{field_name}:N",
-        scale=alt.Scale(domain=list(FAMILIES), range=list(FAMILY_COLOURS.values())),
-        legend=alt.Legend(title="Platform", orient="top", columns=3) if legend else None,
-    )
-
-
-def _order(rows: list[dict[str, Any]], key: str, value: str) -> list[str]:
-    """Categories ordered by `value` descending, 'other' last."""
-    totals: dict[str, float] = {}
-    for row in rows:
-        totals[row[key]] = totals.get(row[key], 0) + (row[value] or 0)
-    named = sorted((k for k in totals if k != "other"), key=lambda k: (-totals[k], k))
-    return named + (["other"] if "other" in totals else [])
-
+from graph.chart_kit import (
+    DEFAULT_WIDTH,
+    FAMILY_COLOURS,
+    ROWS,
+    SEVERITY_COLOURS,
+    SUSPECT_FLAGS,
+    TOP_DOMAINS,
+    TOP_SOFTWARE,
+    VISIBILITY_COLOURS,
+    Chart,
+    DataDate,
+    category_order,
+    chart_rows,
+    chart_spec,
+    data_date,
+    family_colour,
+    family_group,
+    finish_chart,
+    missing_tables,
+)
 
 # -- platform share, three ways ---------------------------------------------------------------
 
@@ -234,7 +64,7 @@ def _three_ways_sql(table: str, key: str, label: str, family: str | None = None)
 def _draw_three_ways(key: str, colour_field: str) -> Callable[..., alt.TopLevelMixin]:
     def draw(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
         servers = [r for r in rows if r["measure_order"] == 1]
-        order = _order(servers, key, "count")
+        order = category_order(servers, key, "count")
         base = alt.Chart(ROWS).encode(
             y=alt.Y(f"{key}:N", sort=order, title=None),
             x=alt.X(
@@ -251,7 +81,7 @@ def _draw_three_ways(key: str, colour_field: str) -> Callable[..., alt.TopLevelM
             alt.Tooltip("share_percent:Q", title="Share (%)", format=".2f"),
         ]
         bars = base.mark_bar(stroke="#333333", strokeWidth=0.3).encode(
-            color=_family_colour(colour_field), tooltip=tooltip
+            color=family_colour(colour_field), tooltip=tooltip
         )
         labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
             text=alt.Text("share_percent:Q", format=".1f")
@@ -297,8 +127,10 @@ GROUP BY h.crawl_id, 3 ORDER BY h.crawl_id, active_users DESC, family
 
 def _draw_history(value: str, title: str, fmt: str) -> Callable[..., alt.TopLevelMixin]:
     def draw(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-        order = _order([r for r in rows if r["crawl_id"] == rows[-1]["crawl_id"]], "family", value)
-        colour = _family_colour(legend=True)
+        order = category_order(
+            [r for r in rows if r["crawl_id"] == rows[-1]["crawl_id"]], "family", value
+        )
+        colour = family_colour(legend=True)
         colour.sort = order  # type: ignore[attr-defined]
         starts = sorted({str(r["crawl_started"]) for r in rows})
         days = sorted({start[:10] for start in starts})
@@ -599,7 +431,7 @@ def _draw_severities(rows: list[dict[str, Any]], chart: Chart, date: DataDate, w
         chart,
         date,
         width,
-        order=_order(rows, "label", "rules"),
+        order=category_order(rows, "label", "rules"),
         field="severity",
         colours=SEVERITY_COLOURS,
         axis_title="Share of the platform's active block rules (%)",
@@ -637,7 +469,7 @@ def _visibility_note(rows: list[dict[str, Any]]) -> str:
 
 
 def _draw_visibility(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-    order = _order(rows, "label", "servers")
+    order = category_order(rows, "label", "servers")
     if any(r["family"] == "other" for r in rows):  # 'other' last, whatever its label says
         other = next(r["label"] for r in rows if r["family"] == "other")
         order = [label for label in order if label != other] + [other]

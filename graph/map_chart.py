@@ -13,7 +13,7 @@ from typing import Any
 
 import altair as alt
 
-from graph.charts import FAMILY_COLOURS, SEVERITY_COLOURS, Chart, DataDate, finish_chart
+from graph.chart_kit import FAMILY_COLOURS, SEVERITY_COLOURS, Chart, DataDate, finish_chart
 from graph.map_layout import EXTENT, MAP_NODES
 
 MAP_CHART = Chart(

@@ -18,7 +18,7 @@ import sqlite3
 import numpy as np
 from scipy import sparse
 
-from graph.charts import FAMILY_COLOURS
+from graph.chart_kit import FAMILY_COLOURS
 from graph.edges import current_peer_edges
 
 MAP_NODES = 1000
