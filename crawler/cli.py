@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -63,6 +65,16 @@ db_option = click.option(
     metavar="PATH",
     help="SQLite database file.",
 )
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable answer.")
+
+
+def _echo_answer(answer: Any, as_json: bool, format_text: Callable[[Any], str]) -> None:
+    """Print a query command's answer: its to_dict() as JSON, or format_text(answer)."""
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_text(answer))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -277,7 +289,7 @@ def serve(db: str, host: str, port: int) -> None:
 @cli.command("who-blocks")
 @click.argument("domain")
 @db_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable answer.")
+@json_option
 def who_blocks(domain: str, db: str, as_json: bool) -> None:
     """Every instance that blocks DOMAIN, with severity, reason and the coverage behind it."""
     from crawler.who_blocks import InvalidQuery, format_answer
@@ -287,16 +299,13 @@ def who_blocks(domain: str, db: str, as_json: bool) -> None:
         answer = run_who_blocks(existing_database(db), domain)
     except InvalidQuery as exc:
         _fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        click.echo(format_answer(answer))
+    _echo_answer(answer, as_json, format_answer)
 
 
 @cli.command()
 @click.argument("domain")
 @db_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable answer.")
+@json_option
 def reach(domain: str, db: str, as_json: bool) -> None:
     """Who can see DOMAIN's posts: servers that federate with it, by platform, next to those
     that suspend it, and what cannot be known."""
@@ -308,15 +317,12 @@ def reach(domain: str, db: str, as_json: bool) -> None:
         answer = run_reach(existing_database(db), domain)
     except InvalidQuery as exc:
         _fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        click.echo(format_answer(answer))
+    _echo_answer(answer, as_json, format_answer)
 
 
 @cli.command()
 @db_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable answer.")
+@json_option
 def summary(db: str, as_json: bool) -> None:
     """The database at a glance: crawl date, servers, users, platforms, block-list coverage."""
     from graph.summary import format_summary
@@ -327,16 +333,13 @@ def summary(db: str, as_json: bool) -> None:
         answer = run_summary(connection)
     finally:
         connection.close()
-    if as_json:
-        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        click.echo(format_summary(answer))
+    _echo_answer(answer, as_json, format_summary)
 
 
 @cli.command()
 @click.argument("domain")
 @db_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable answer.")
+@json_option
 def profile(domain: str, db: str, as_json: bool) -> None:
     """One server: status, software, users per crawl, peers, blocks, raw answers."""
     from crawler.who_blocks import InvalidQuery
@@ -350,10 +353,7 @@ def profile(domain: str, db: str, as_json: bool) -> None:
         _fail(str(exc))
     finally:
         connection.close()
-    if as_json:
-        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        click.echo(format_profile(answer))
+    _echo_answer(answer, as_json, format_profile)
 
 
 def _read_only(path: str) -> sqlite3.Connection:

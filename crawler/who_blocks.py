@@ -173,7 +173,7 @@ def _rule_rows(connection: sqlite3.Connection, domain: str, active_only: bool) -
     """Rules that may cover `domain` (indexed look-ups; `match_rule` decides); the last
     columns are `active` and the blocker's status."""
     digest = digest_of(domain)
-    parents = _parents(domain)
+    parents = parent_domains(domain)
     marks = ",".join("?" * len(parents)) or "NULL"
     labels = domain.split(".")
     suffixes = [".".join(labels[i:]) for i in range(len(labels))]  # a rule's base must be one
@@ -361,10 +361,6 @@ def match_rule(
 
 def parent_domains(domain: str) -> list[str]:
     """`a.b.example.social` -> [`b.example.social`, `example.social`]."""
-    return _parents(domain)
-
-
-def _parents(domain: str) -> list[str]:
     labels = domain.split(".")
     return [".".join(labels[i:]) for i in range(1, len(labels) - 1)]
 

@@ -9,7 +9,8 @@ address (shared hosting) share `per_address` slots and its backoff (`addresses.p
 
 Conditional requests: for a request made with `conditional=True`, the validators kept from the
 previous crawl (`Fetcher.validators`: ETag, Last-Modified) are sent as If-None-Match /
-If-Modified-Since; a 304 then comes back as a `Response` with `not_modified` set and no body.
+If-Modified-Since (`validators.py`); a 304 then comes back as a `Response` with `not_modified`
+set and no body.
 
 Safety: HTTPS URLs only; every host name is validated; resolved addresses must be public
 (`guard.py`); redirects are followed only within the same host (at most 5) and a permanent
@@ -43,6 +44,7 @@ from crawler.fetch.addresses import AddressBook, AddressState, SharedAnswers
 from crawler.fetch.errors import BodyTooLarge, classify
 from crawler.fetch.guard import GuardedResolver, is_public_address
 from crawler.fetch.robots import ROBOTS_MAX_BYTES, RobotsRules
+from crawler.fetch.validators import Validator, conditional_headers, validator_header
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -51,8 +53,6 @@ _ROBOTS_UNREACHABLE = frozenset(
 )
 ERROR_BODY_BYTES = 64 * 1024
 CHUNK = 64 * 1024
-#: (ETag, Last-Modified) of an answer, as the server sent them.
-Validator = tuple[str | None, str | None]
 
 
 def utc_now(timespec: str = "seconds") -> str:
@@ -472,11 +472,7 @@ class Fetcher:
         assert self._session is not None, "use Fetcher as an async context manager"
         headers: dict[str, str] = {}
         if validator is not None:
-            etag, last_modified = validator
-            if etag:
-                headers["If-None-Match"] = etag
-            if last_modified:
-                headers["If-Modified-Since"] = last_modified
+            headers.update(conditional_headers(validator))
         if s.via:
             url = f"http://{s.via}{path}"
             headers["Host"] = domain
@@ -497,8 +493,8 @@ class Fetcher:
                 result.status = answer.status
                 result.content_type = answer.headers.get("Content-Type", "")
                 result.retry_after = _retry_after(answer.headers)
-                result.etag = _header(answer.headers, "ETag")
-                result.last_modified = _header(answer.headers, "Last-Modified")
+                result.etag = validator_header(answer.headers, "ETag")
+                result.last_modified = validator_header(answer.headers, "Last-Modified")
                 if answer.status == 304 and validator is not None:
                     result.not_modified, result.validator = True, validator
                     result.elapsed = round(time.perf_counter() - started, 4)
@@ -538,14 +534,6 @@ def _refused(
         moved_to=moved_to,
         fetched_at=utc_now(),
     )
-
-
-def _header(headers: Any, name: str) -> str | None:
-    """A validator header as sent (bounded: it is sent back next crawl), or None."""
-    value = headers.get(name)
-    if not value or len(value) > 200 or not value.isprintable():
-        return None
-    return value.strip()
 
 
 def _looks_like_address(host: str) -> bool:

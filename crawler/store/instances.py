@@ -110,9 +110,10 @@ def apply_visit(
         "first_failure_at": iso(change.first_failure_at) if change.first_failure_at else None,
         "last_crawl_id": crawl_id,
     }
-    if observation.status == ALIVE:
-        common.update(_data_fields(observation))
-        common.update(carried)
+    # What this visit learnt (only an alive server tells anything); also the stats row.
+    data = {**_data_fields(observation), **carried} if observation.status == ALIVE else {}
+    if data:
+        common.update(data)
         common["last_seen"] = stamp
     elif observation.status == OPTED_OUT:
         common.update(dict.fromkeys(DATA_COLUMNS))
@@ -122,7 +123,7 @@ def apply_visit(
         f"UPDATE instances SET {assignments} WHERE domain = ?",
         (*common.values(), observation.domain),
     )
-    _append_stats(connection, observation, change.status, crawl_id, stamp, carried)
+    _append_stats(connection, observation.domain, change.status, crawl_id, stamp, data)
     return change.status
 
 
@@ -156,37 +157,30 @@ def _data_fields(observation: Observation) -> dict[str, object]:
 
 def _append_stats(
     connection: sqlite3.Connection,
-    observation: Observation,
+    domain: str,
     status: str,
     crawl_id: int,
     stamp: str,
-    carried: dict[str, object],
+    data: dict[str, object],
 ) -> None:
-    alive = observation.status == ALIVE
-    counts = observation.counts if alive else {}
-    peers_count = len(observation.peers) if alive and observation.peers is not None else None
-    blocks_count = len(observation.blocks) if alive and observation.blocks is not None else None
-    if alive:
-        peers_count = carried.get("peers_count", peers_count)
-        blocks_count = carried.get("blocks_count", blocks_count)
+    """The visit's time-series row, from the data fields stored on the instance (none unless
+    it was alive; counts of lists answered 304 already carried over)."""
     record_stats(
         connection,
-        observation.domain,
+        domain,
         crawl_id,
         stamp,
         (
             status,
-            observation.software if alive else None,
-            observation.version if alive else None,
-            counts.get("users_total"),
-            counts.get("users_active_month"),
-            counts.get("users_active_halfyear"),
-            counts.get("local_posts"),
-            peers_count,
-            blocks_count,
-            ",".join(sorted(observation.quality_flags))
-            if alive and observation.quality_flags
-            else None,
+            data.get("software"),
+            data.get("version"),
+            data.get("users_total"),
+            data.get("users_active_month"),
+            data.get("users_active_halfyear"),
+            data.get("local_posts"),
+            data.get("peers_count"),
+            data.get("blocks_count"),
+            data.get("quality_flags"),
         ),
     )
 
