@@ -48,19 +48,18 @@ async def page(
     return await site.render_page(datasette, request, template, context, status)
 
 
-async def trouble(datasette: Any, request: Any, message: str, status: int) -> Response:
-    """A plain sentence instead of a stack trace."""
-    return await page(datasette, request, "fediscope_message.html", {"message": message}, status)
-
-
 async def home(datasette: Any, request: Any) -> Response:
     try:
         database = await site.pick_database(datasette, request)
         answer = await site.run_on(datasette, database, summary)
     except site.NoDatabase:
-        return await trouble(datasette, request, "No fediscope database is being served here.", 404)
+        return await site.render_message(
+            datasette, request, "No fediscope database is being served here.", 404
+        )
     except site.TooSlow:
-        return await trouble(datasette, request, "The summary took too long; try again.", 503)
+        return await site.render_message(
+            datasette, request, "The summary took too long; try again.", 503
+        )
     return await page(datasette, request, "fediscope_home.html", {"summary": answer})
 
 
