@@ -148,6 +148,13 @@ async def render_page(
     return Response.html(html, status=status, headers={"Content-Security-Policy": CSP})
 
 
+async def render_message(datasette: Any, request: Any, message: str, status: int) -> Response:
+    """A plain sentence instead of a stack trace (every fediscope page's trouble answer)."""
+    return await render_page(
+        datasette, request, "fediscope_message.html", {"message": message}, status
+    )
+
+
 def json_response(data: Any, status: int = 200) -> Response:
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2, default=str),

@@ -53,7 +53,6 @@ TITLE_WRAP = 38
 #: Charts are built over this named data set and the rows are attached to the finished spec
 #: (`datasets`): Altair deep-copies inline data at every layer and facet, which cost seconds.
 ROWS = alt.Data(name="rows")
-SUSPECT_FLAGS = ("stats_suspect", "stats_zeroed", "negative_count", "absurd_count")
 TOP_DOMAINS = 15
 TOP_SOFTWARE = 10
 SOURCE = "fediscope"

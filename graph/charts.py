@@ -22,7 +22,6 @@ from graph.chart_kit import (
     FAMILY_COLOURS,
     ROWS,
     SEVERITY_COLOURS,
-    SUSPECT_FLAGS,
     TOP_DOMAINS,
     TOP_SOFTWARE,
     VISIBILITY_COLOURS,
@@ -37,6 +36,7 @@ from graph.chart_kit import (
     finish_chart,
     missing_tables,
 )
+from graph.history import SUSPECT_FLAGS
 
 # -- platform share, three ways ---------------------------------------------------------------
 

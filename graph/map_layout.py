@@ -19,7 +19,6 @@ import numpy as np
 from scipy import sparse
 
 from graph.chart_kit import FAMILY_COLOURS
-from graph.edges import current_peer_edges
 
 MAP_NODES = 1000
 SEED = 20240601
@@ -44,12 +43,34 @@ def map_domains(connection: sqlite3.Connection, limit: int = MAP_NODES) -> list[
     ).fetchall()
 
 
+def _edges_among(connection: sqlite3.Connection, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sources, targets) of the current peer edges between the map's servers only.
+
+    SQLite picks them out by the map's few thousand ids instead of every current peer edge
+    crossing into numpy (graph.edges.current_peer_edges) to be thrown away there.
+    """
+    connection.execute("DROP TABLE IF EXISTS temp.map_ids")
+    connection.execute("CREATE TEMP TABLE map_ids (id INTEGER PRIMARY KEY)")
+    connection.executemany(
+        "INSERT OR IGNORE INTO temp.map_ids VALUES (?)", ((int(i),) for i in ids)
+    )
+    # CROSS JOIN keeps the map's ids outermost: each one's edges come by primary key.
+    rows = connection.execute(
+        "SELECT p.source_id, p.target_id FROM temp.map_ids s CROSS "
+        "JOIN peer_intervals p ON p.source_id = s.id AND p.removed_crawl IS NULL "
+        "JOIN temp.map_ids t ON t.id = p.target_id"
+    ).fetchall()
+    connection.execute("DROP TABLE temp.map_ids")
+    edges = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+    return edges[:, 0], edges[:, 1]
+
+
 def federation_matrix(
     connection: sqlite3.Connection, ids: np.ndarray, suspended: list[tuple[int, int]]
 ) -> sparse.csr_matrix:
     """Symmetric weights among the map's servers: 1 per direction listed, severed pairs removed."""
     size = ids.shape[0]
-    sources, targets = current_peer_edges(connection)
+    sources, targets = _edges_among(connection, ids)
     lookup = np.full(int(max(ids.max(initial=0), sources.max(initial=0), targets.max(initial=0)))
                      + 1, -1, dtype=np.int64)  # fmt: skip
     lookup[ids] = np.arange(size)

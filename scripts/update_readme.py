@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
+from generated_file import write_or_check
 
 from crawler.cli import cli
 
@@ -38,15 +39,11 @@ def with_reference(text: str) -> str:
 
 
 def main() -> int:
-    text = README.read_text(encoding="utf-8")
-    updated = with_reference(text)
-    if "--check" in sys.argv:
-        if updated != text:
-            print("README.md's command reference is out of date: run scripts/update_readme.py")
-            return 1
-        return 0
-    README.write_text(updated, encoding="utf-8")
-    return 0
+    return write_or_check(
+        README,
+        with_reference(README.read_text(encoding="utf-8")),
+        "README.md's command reference is out of date: run scripts/update_readme.py",
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from generated_file import write_or_check
 
 from crawler.store.schema import TABLES, VIEWS
 from graph.dataset import LEFT_OUT, PARTITIONED
@@ -108,15 +109,9 @@ def generated_schema() -> str:
 
 
 def main() -> int:
-    text = generated_schema()
-    if "--check" in sys.argv:
-        current = SCHEMA.read_text(encoding="utf-8") if SCHEMA.is_file() else ""
-        if current != text:
-            print("data/SCHEMA.md is out of date: run scripts/update_schema.py")
-            return 1
-        return 0
-    SCHEMA.write_text(text, encoding="utf-8")
-    return 0
+    return write_or_check(
+        SCHEMA, generated_schema(), "data/SCHEMA.md is out of date: run scripts/update_schema.py"
+    )
 
 
 if __name__ == "__main__":

@@ -67,12 +67,6 @@ async def _cached(datasette: Any, database: Any, key: str, function: Any, *args:
     return value
 
 
-async def _trouble(datasette: Any, request: Any, message: str, status: int) -> Response:
-    return await site.render_page(
-        datasette, request, "fediscope_message.html", {"message": message}, status
-    )
-
-
 def platform_charts(connection: sqlite3.Connection) -> tuple[charts.DataDate, list[dict]]:
     """Every /platforms chart as the template needs it (spec JSON ready for the page)."""
     date, rendered = charts.render_charts(connection, validate=False)
@@ -96,9 +90,13 @@ async def platforms_page(datasette: Any, request: Any) -> Response:
         database = await site.pick_database(datasette, request)
         date, items = await _cached(datasette, database, "platforms", platform_charts)
     except site.NoDatabase:
-        return await _trouble(datasette, request, "No fediscope database is being served.", 404)
+        return await site.render_message(
+            datasette, request, "No fediscope database is being served.", 404
+        )
     except site.TooSlow:
-        return await _trouble(datasette, request, "The charts took too long; try again.", 503)
+        return await site.render_message(
+            datasette, request, "The charts took too long; try again.", 503
+        )
     explicit = request.args.get("db") == database.name
     items = [dict(item) for item in items]  # the cached list is shared between requests
     for item in items:
@@ -168,7 +166,11 @@ async def map_page(datasette: Any, request: Any) -> Response:
         db_param = database.name if request.args.get("db") == database.name else None
         picture = await _cached(datasette, database, f"map:{db_param}", map_picture, db_param)
     except site.NoDatabase:
-        return await _trouble(datasette, request, "No fediscope database is being served.", 404)
+        return await site.render_message(
+            datasette, request, "No fediscope database is being served.", 404
+        )
     except site.TooSlow:
-        return await _trouble(datasette, request, "The map took too long; try again.", 503)
+        return await site.render_message(
+            datasette, request, "The map took too long; try again.", 503
+        )
     return await site.render_page(datasette, request, "fediscope_map.html", {"map": picture})

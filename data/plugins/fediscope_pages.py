@@ -42,26 +42,19 @@ def register_routes() -> list[tuple[str, Any]]:
     ]
 
 
-async def page(
-    datasette: Any, request: Any, template: str, context: dict[str, Any], status: int = 200
-) -> Response:
-    return await site.render_page(datasette, request, template, context, status)
-
-
-async def trouble(datasette: Any, request: Any, message: str, status: int) -> Response:
-    """A plain sentence instead of a stack trace."""
-    return await page(datasette, request, "fediscope_message.html", {"message": message}, status)
-
-
 async def home(datasette: Any, request: Any) -> Response:
     try:
         database = await site.pick_database(datasette, request)
         answer = await site.run_on(datasette, database, summary)
     except site.NoDatabase:
-        return await trouble(datasette, request, "No fediscope database is being served here.", 404)
+        return await site.render_message(
+            datasette, request, "No fediscope database is being served here.", 404
+        )
     except site.TooSlow:
-        return await trouble(datasette, request, "The summary took too long; try again.", 503)
-    return await page(datasette, request, "fediscope_home.html", {"summary": answer})
+        return await site.render_message(
+            datasette, request, "The summary took too long; try again.", 503
+        )
+    return await site.render_page(datasette, request, "fediscope_home.html", {"summary": answer})
 
 
 async def look_up(
@@ -139,7 +132,7 @@ async def who_blocks_page(datasette: Any, request: Any) -> Response:
         "headline": who_blocks.headline(answer) if answer else None,
         "database_name": database.name if database else None,
     }
-    return await page(datasette, request, "fediscope_who_blocks.html", context, status)
+    return await site.render_page(datasette, request, "fediscope_who_blocks.html", context, status)
 
 
 async def instance_page(datasette: Any, request: Any) -> Response:
@@ -165,7 +158,7 @@ async def instance_page(datasette: Any, request: Any) -> Response:
         if answer is not None and answer.history
         else None,
     }
-    return await page(datasette, request, "fediscope_instance.html", context, status)
+    return await site.render_page(datasette, request, "fediscope_instance.html", context, status)
 
 
 def history_spec(answer: Any) -> dict[str, Any]:
