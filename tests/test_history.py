@@ -99,6 +99,27 @@ def test_one_crawl_gives_one_point(tmp_path):
     assert {r["uptime"] for r in rows(db, "SELECT * FROM instance_uptime")} == {1.0, 0.0}
 
 
+def test_crawl_ids_with_a_gap_count_crawls_not_ids(tmp_path):
+    # Crawl 2 is gone: ids 1 and 3 are two crawls. By hand from small_world.STATS: a, b, c
+    # answered both, d neither, e only 3 (its first).
+    db = analysed_world(
+        tmp_path / "gap.db",
+        "DELETE FROM crawls WHERE id = 2",
+        "DELETE FROM instance_stats WHERE crawl_id = 2",
+    )
+    got = {r["domain"]: r for r in rows(db, "SELECT * FROM instance_uptime")}
+    assert {d: (r["crawls_since_first"], r["crawls_answered"], r["uptime"])
+            for d, r in got.items()} == {
+        "a.test": (2, 2, 1.0), "b.ops.test": (2, 2, 1.0), "c.test": (2, 2, 1.0),
+        "d.test": (2, 0, 0.0), "e.test": (1, 1, 1.0),
+    }  # fmt: skip
+    changes = rows(db, "SELECT * FROM crawl_changes ORDER BY crawl_id")
+    assert [(r["crawl_id"], r["servers_visited"], r["servers_answered"], r["servers_new"],
+             r["servers_gone"], r["servers_came_back"]) for r in changes] == [
+        (1, 4, 3, 3, 0, 0), (3, 5, 4, 1, 0, 0),
+    ]  # fmt: skip
+
+
 def test_a_crawl_without_counts_is_a_row_not_an_error(tmp_path):
     db = analysed_world(
         tmp_path / "empty.db",
