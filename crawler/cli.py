@@ -292,8 +292,8 @@ def serve(db: str, host: str, port: int) -> None:
 @json_option
 def who_blocks(domain: str, db: str, as_json: bool) -> None:
     """Every instance that blocks DOMAIN, with severity, reason and the coverage behind it."""
-    from crawler.who_blocks import InvalidQuery, format_answer
-    from crawler.who_blocks import who_blocks as run_who_blocks
+    from observatory.who_blocks import InvalidQuery, format_answer
+    from observatory.who_blocks import who_blocks as run_who_blocks
 
     try:
         answer = run_who_blocks(existing_database(db), domain)
@@ -309,9 +309,9 @@ def who_blocks(domain: str, db: str, as_json: bool) -> None:
 def reach(domain: str, db: str, as_json: bool) -> None:
     """Who can see DOMAIN's posts: servers that federate with it, by platform, next to those
     that suspend it, and what cannot be known."""
-    from crawler.who_blocks import InvalidQuery
-    from graph.server_reach import format_answer
-    from graph.server_reach import reach as run_reach
+    from observatory.reach import format_answer
+    from observatory.reach import reach as run_reach
+    from observatory.who_blocks import InvalidQuery
 
     try:
         answer = run_reach(existing_database(db), domain)
@@ -325,8 +325,8 @@ def reach(domain: str, db: str, as_json: bool) -> None:
 @json_option
 def summary(db: str, as_json: bool) -> None:
     """The database at a glance: crawl date, servers, users, platforms, block-list coverage."""
-    from graph.summary import format_summary
-    from graph.summary import summary as run_summary
+    from observatory.summary import format_summary
+    from observatory.summary import summary as run_summary
 
     connection = _read_only(existing_database(db))
     try:
@@ -342,9 +342,9 @@ def summary(db: str, as_json: bool) -> None:
 @json_option
 def profile(domain: str, db: str, as_json: bool) -> None:
     """One server: status, software, users per crawl, peers, blocks, raw answers."""
-    from crawler.who_blocks import InvalidQuery
-    from graph.profile import format_profile
-    from graph.profile import profile as run_profile
+    from observatory.profile import format_profile
+    from observatory.profile import profile as run_profile
+    from observatory.who_blocks import InvalidQuery
 
     connection = _read_only(existing_database(db))
     try:
@@ -422,8 +422,8 @@ def demo(instances: int, seed: int, db: str, port: int, no_serve: bool, crawls: 
 )
 def export(db: str, fmt: str, out: str, crawl: int | None) -> None:
     """Export tables and graphs; Parquet is a dataset that grows crawl by crawl."""
-    from graph.export import ExportError
-    from graph.export import export as run_export
+    from observatory.export import ExportError
+    from observatory.export import export as run_export
 
     try:
         lines = run_export(existing_database(db), fmt, out, crawl)
@@ -437,7 +437,7 @@ def export(db: str, fmt: str, out: str, crawl: int | None) -> None:
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
 def verify_dataset(directory: str) -> None:
     """Re-check a Parquet dataset's files against the SHA-256 sums in its manifest."""
-    from graph.manifest import verify_dataset as run_verify
+    from observatory.manifest import verify_dataset as run_verify
 
     check = run_verify(directory)
     if not check.ok:
@@ -453,7 +453,7 @@ def verify_dataset(directory: str) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 def charts(db: str, out: str) -> None:
     """Write every /platforms chart as SVG and PNG, its data as CSV, and SOURCES.md."""
-    from graph.chart_export import charts as run_charts
+    from observatory.chart_export import charts as run_charts
 
     for file in run_charts(existing_database(db), out):
         click.echo(file)

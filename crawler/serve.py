@@ -17,6 +17,10 @@ import yaml
 TEMPLATE_DATABASE = "fediverse"
 
 
+#: The page plugins with their templates and static files (the read side's Datasette plugin).
+PLUGIN_DIR = Path(__file__).resolve().parent.parent / "observatory" / "plugin"
+
+
 def data_dir() -> Path:
     """The configuration directory: ./data when it has metadata.yml, else the repository's."""
     here = Path.cwd() / "data"
@@ -50,11 +54,11 @@ def datasette_arguments(db_path: str, host: str, port: int, metadata_file: str) 
         "--metadata",
         metadata_file,
         "--plugins-dir",
-        str(directory / "plugins"),
+        str(PLUGIN_DIR),
         "--template-dir",
-        str(directory / "templates"),
+        str(PLUGIN_DIR / "templates"),
         "--static",
-        f"static:{directory / 'static'}",
+        f"static:{PLUGIN_DIR / 'static'}",
         "--host",
         host,
         "--port",

@@ -18,7 +18,7 @@ import sqlite3
 import numpy as np
 from scipy import sparse
 
-from graph.chart_kit import FAMILY_COLOURS
+from observatory.chart_kit import FAMILY_COLOURS
 
 MAP_NODES = 1000
 SEED = 20240601

@@ -87,15 +87,15 @@ async def datasette_for(db: Path) -> Any:
     """A started Datasette serving `db` configured from data/ as `crawler.serve` runs it."""
     from datasette.app import Datasette
 
-    from crawler.serve import data_dir, metadata_for, settings
+    from crawler.serve import PLUGIN_DIR, data_dir, metadata_for, settings
 
     directory = data_dir()
     ds = Datasette(
         [str(db)],
         metadata=metadata_for(db.stem, directory),
-        plugins_dir=str(directory / "plugins"),
-        template_dir=str(directory / "templates"),
-        static_mounts=[("static", str(directory / "static"))],
+        plugins_dir=str(PLUGIN_DIR),
+        template_dir=str(PLUGIN_DIR / "templates"),
+        static_mounts=[("static", str(PLUGIN_DIR / "static"))],
         settings=settings(directory),
     )
     await ds.invoke_startup()

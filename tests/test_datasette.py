@@ -11,7 +11,7 @@ import pytest
 import yaml
 from datasette.app import Datasette
 
-from crawler.who_blocks import who_blocks
+from observatory.who_blocks import who_blocks
 from tests.support import datasette_for, truth_blockers
 
 DATA = Path(__file__).resolve().parent.parent / "data"

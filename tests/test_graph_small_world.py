@@ -20,9 +20,9 @@ from crawler.domains import SANDBOX
 from crawler.observation import Observation
 from crawler.store.writer import StoreWriter
 from graph.analyze import analyze
-from graph.dataset import LEFT_OUT
-from graph.export import TABLES, export
 from graph.peers import pagerank
+from observatory.dataset import LEFT_OUT
+from observatory.export import TABLES, export
 from tests.support import rows
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

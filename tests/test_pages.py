@@ -10,10 +10,10 @@ import sqlite3
 import pytest
 from datasette.app import Datasette
 
-from crawler import site
 from crawler.serve import data_dir
-from crawler.who_blocks import block_changes
-from graph.profile import profile
+from observatory import site
+from observatory.profile import profile
+from observatory.who_blocks import block_changes
 from tests.support import (
     CONTRACT_FLAGS,
     crawled_alive,

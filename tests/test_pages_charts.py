@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.charts import CHARTS, chart_rows
+from observatory.charts import CHARTS, chart_rows
 from tests.small_world import build_world
 from tests.support import HOSTILE_HTML, datasette_for, rows
 

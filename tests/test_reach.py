@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from crawler.blocks import digest_of
 from crawler.cli import cli
 from graph.analyze import analyze
-from graph.server_reach import reach
+from observatory.reach import reach
 from tests.small_world import build_world
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def canned(db: Path, domain: str) -> dict[str, dict]:
     """The `reach` canned query of data/metadata.yml, with the Datasette plugin's functions."""
-    spec = importlib.util.spec_from_file_location("plugin", REPO / "data/plugins/fediscope_sql.py")
+    spec = importlib.util.spec_from_file_location("plugin", REPO / "observatory/plugin/sql.py")
     plugin = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plugin)
     metadata = yaml.safe_load((REPO / "data/metadata.yml").read_text())

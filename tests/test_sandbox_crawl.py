@@ -13,8 +13,8 @@ import pytest
 import pytest_asyncio
 
 from crawler.sandbox import Sandbox, SandboxConfig
-from crawler.who_blocks import coverage_line, who_blocks
 from graph.analyze import analyze
+from observatory.who_blocks import coverage_line, who_blocks
 from tests.support import CONTRACT_FLAGS, canned, crawl_via, rows, truth_blockers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -11,7 +11,7 @@ from crawler.blocks import digest_of, make_rule
 from crawler.domains import SANDBOX
 from crawler.observation import Observation
 from crawler.store.writer import StoreWriter
-from crawler.who_blocks import (
+from observatory.who_blocks import (
     Blocker,
     Coverage,
     InvalidQuery,

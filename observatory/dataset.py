@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graph.manifest import (
+from observatory.manifest import (
     DatasetError,
     file_entry,
     read_manifest,

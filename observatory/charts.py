@@ -17,7 +17,8 @@ from typing import Any
 
 import altair as alt
 
-from graph.chart_kit import (
+from graph.history import SUSPECT_FLAGS
+from observatory.chart_kit import (
     DEFAULT_WIDTH,
     FAMILY_COLOURS,
     ROWS,
@@ -36,7 +37,6 @@ from graph.chart_kit import (
     finish_chart,
     missing_tables,
 )
-from graph.history import SUSPECT_FLAGS
 
 # -- platform share, three ways ---------------------------------------------------------------
 

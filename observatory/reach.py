@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from crawler.domains import REAL_NETWORK, SANDBOX
-from crawler.who_blocks import InvalidQuery, find_blockers
+from observatory.who_blocks import InvalidQuery, find_blockers
 
 
 @dataclass

@@ -2,11 +2,12 @@
 
 Routes (paths are a contract):
 - `/` home; `/who-blocks?domain=D` (+ `.json`, `.csv`); `/instance?domain=D` (+ `.json`).
-Each page asks a library function for its answer (graph.summary.summary,
-crawler.who_blocks.answer / block_changes, graph.profile.profile), run on Datasette's read-only
-connection under `sql_time_limit_ms` (crawler.site.run_on), and renders a template that extends
-`fediscope_base.html`. `extra_template_vars` gives every `fediscope_*` template (and the custom
-pages under templates/pages/) the base context `fs` (navigation, data date, database name).
+Each page asks a library function for its answer (observatory.summary.summary,
+observatory.who_blocks.answer / block_changes, observatory.profile.profile), run on Datasette's
+read-only connection under `sql_time_limit_ms` (observatory.site.run_on), and renders a template
+that extends `fediscope_base.html`. `extra_template_vars` gives every `fediscope_*` template (and
+the custom pages under templates/pages/) the base context `fs` (navigation, data date, database
+name).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import markupsafe
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from crawler import site, who_blocks
-from graph.profile import profile
-from graph.summary import summary
+from observatory import site, who_blocks
+from observatory.profile import profile
+from observatory.summary import summary
 
 
 @hookimpl

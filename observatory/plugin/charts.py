@@ -1,11 +1,11 @@
 """Datasette plugin: the journalists' `/platforms` charts and the `/map` of the largest servers.
 
 Routes (paths are a contract):
-- `/platforms`: every chart of graph.charts, each with PNG/SVG downloads and its data as CSV;
+- `/platforms`: every chart of observatory.charts, each with PNG/SVG downloads and its data as CSV;
 - `/platforms/<chart>.csv` and `.json`: one chart's data (the rows its spec draws);
-- `/map`: the stored layout of graph.map_layout drawn by graph.map_chart.
+- `/map`: the stored layout of graph.map_layout drawn by observatory.map_chart.
 The answers come from those library functions (the same ones `fediscope charts` uses), run on
-Datasette's read-only connection (crawler.site.run_on). Building the specs takes Altair a
+Datasette's read-only connection (observatory.site.run_on). Building the specs takes Altair a
 noticeable fraction of a second, so finished specs are kept per database file version (path,
 size, modification time): a re-analysed database is redrawn, an unchanged one is not.
 """
@@ -22,10 +22,9 @@ import markupsafe
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from crawler import site
-from graph import charts
-from graph.map_chart import map_spec
 from graph.map_layout import map_data
+from observatory import charts, site
+from observatory.map_chart import map_spec
 
 CACHE_SIZE = 16
 _cache: OrderedDict[tuple, Any] = OrderedDict()

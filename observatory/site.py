@@ -2,7 +2,7 @@
 library function on it under the SQL time limit, the base template's context, and the JSON and
 CSV answers of a page.
 
-Page plugins (data/plugins/fediscope_*.py) stay thin: parse the request, call a library function
+Page plugins (observatory/plugin/*.py) stay thin: parse the request, call a library function
 through `run_on`, and render a template that extends `fediscope_base.html`.
 
 Which database a page reads: `?db=NAME` when it names an attached database, else the first
@@ -25,7 +25,7 @@ from datasette.database import Database
 from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
 
-from graph.summary import data_date
+from observatory.summary import data_date
 
 T = TypeVar("T")
 
@@ -41,7 +41,7 @@ NAVIGATION = (
 
 #: Our pages load only their own files: an injected script or a stray URL can neither run nor
 #: leave the machine even if escaping failed. Vega compiles expressions with Function(), hence
-#: 'unsafe-eval'; inline <script> is NOT allowed (put code in data/static/*.js).
+#: 'unsafe-eval'; inline <script> is NOT allowed (put code in observatory/plugin/static/*.js).
 CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "

@@ -10,7 +10,7 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from crawler.who_blocks import Coverage, block_coverage
+from observatory.who_blocks import Coverage, block_coverage
 
 
 def data_date(connection: sqlite3.Connection) -> tuple[str | None, int]:

@@ -3,7 +3,7 @@
 Tables go out as published in Datasette (block patterns as their owners wrote them, opted-out
 servers with domain, status and reason only). CSV is streamed row by row. Parquet is a dataset
 directory that grows crawl by crawl, with a manifest and a Frictionless datapackage
-(graph/dataset.py; needs pyarrow: `pip install 'fediscope[parquet]'`). Graph formats go
+(observatory/dataset.py; needs pyarrow: `pip install 'fediscope[parquet]'`). Graph formats go
 through networkx: the public block graph always, the peer graph only up to MAX_GRAPH_EDGES
 (beyond that, use the CSV or Parquet edge list with a tool made for large graphs).
 """
@@ -47,8 +47,8 @@ def export(db_path: str, fmt: str, out: str, crawl: int | None = None) -> list[s
     if crawl is not None and fmt != "parquet":
         raise ExportError("--crawl works with --format parquet (the dataset)")
     if fmt == "parquet":
-        from graph.dataset import export_dataset
-        from graph.manifest import DatasetError
+        from observatory.dataset import export_dataset
+        from observatory.manifest import DatasetError
 
         try:
             import pyarrow  # noqa: F401

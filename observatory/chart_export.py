@@ -1,7 +1,7 @@
 """`fediscope charts`: every /platforms chart as SVG and PNG, its data as CSV, and SOURCES.md.
 
 For people who do not run a server: the files can go straight into an article. The charts are
-the page's own (graph.charts: same SQL, same Vega-Lite specs built with Altair), rendered
+the page's own (observatory.charts: same SQL, same Vega-Lite specs built with Altair), rendered
 offline by vl-convert (no browser, no network); the CSV beside each image holds exactly the
 rows it draws, and SOURCES.md says what each shows, from which crawl, and how it was gathered.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import vl_convert as vlc
 
-from graph.chart_kit import DEFAULT_WIDTH, DataDate
-from graph.charts import RenderedChart, render_charts
+from observatory.chart_kit import DEFAULT_WIDTH, DataDate
+from observatory.charts import RenderedChart, render_charts
 
 PNG_SCALE = 2.0  # 144 dpi: sharp in print and on high-density screens
 

@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from crawler.who_blocks import find_blockers, valid_domain
+from observatory.who_blocks import find_blockers, valid_domain
 
 #: instances columns shown on the profile (a subset: internal bookkeeping stays in SQL).
 FIELDS = (
@@ -199,7 +199,7 @@ def _peers(connection: sqlite3.Connection, result: Profile, sample: int) -> None
 
 def _received(connection: sqlite3.Connection, result: Profile) -> None:
     """Servers blocking it, each once at its strongest severity (as on /who-blocks)."""
-    from crawler.who_blocks import SEVERITY_ORDER
+    from observatory.who_blocks import SEVERITY_ORDER
 
     rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
     strongest: dict[str, str] = {}

@@ -1,8 +1,8 @@
 """What every journalist chart is built on: the palette, the `Chart` record, the data date,
 running a chart's SQL, and the finished Vega-Lite spec with its title, units and source line.
 
-The chart definitions themselves (one SQL query and one drawing per chart) are in graph.charts;
-the map (graph.map_chart) uses the same palette and finishing.
+The chart definitions themselves (one SQL query and one drawing per chart) are in
+observatory.charts; the map (observatory.map_chart) uses the same palette and finishing.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from typing import Any
 
 import altair as alt
 
-from graph.chart_kit import FAMILY_COLOURS, SEVERITY_COLOURS, Chart, DataDate, finish_chart
 from graph.map_layout import EXTENT, MAP_NODES
+from observatory.chart_kit import FAMILY_COLOURS, SEVERITY_COLOURS, Chart, DataDate, finish_chart
 
 MAP_CHART = Chart(
     slug="map",

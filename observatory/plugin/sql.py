@@ -7,7 +7,7 @@
 - `unzip(blob)`: the text of a stored raw answer (documents are zlib-compressed).
 - `block_match(domain, family, blocked, pattern, digest, kind)`: how a rule covers a domain
   (exact, digest, wildcard, suffix, parent, candidate) or NULL: the same decision as
-  `fediscope who-blocks` (crawler.who_blocks.match_rule), for the block_changes feed.
+  `fediscope who-blocks` (observatory.who_blocks.match_rule), for the block_changes feed.
 - `parent_domains(domain)`: JSON array of the domain's parent domains (for `json_each`).
 
 It also renders stored answers (zlib blobs in `documents.body` and `document_bodies.body`) as a
@@ -25,7 +25,7 @@ import zlib
 import markupsafe
 from datasette import hookimpl
 
-from crawler import who_blocks
+from observatory import who_blocks
 
 MAX_UNZIPPED = 16 * 1024 * 1024
 
