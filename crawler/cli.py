@@ -32,15 +32,32 @@ def _fail(message: str) -> None:
 
 
 def existing_database(path: str) -> str:
-    """The path of an existing SQLite database, or a CLIError."""
+    """The path of an existing SQLite database this fediscope can read, or a CLIError."""
     from crawler.store.schema import is_fediscope_database
 
     file = Path(path)
+    if file.is_dir():
+        _fail(
+            f"{path} is a folder: pass the database file itself, e.g. --db {file / 'fediverse.db'}"
+        )
     if not file.is_file():
         _fail(f"database {path} does not exist (run `fediscope crawl --db {path}` first)")
     if not is_fediscope_database(path):
         _fail(f"{path} is not a SQLite database")
+    _refuse_newer(path)
     return path
+
+
+def _refuse_newer(path: str) -> None:
+    """A CLIError when the database was written by a newer fediscope than this one."""
+    from crawler.store.schema import SCHEMA_VERSION, schema_version
+
+    version = schema_version(path)
+    if version > SCHEMA_VERSION:
+        _fail(
+            f"{path} was written by a newer fediscope (schema {version}, this one knows up to "
+            f"{SCHEMA_VERSION}): upgrade fediscope (pip install -U fediscope)"
+        )
 
 
 def writable_database(path: str) -> str:
@@ -48,8 +65,14 @@ def writable_database(path: str) -> str:
     from crawler.store.schema import is_fediscope_database
 
     file = Path(path)
+    if file.is_dir():
+        _fail(
+            f"{path} is a folder: pass the database file itself, e.g. --db {file / 'fediverse.db'}"
+        )
     if file.exists() and not is_fediscope_database(path):
         _fail(f"{path} is not a SQLite database")
+    if file.exists():
+        _refuse_newer(path)
     if not file.exists():
         if path == DEFAULT_DB:
             file.parent.mkdir(parents=True, exist_ok=True)
@@ -281,9 +304,13 @@ def analyze(db: str) -> None:
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(min=0, max=65535))
 def serve(db: str, host: str, port: int) -> None:
     """Serve the database with Datasette (metadata, charts and canned queries from data/)."""
+    from crawler.serve import PortInUse
     from crawler.serve import serve as run_serve
 
-    run_serve(existing_database(db), host=host, port=port)
+    try:
+        run_serve(existing_database(db), host=host, port=port)
+    except PortInUse as exc:
+        _fail(f"{exc}: stop the program using it or pick another with --port")
 
 
 @cli.command("who-blocks")
@@ -404,7 +431,13 @@ def sandbox(
 def demo(instances: int, seed: int, db: str, port: int, no_serve: bool, crawls: int) -> None:
     """Sandbox + crawl + analyze + serve, all on loopback, in one command."""
     from crawler.demo import demo as run_demo
+    from crawler.serve import PortInUse, check_port
 
+    if not no_serve:
+        try:
+            check_port("127.0.0.1", port)
+        except PortInUse as exc:
+            _fail(f"{exc}: stop the program using it, pick another with --port, or use --no-serve")
     run_demo(instances=instances, seed=seed, db=db, port=port, serve=not no_serve, crawls=crawls)
 
 

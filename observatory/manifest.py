@@ -126,9 +126,9 @@ def _write_json(path: Path, value: Any) -> None:
 
 def metadata_tables(metadata_path: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metadata.yml, its table descriptions) — the one source of column descriptions."""
-    from crawler.serve import data_dir
+    from observatory.plugin.config import METADATA
 
-    path = metadata_path or data_dir() / "metadata.yml"
+    path = metadata_path or METADATA
     metadata = yaml.safe_load(path.read_text(encoding="utf-8"))
     return metadata, metadata["databases"]["fediverse"]["tables"]
 

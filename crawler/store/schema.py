@@ -10,6 +10,7 @@ Every table and column is described in data/metadata.yml (a test keeps the two i
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 
 import sqlite_utils
 
@@ -332,6 +333,15 @@ def ensure_target_index(db: sqlite_utils.Database) -> None:
         "CREATE INDEX IF NOT EXISTS peer_intervals_target "
         "ON peer_intervals (target_id, source_id) WHERE removed_crawl IS NULL"
     )
+
+
+def schema_version(path: str) -> int:
+    """The schema version recorded in the database at `path` (0: none yet); raises nothing."""
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+            return int(connection.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error:
+        return 0
 
 
 def is_fediscope_database(path: str) -> bool:

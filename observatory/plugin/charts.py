@@ -19,7 +19,6 @@ from collections import OrderedDict
 from typing import Any
 
 import markupsafe
-from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from graph.map_layout import map_data
@@ -30,7 +29,6 @@ CACHE_SIZE = 16
 _cache: OrderedDict[tuple, Any] = OrderedDict()
 
 
-@hookimpl
 def register_routes() -> list[tuple[str, Any]]:
     return [
         (r"^/platforms$", platforms_page),

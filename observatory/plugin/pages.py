@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 import markupsafe
-from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from observatory import site, who_blocks
@@ -23,7 +22,6 @@ from observatory.profile import profile
 from observatory.summary import summary
 
 
-@hookimpl
 def extra_template_vars(template: str, request: Any, datasette: Any) -> Any:
     if not (template.startswith("fediscope_") or template.startswith("pages/")):
         return {}
@@ -34,7 +32,6 @@ def extra_template_vars(template: str, request: Any, datasette: Any) -> Any:
     return base
 
 
-@hookimpl
 def register_routes() -> list[tuple[str, Any]]:
     return [
         (r"^/$", home),

@@ -23,7 +23,6 @@ import urllib.parse
 import zlib
 
 import markupsafe
-from datasette import hookimpl
 
 from observatory import who_blocks
 
@@ -89,7 +88,6 @@ def parent_domains(domain: str | None) -> str:
 PREVIEW_CHARACTERS = 300
 
 
-@hookimpl
 def render_cell(value, column, table, database, datasette, row):
     if column != "body" or table not in ("documents", "document_bodies"):
         return None
@@ -115,7 +113,6 @@ def render_cell(value, column, table, database, datasette, row):
     ).format(text, link)
 
 
-@hookimpl
 def prepare_connection(conn):
     conn.create_function("sha256", 1, sha256, deterministic=True)
     conn.create_function("mask_matches", 2, mask_matches, deterministic=True)
