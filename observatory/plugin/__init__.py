@@ -8,7 +8,8 @@ Datasette finds this package's `templates/` and `static/` itself (static files a
 - `pages`: `/`, `/who-blocks`, `/instance` and the base template context;
 - `charts`: `/platforms`, its chart data, and `/map`;
 - `sql`: the SQL functions the canned queries call, and previews of stored answers;
-- `config`: the metadata (descriptions, canned queries) for every served database.
+- `config`: the metadata (descriptions, canned queries) for every served database, and the
+  settings (time limits, page sizes) wherever the operator kept Datasette's defaults.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from typing import Any
 from datasette import hookimpl
 
 from observatory.plugin import charts, config, pages, sql
+
+
+@hookimpl
+def startup(datasette: Any) -> None:
+    config.apply_settings(datasette)
 
 
 @hookimpl

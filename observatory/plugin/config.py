@@ -54,3 +54,16 @@ def _metadata_for(database_names: tuple[str, ...]) -> bytes:
 def settings() -> dict[str, Any]:
     """settings.json: the Datasette settings `fediscope serve` runs with."""
     return json.loads(SETTINGS.read_text(encoding="utf-8"))
+
+
+def apply_settings(datasette: Any) -> None:
+    """Our settings wherever the operator left Datasette's default, so plain `datasette DB`
+    runs the pages as `fediscope serve` does (the /platforms charts need more than Datasette's
+    1 s time limit on a busy machine). Datasette 0.65 has no public setter; `_settings` is the
+    dict `datasette.setting()` reads. Thread counts are fixed at start and stay as they are."""
+    from datasette.app import DEFAULT_SETTINGS
+
+    current = datasette._settings
+    for name, value in settings().items():
+        if name != "num_sql_threads" and current.get(name) == DEFAULT_SETTINGS.get(name):
+            current[name] = value
