@@ -15,36 +15,14 @@ from typing import Any
 
 import altair as alt
 
-#: Okabe-Ito colours, one per major platform family, the same in every chart and on the map.
-FAMILY_COLOURS: dict[str, str] = {
-    "mastodon": "#0072B2",
-    "misskey": "#E69F00",
-    "pleroma": "#CC79A7",
-    "lemmy": "#009E73",
-    "peertube": "#D55E00",
-    "pixelfed": "#56B4E9",
-    "friendica": "#000000",
-    "gotosocial": "#F0E442",
-    "other": "#999999",
-}
-FAMILIES = tuple(FAMILY_COLOURS)
-SEVERITY_COLOURS: dict[str, str] = {
-    "suspend": "#D55E00",
-    "silence": "#E69F00",
-    "quarantine": "#CC79A7",
-    "reject_media": "#56B4E9",
-    "reject_reports": "#0072B2",
-    "other": "#999999",
-}
-VISIBILITY_COLOURS: dict[str, str] = {
-    "read": "#009E73",
-    "restricted": "#E69F00",
-    "hidden": "#D55E00",
-    "disallowed by robots.txt": "#CC79A7",
-    "error": "#000000",
-    "not published": "#999999",
-    "not read": "#DDDDDD",
-}
+from observatory.crawl_date import latest_crawl
+from observatory.palette import (  # noqa: F401  (re-exported: the charts take them from here)
+    FAMILIES,
+    FAMILY_COLOURS,
+    SEVERITY_COLOURS,
+    VISIBILITY_COLOURS,
+)
+
 DEFAULT_WIDTH = 560
 #: Characters per line of subtitle and footer text: narrow enough for a 390 px phone screen,
 #: where the page shrinks the plots but cannot re-wrap text inside a chart.
@@ -98,17 +76,14 @@ class Chart:
 
 
 def data_date(connection: sqlite3.Connection) -> DataDate:
-    """The latest crawl's id, date (UTC) and number of servers that answered."""
-    row = connection.execute(
-        "SELECT id, substr(coalesce(finished_at, started_at), 1, 10) FROM crawls "
-        "ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
+    """The data's crawl (crawl_date.latest_crawl), its day (UTC) and the servers that answered."""
+    crawl_id, at, _ = latest_crawl(connection)
+    if crawl_id is None:
         return DataDate(None, "", 0)
     (alive,) = connection.execute(
         "SELECT count(*) FROM instances WHERE status = 'alive'"
     ).fetchone()
-    return DataDate(int(row[0]), str(row[1]), int(alive))
+    return DataDate(crawl_id, str(at)[:10], int(alive))
 
 
 def missing_tables(connection: sqlite3.Connection, chart: Chart) -> list[str]:

@@ -12,6 +12,7 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from crawler.blocks import severity_rank, strongest_by
 from observatory.who_blocks import find_blockers, valid_domain
 
 #: instances columns shown on the profile (a subset: internal bookkeeping stays in SQL).
@@ -199,19 +200,14 @@ def _peers(connection: sqlite3.Connection, result: Profile, sample: int) -> None
 
 def _received(connection: sqlite3.Connection, result: Profile) -> None:
     """Servers blocking it, each once at its strongest severity (as on /who-blocks)."""
-    from observatory.who_blocks import SEVERITY_ORDER
-
-    rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
-    strongest: dict[str, str] = {}
-    candidates: set[str] = set()
-    for b in find_blockers(connection, result.domain):
-        if b.match == "candidate":
-            candidates.add(b.blocker)
-            continue
-        current = strongest.get(b.blocker)
-        if current is None or rank.get(b.severity, 99) < rank.get(current, 99):
-            strongest[b.blocker] = b.severity
-    for severity in sorted(strongest.values(), key=lambda s: (rank.get(s, 99), s)):
+    blockers = find_blockers(connection, result.domain)
+    candidates = {b.blocker for b in blockers if b.match == "candidate"}
+    certain = [b for b in blockers if b.match != "candidate"]
+    strongest = {
+        blocker: b.severity
+        for blocker, b in strongest_by(certain, lambda b: b.blocker, lambda b: b.severity).items()
+    }
+    for severity in sorted(strongest.values(), key=lambda s: (severity_rank(s), s)):
         result.blocks_received[severity] = result.blocks_received.get(severity, 0) + 1
     result.blockers = len(strongest)
     result.candidate_blockers = len(candidates - set(strongest))

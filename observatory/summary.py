@@ -10,18 +10,14 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from observatory.crawl_date import latest_crawl
 from observatory.who_blocks import Coverage, block_coverage
 
 
 def data_date(connection: sqlite3.Connection) -> tuple[str | None, int]:
-    """(end of the latest finished crawl, else start of the latest; number of crawls)."""
-    try:
-        row = connection.execute(
-            "SELECT coalesce(max(finished_at), max(started_at)), count(*) FROM crawls"
-        ).fetchone()
-    except sqlite3.Error:
-        return None, 0
-    return row[0], row[1]
+    """(when the data's crawl finished, or started; number of crawls): crawl_date.latest_crawl."""
+    _, at, crawls = latest_crawl(connection)
+    return at, crawls
 
 
 @dataclass

@@ -20,11 +20,15 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from crawler.blocks import covers, digest_of, mask_matches, wildcard_base
+from crawler.blocks import (
+    digest_of,
+    match_rank,
+    match_rule,
+    severity_rank,
+    strongest_by,
+)
 from crawler.domains import REAL_NETWORK, SANDBOX
 
-#: Families whose domain blocks also apply to every subdomain of the blocked domain.
-SUBDOMAIN_BLOCKING_FAMILIES = frozenset({"mastodon", "gotosocial"})
 NOT_READABLE = ("restricted", "hidden", "disallowed", "error")
 
 
@@ -224,7 +228,10 @@ def find_blockers(
             continue
         key = (blocker, raw)
         current = found.get(key)
-        if current is None or (_RANK[match], pattern) < (_RANK[current.match], current.pattern):
+        if current is None or (match_rank(match), pattern) < (
+            match_rank(current.match),
+            current.pattern,
+        ):
             found[key] = entry
     if candidates:
         known = _domains_fitting(connection, {c.pattern for c in candidates})
@@ -259,7 +266,7 @@ def block_changes(
         match = match_rule(domain, digest, family, blocked, pattern, rule_digest, kind)
         if match is not None and match != "candidate":
             key = (row[0], pattern)
-            if key not in matched or _RANK[match] < _RANK[matched[key]]:
+            if key not in matched or match_rank(match) < match_rank(matched[key]):
                 matched[key] = match
     changes: list[BlockChange] = []
     pairs = list(matched)
@@ -280,18 +287,10 @@ def block_changes(
     return changes[:limit]
 
 
-#: Strongest first: a server with several rules counts once, at its strongest severity.
-SEVERITY_ORDER = ("suspend", "silence", "quarantine", "reject_media", "reject_reports", "other")
-
-
 def headline(answer: WhoBlocksAnswer) -> str:
     """The answer in one sentence: "31 servers with 12,400 active users block x: 25 suspend, 6
     silence" (certain matches; each server once, at its strongest severity)."""
-    strongest: dict[str, Blocker] = {}
-    for b in answer.certain:
-        current = strongest.get(b.blocker)
-        if current is None or _severity_rank(b.severity) < _severity_rank(current.severity):
-            strongest[b.blocker] = b
+    strongest = strongest_by(answer.certain, lambda b: b.blocker, lambda b: b.severity)
     candidates = {b.blocker for b in answer.blockers if b.match == "candidate"} - set(strongest)
     maybe = (
         f" {len(candidates):,} more {_servers(len(candidates))} "
@@ -310,7 +309,7 @@ def headline(answer: WhoBlocksAnswer) -> str:
     for b in strongest.values():
         counts[b.severity] = counts.get(b.severity, 0) + 1
     detail = ", ".join(
-        f"{counts[s]:,} {s}" for s in sorted(counts, key=lambda s: (_severity_rank(s), s))
+        f"{counts[s]:,} {s}" for s in sorted(counts, key=lambda s: (severity_rank(s), s))
     )
     verb = "blocks" if len(strongest) == 1 else "block"
     gone = sum(1 for b in strongest.values() if b.status not in (None, "alive"))
@@ -323,40 +322,6 @@ def headline(answer: WhoBlocksAnswer) -> str:
 
 def _servers(n: int) -> str:
     return "server" if n == 1 else "servers"
-
-
-def _severity_rank(severity: str) -> int:
-    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
-
-
-_RANK = {"exact": 0, "digest": 1, "wildcard": 2, "suffix": 3, "parent": 4, "candidate": 5}
-
-
-def match_rule(
-    domain: str,
-    digest: str,
-    family: str | None,
-    blocked: str | None,
-    pattern: str,
-    rule_digest: str | None,
-    kind: str,
-) -> str | None:
-    """How one rule covers `domain` (exact, digest, wildcard, suffix, parent, candidate), or None.
-
-    Also the `block_match()` SQL function of the Atom feed's canned query."""
-    if blocked == domain:
-        return "exact"
-    if rule_digest is not None:
-        # A digest is proof either way: a masked name with another digest is another domain.
-        return "digest" if rule_digest == digest else None
-    if kind in ("wildcard", "suffix"):
-        base = wildcard_base(pattern)
-        return kind if base and (domain == base or covers(base, domain)) else None
-    if blocked and covers(blocked, domain) and family in SUBDOMAIN_BLOCKING_FAMILIES:
-        return "parent"
-    if kind == "masked" and mask_matches(pattern, domain):
-        return "candidate"
-    return None
 
 
 def parent_domains(domain: str) -> list[str]:

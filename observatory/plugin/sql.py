@@ -6,8 +6,12 @@
 - `rule_covers(pattern, domain)`: whether a wildcard (`*.x.com`) or suffix rule covers it.
 - `unzip(blob)`: the text of a stored raw answer (documents are zlib-compressed).
 - `block_match(domain, family, blocked, pattern, digest, kind)`: how a rule covers a domain
-  (exact, digest, wildcard, suffix, parent, candidate) or NULL: the same decision as
-  `fediscope who-blocks` (observatory.who_blocks.match_rule), for the block_changes feed.
+  (exact, digest, wildcard, suffix, parent, candidate) or NULL: crawler.blocks.match_rule, the
+  one matching rule `fediscope who-blocks` uses, for the who_blocks, reach and block_changes
+  canned queries.
+- `match_rank(match)`, `severity_rank(severity)`: 0 for the most certain match and the
+  strongest severity (crawler.blocks.MATCH_ORDER and SEVERITY_ORDER), for "the strongest rule
+  per blocker".
 - `parent_domains(domain)`: JSON array of the domain's parent domains (for `json_each`).
 
 It also renders stored answers (zlib blobs in `documents.body` and `document_bodies.body`) as a
@@ -17,6 +21,7 @@ Datasette 0.65 cannot build for rows of a view).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import urllib.parse
@@ -24,6 +29,7 @@ import zlib
 
 import markupsafe
 
+from crawler import blocks
 from observatory import who_blocks
 
 MAX_UNZIPPED = 16 * 1024 * 1024
@@ -36,23 +42,14 @@ def sha256(text: str | None) -> str | None:
 
 
 def mask_matches(pattern: str | None, domain: str | None) -> int:
-    if not pattern or not domain or len(pattern) != len(domain):
-        return 0
-    for masked, actual in zip(pattern.lower(), domain.lower(), strict=True):
-        if masked in "*?":
-            if actual == ".":
-                return 0
-        elif masked != actual:
-            return 0
-    return 1
+    return int(bool(pattern and domain) and blocks.mask_matches(pattern, domain.lower()))
 
 
 def rule_covers(pattern: str | None, domain: str | None) -> int:
     if not pattern or not domain:
         return 0
-    base = pattern.lower().lstrip("*").lstrip(".").rstrip(".")
-    domain = domain.lower()
-    return int(bool(base) and (domain == base or domain.endswith("." + base)))
+    base, domain = blocks.wildcard_base(pattern), domain.lower()
+    return int(bool(base) and (domain == base or blocks.covers(base, domain)))
 
 
 def unzip(blob: bytes | None) -> str | None:
@@ -76,9 +73,21 @@ def block_match(
     if not domain or pattern is None:
         return None
     domain = domain.lower()
-    return who_blocks.match_rule(
-        domain, sha256(domain) or "", family, blocked, pattern, digest, kind or ""
-    )
+    return blocks.match_rule(domain, _digest(domain), family, blocked, pattern, digest, kind or "")
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(domain: str) -> str:
+    """The asked domain's digest, once per query rather than once per rule row."""
+    return blocks.digest_of(domain)
+
+
+def match_rank(match: str | None) -> int:
+    return blocks.match_rank(match)
+
+
+def severity_rank(severity: str | None) -> int:
+    return blocks.severity_rank(severity)
 
 
 def parent_domains(domain: str | None) -> str:
@@ -120,3 +129,5 @@ def prepare_connection(conn):
     conn.create_function("unzip", 1, unzip, deterministic=True)
     conn.create_function("block_match", 6, block_match, deterministic=True)
     conn.create_function("parent_domains", 1, parent_domains, deterministic=True)
+    conn.create_function("match_rank", 1, match_rank, deterministic=True)
+    conn.create_function("severity_rank", 1, severity_rank, deterministic=True)
