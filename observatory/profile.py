@@ -122,6 +122,11 @@ class Profile:
     documents: list[Document] = field(default_factory=list)
     excluded: tuple[str, str | None] | None = None  # (reason, source) from exclusions
 
+    @property
+    def sample_from(self) -> int:
+        """How many listers `listed_by_sample` picks the largest from (the page says so)."""
+        return SAMPLE_FROM
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

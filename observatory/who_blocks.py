@@ -29,7 +29,14 @@ from crawler.blocks import (
 )
 from crawler.domains import REAL_NETWORK, SANDBOX
 
-NOT_READABLE = ("restricted", "hidden", "disallowed", "error")
+#: Why a block list could not be read, in the words every answer (CLI and page) uses.
+NOT_READABLE_LABELS = {
+    "restricted": "restricted (shown to logged-in users only)",
+    "hidden": "hidden (not published)",
+    "disallowed": "disallowed by robots.txt",
+    "error": "unreadable (errors)",
+}
+NOT_READABLE = tuple(NOT_READABLE_LABELS)
 
 
 class InvalidQuery(ValueError):
@@ -69,6 +76,14 @@ class Coverage:
     @property
     def lists_not_readable(self) -> int:
         return sum(self.not_readable.values())
+
+    @property
+    def reasons(self) -> list[tuple[str, str, int, int]]:
+        """(reason, its label, lists, active users) for every reason a list was not readable."""
+        return [
+            (key, label, self.not_readable.get(key, 0), self.users_not_readable.get(key, 0))
+            for key, label in NOT_READABLE_LABELS.items()
+        ]
 
 
 @dataclass
@@ -381,14 +396,9 @@ def summary_line(answer: WhoBlocksAnswer) -> str:
 
 
 def coverage_line(coverage: Coverage) -> str:
-    labels = {
-        "restricted": "restricted (401/403)",
-        "hidden": "hidden (404)",
-        "disallowed": "disallowed by robots.txt",
-        "error": "unreadable (errors)",
-    }
+    users = coverage.users_not_readable
     unreadable = ", ".join(
-        f"{n:,} {labels.get(k, k)} ({coverage.users_not_readable.get(k, 0):,} active users)"
+        f"{n:,} {NOT_READABLE_LABELS.get(k, k)} ({users.get(k, 0):,} active users)"
         for k, n in sorted(coverage.not_readable.items())
     )
     return (
