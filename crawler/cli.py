@@ -45,7 +45,25 @@ def existing_database(path: str) -> str:
     if not is_fediscope_database(path):
         _fail(f"{path} is not a SQLite database")
     _refuse_newer(path)
+    _upgrade_older(path)
     return path
+
+
+def _upgrade_older(path: str) -> None:
+    """Bring a database from an older fediscope to this schema (renames, no rebuild), or a
+    CLIError saying how when it cannot be written."""
+    from crawler.store.schema import SCHEMA_VERSION, open_database, schema_version
+
+    version = schema_version(path)
+    if not 0 < version < SCHEMA_VERSION:
+        return
+    try:
+        open_database(path).close()
+    except sqlite3.Error as exc:
+        _fail(
+            f"{path} is from an older fediscope (schema {version}) and could not be upgraded "
+            f"to schema {SCHEMA_VERSION} ({exc}): give fediscope write access to it and its folder"
+        )
 
 
 def _refuse_newer(path: str) -> None:

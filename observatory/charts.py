@@ -41,7 +41,7 @@ from observatory.chart_kit import (
 # -- platform share, three ways ---------------------------------------------------------------
 
 SHARE_MEASURES = (
-    ("Servers", "instances", "instances_share"),
+    ("Servers", "servers", "servers_share"),
     ("Users (accounts)", "users", "users_share"),
     ("Active users (last 30 days)", "active_users", "active_users_share"),
 )
@@ -513,7 +513,7 @@ CHARTS: tuple[Chart, ...] = (
         units="Share (%) of servers, of user accounts and of monthly active users, by software.",
         method=f"{NODEINFO}; forks count as their own software, coloured by platform.",
         sql=(
-            "WITH top AS (SELECT software FROM software_share ORDER BY instances DESC, software "
+            "WITH top AS (SELECT software FROM software_share ORDER BY servers DESC, software "
             f"LIMIT {TOP_SOFTWARE}), s AS (SELECT s.*, (SELECT {family_group('i.family')} FROM "
             "instances i WHERE i.software = s.software AND i.status = 'alive' LIMIT 1) AS family "
             "FROM software_share s WHERE s.software IN (SELECT software FROM top))\n"

@@ -22,7 +22,18 @@ import yaml
 from crawler import PROJECT_URL, __version__
 
 FORMAT = "fediscope-dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: What each format version changed, stated in every manifest so a reader of an older copy
+#: knows what to rename.
+FORMAT_CHANGES = {
+    "2": (
+        "Count columns are named servers everywhere: platform_share and software_share "
+        "instances -> servers, instances_share -> servers_share, instances_without_users -> "
+        "servers_without_users, instances_without_active_users -> "
+        "servers_without_active_users; block_list_coverage instances -> servers "
+        "(database schema 3)."
+    ),
+}
 MANIFEST = "manifest.json"
 DATAPACKAGE = "datapackage.json"
 PARTITION_COLUMN = "crawl_id"
@@ -106,6 +117,7 @@ def write_manifest(
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        "format_changes": FORMAT_CHANGES,
         "fediscope_version": __version__,
         "schema_version": schema_version,
         "source": PROJECT_URL,

@@ -23,7 +23,7 @@ def data_date(connection: sqlite3.Connection) -> tuple[str | None, int]:
 @dataclass
 class PlatformLine:
     family: str
-    instances: int
+    servers: int
     active_users: int | None
     active_users_share: float | None
 
@@ -66,8 +66,8 @@ def summary(connection: sqlite3.Connection, top: int = 5) -> Summary:
     notes: list[str] = []
     try:
         platform_rows = connection.execute(
-            "SELECT family, instances, active_users, active_users_share FROM platform_share "
-            "ORDER BY instances DESC, family"
+            "SELECT family, servers, active_users, active_users_share FROM platform_share "
+            "ORDER BY servers DESC, family"
         ).fetchall()
     except sqlite3.OperationalError:
         platform_rows = []
@@ -99,7 +99,7 @@ def format_summary(answer: Summary) -> str:
         f"servers alive: {answer.servers_alive:,} of {answer.known_domains:,} known names",
         f"users: {answer.users:,}; active users (month): {answer.active_users:,}",
         f"platforms: {answer.platforms}"
-        + "".join(f"; {p.family} {p.instances:,}" for p in answer.top_platforms),
+        + "".join(f"; {p.family} {p.servers:,}" for p in answer.top_platforms),
         f"block lists read: {c.lists_read:,}; not readable: {c.lists_not_readable:,}"
         + "".join(f"; {k} {n:,}" for k, n in sorted(c.not_readable.items())),
         f"opted out or excluded: {answer.exclusions:,}",

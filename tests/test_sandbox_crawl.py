@@ -329,7 +329,7 @@ async def test_platform_share_is_computed_from_the_crawled_instances(crawled):
     # Shares are per family: an alive server whose family nothing showed (NodeInfo names no
     # software and no platform API answered) has no bucket.
     crawled_alive = [r for r in stored.values() if r["status"] == "alive" and r["family"]]
-    assert sum(r["instances"] for r in share.values()) == len(crawled_alive)
+    assert sum(r["servers"] for r in share.values()) == len(crawled_alive)
     mastodon = [r for r in crawled_alive if r["family"] == "mastodon"]
     assert share["mastodon"]["instances"] == len(mastodon)
     assert share["mastodon"]["users"] == sum(r["users_total"] or 0 for r in mastodon)

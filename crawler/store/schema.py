@@ -18,7 +18,18 @@ from crawler.store.stats import TRIGGERS as STATS_TRIGGERS
 from crawler.store.stats import VIEW as STATS_VIEW
 from crawler.store.stats import migrate_stats_table
 
-SCHEMA_VERSION = 2
+#: 3: count columns are named `servers` in every derived table (2 said `instances` in the share
+#: tables and block_list_coverage); opening an older database renames them in place.
+SCHEMA_VERSION = 3
+
+#: Schema 3's column renames in the share tables analyze builds (the view is recreated anyway).
+COUNT_COLUMN_RENAMES = {
+    "instances": "servers",
+    "instances_share": "servers_share",
+    "instances_without_users": "servers_without_users",
+    "instances_without_active_users": "servers_without_active_users",
+}
+SHARE_TABLES = ("platform_share", "software_share")
 
 # name -> (columns in order as {column: type}, primary key, not-null set)
 TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
@@ -280,10 +291,10 @@ VIEWS = {
     "block_list_coverage": """
         SELECT coalesce(family, 'unknown') AS family,
                coalesce(blocks_visibility, 'not read') AS visibility,
-               count(*) AS instances,
+               count(*) AS servers,
                coalesce(sum(users_active_month), 0) AS active_users
         FROM instances WHERE status = 'alive'
-        GROUP BY 1, 2 ORDER BY 1, instances DESC""",
+        GROUP BY 1, 2 ORDER BY 1, servers DESC""",
 }
 
 
@@ -317,6 +328,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     for statement in RAW_SQL:
         db.execute(statement)
     migrate_stats_table(db.conn)
+    rename_count_columns(db.conn)
     for table_name, columns, unique in INDEXES:
         db.table(table_name).create_index(columns, unique=unique, if_not_exists=True)
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS domains_name ON domains (name)")
@@ -325,6 +337,16 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     for trigger in STATS_TRIGGERS:
         db.execute(trigger)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def rename_count_columns(connection: sqlite3.Connection) -> None:
+    """Schema 3: the share tables of an older database say `servers` where they said
+    `instances` (a rename: no table is rebuilt, nothing else changes)."""
+    for table in SHARE_TABLES:
+        columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        for old, new in COUNT_COLUMN_RENAMES.items():
+            if old in columns and new not in columns:
+                connection.execute(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
 
 
 def ensure_target_index(db: sqlite_utils.Database) -> None:
