@@ -1,9 +1,14 @@
-"""The schema contract (design.md), created and migrated on open.
+"""The schema contract, created and migrated on open.
+
+The contract: every table below exists in every database fediscope opens, columns are only ever
+added (never dropped or retyped), counts a server did not give are NULL (never 0), only
+crawler/store writes, and PRAGMA user_version records SCHEMA_VERSION so an older fediscope can
+refuse a newer database instead of misreading it.
 
 Tables are declared once here; `ensure_schema` creates what is missing and adds new columns to
 existing tables, so a database written by an older fediscope opens without loss. Small tables
 go through sqlite-utils; the big edge table is a `WITHOUT ROWID` table of integers written with
-plain SQL (ecosystem.md §4: 4x smaller than text keys, and ordered bulk loads stay fast).
+plain SQL (about 4x smaller than text keys at full scale, and ordered bulk loads stay fast).
 Every table and column is described in data/metadata.yml (a test keeps the two in step).
 """
 
