@@ -337,14 +337,16 @@ def serve(db: str, host: str, port: int) -> None:
 @json_option
 def who_blocks(domain: str, db: str, as_json: bool) -> None:
     """Every instance that blocks DOMAIN, with severity, reason and the coverage behind it."""
-    from observatory.who_blocks import InvalidQuery, format_answer
-    from observatory.who_blocks import who_blocks as run_who_blocks
+    from observatory.who_blocks import InvalidQuery, answer, format_answer
 
+    connection = _read_only(existing_database(db))
     try:
-        answer = run_who_blocks(existing_database(db), domain)
+        result = answer(connection, domain)
     except InvalidQuery as exc:
         _fail(str(exc))
-    _echo_answer(answer, as_json, format_answer)
+    finally:
+        connection.close()
+    _echo_answer(result, as_json, format_answer)
 
 
 @cli.command()
@@ -358,10 +360,13 @@ def reach(domain: str, db: str, as_json: bool) -> None:
     from observatory.reach import reach as run_reach
     from observatory.who_blocks import InvalidQuery
 
+    connection = _read_only(existing_database(db))
     try:
-        answer = run_reach(existing_database(db), domain)
+        answer = run_reach(connection, domain)
     except InvalidQuery as exc:
         _fail(str(exc))
+    finally:
+        connection.close()
     _echo_answer(answer, as_json, format_answer)
 
 

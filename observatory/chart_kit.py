@@ -19,6 +19,7 @@ from observatory.crawl_date import latest_crawl
 from observatory.palette import (  # noqa: F401  (re-exported: the charts take them from here)
     FAMILIES,
     FAMILY_COLOURS,
+    SERIES_COLOURS,
     SEVERITY_COLOURS,
     VISIBILITY_COLOURS,
 )
@@ -177,3 +178,38 @@ def category_order(rows: list[dict[str, Any]], key: str, value: str) -> list[str
         totals[row[key]] = totals.get(row[key], 0) + (row[value] or 0)
     named = sorted((k for k in totals if k != "other"), key=lambda k: (-totals[k], k))
     return named + (["other"] if "other" in totals else [])
+
+
+def history_spec(answer: Any) -> dict[str, Any]:
+    """Vega-Lite for a server's profile (observatory.profile): users and active users per crawl
+    (points, so one crawl still shows), drawn on the /instance page."""
+    values = []
+    for point in answer.history:
+        for metric, value in (
+            ("users", point.users_total),
+            ("active users (month)", point.users_active_month),
+        ):
+            if value is not None:
+                values.append(
+                    {"crawl": point.crawl_id, "date": point.observed_at, "metric": metric,
+                     "value": value}
+                )  # fmt: skip
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+        "title": {"text": f"Users of {answer.domain} per crawl", "anchor": "start"},
+        "width": "container",
+        "height": 220,
+        "data": {"values": values},
+        "mark": {"type": "line", "point": True, "tooltip": True},
+        "encoding": {
+            "x": {"field": "date", "type": "temporal", "title": "crawl (UTC)"},
+            "y": {"field": "value", "type": "quantitative", "title": "accounts"},
+            "color": {
+                "field": "metric",
+                "type": "nominal",
+                "title": None,
+                "scale": {"range": list(SERIES_COLOURS)},
+                "legend": {"orient": "bottom"},
+            },
+        },
+    }

@@ -36,3 +36,5 @@ VISIBILITY_COLOURS: dict[str, str] = {
     "not published": "#999999",
     "not read": "#DDDDDD",
 }
+#: Two series in one chart (a server's users and active users): Okabe-Ito blue and orange.
+SERIES_COLOURS = ("#0072B2", "#E69F00")

@@ -14,8 +14,7 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from crawler.domains import REAL_NETWORK, SANDBOX
-from observatory.who_blocks import InvalidQuery, find_blockers
+from observatory.who_blocks import find_blockers, valid_domain
 
 
 @dataclass
@@ -53,22 +52,9 @@ class ReachAnswer:
         return data
 
 
-def reach(db_path: str, raw_domain: str) -> ReachAnswer:
-    """The reach of one domain, from a fediscope database (opened read-only)."""
-    domain, reason = REAL_NETWORK.check(raw_domain)
-    if domain is None:
-        domain, reason = SANDBOX.check(raw_domain)
-    if domain is None:
-        raise InvalidQuery(f"{raw_domain!r} is not a valid domain name ({reason})")
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return reach_of(connection, domain)
-    finally:
-        connection.close()
-
-
-def reach_of(connection: sqlite3.Connection, domain: str) -> ReachAnswer:
-    """The answer for an already normalised domain."""
+def reach(connection: sqlite3.Connection, raw_domain: str) -> ReachAnswer:
+    """The reach of one domain (InvalidQuery when it is not a domain name)."""
+    domain = valid_domain(raw_domain)
     row = connection.execute("SELECT id FROM domains WHERE name = ?", (domain,)).fetchone()
     peering: set[str] = set()
     if row is not None:

@@ -147,7 +147,8 @@ def valid_domain(raw_domain: str) -> str:
 
 
 def who_blocks(db_path: str, raw_domain: str) -> WhoBlocksAnswer:
-    """The answer for one domain from a fediscope database."""
+    """`answer` on a database file opened read-only, for scripts and notebooks (the CLI and
+    the pages open their connection and call `answer`)."""
     domain = valid_domain(raw_domain)
     connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:

@@ -97,11 +97,11 @@ async def test_planted_server_text_is_escaped_in_the_map_data(hostile_db):
 # -- in Chromium ---------------------------------------------------------------------------
 
 ALL_DRAWN = (
-    "Array.from(document.querySelectorAll('[data-platform-spec]'))"
+    "Array.from(document.querySelectorAll('[data-spec]'))"
     ".every(e => e.getAttribute('data-drawn') === '1')"
 )
 MARKS = (
-    "Array.from(document.querySelectorAll('[data-platform-spec]')).map(e => {"
+    "Array.from(document.querySelectorAll('[data-spec]')).map(e => {"
     "  const svg = e.querySelector('svg');"
     "  return [e.id, svg ? svg.querySelectorAll('path, text, line').length : 0];"
     "})"

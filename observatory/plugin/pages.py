@@ -18,6 +18,7 @@ import markupsafe
 from datasette.utils.asgi import Response
 
 from observatory import site, who_blocks
+from observatory.chart_kit import history_spec
 from observatory.profile import profile
 from observatory.summary import summary
 
@@ -157,37 +158,3 @@ async def instance_page(datasette: Any, request: Any) -> Response:
         else None,
     }
     return await site.render_page(datasette, request, "fediscope_instance.html", context, status)
-
-
-def history_spec(answer: Any) -> dict[str, Any]:
-    """Vega-Lite: users and active users per crawl (points, so one crawl still shows)."""
-    values = []
-    for point in answer.history:
-        for metric, value in (
-            ("users", point.users_total),
-            ("active users (month)", point.users_active_month),
-        ):
-            if value is not None:
-                values.append(
-                    {"crawl": point.crawl_id, "date": point.observed_at, "metric": metric,
-                     "value": value}
-                )  # fmt: skip
-    return {
-        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
-        "title": {"text": f"Users of {answer.domain} per crawl", "anchor": "start"},
-        "width": "container",
-        "height": 220,
-        "data": {"values": values},
-        "mark": {"type": "line", "point": True, "tooltip": True},
-        "encoding": {
-            "x": {"field": "date", "type": "temporal", "title": "crawl (UTC)"},
-            "y": {"field": "value", "type": "quantitative", "title": "accounts"},
-            "color": {
-                "field": "metric",
-                "type": "nominal",
-                "title": None,
-                "scale": {"range": ["#0072B2", "#E69F00"]},
-                "legend": {"orient": "bottom"},
-            },
-        },
-    }
