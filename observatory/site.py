@@ -17,7 +17,8 @@ import io
 import json
 import sqlite3
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -89,6 +90,62 @@ async def run_on(datasette: Any, database: Database, function: Callable[..., T],
         if "interrupted" in str(error):
             raise TooSlow(f"stopped after {limit} ms") from error
         raise
+
+
+#: The sentence for a server with no fediscope database attached.
+NO_DATABASE = "No fediscope database is being served here."
+
+
+class Problem(Exception):
+    """What a page says instead of an answer: one sentence and its HTTP status."""
+
+    def __init__(self, sentence: str, status: int) -> None:
+        super().__init__(sentence)
+        self.sentence, self.status = sentence, status
+
+
+@contextmanager
+def problems(what: str) -> Iterator[None]:
+    """Turn what can go wrong while a page computes its answer into a Problem: no database
+    (404), a non-domain (400, the answer's own sentence), or `what` ("The map") took too long
+    (503). Every page says these the same way."""
+    from observatory.who_blocks import InvalidQuery
+
+    try:
+        yield
+    except NoDatabase as error:
+        raise Problem(NO_DATABASE, 404) from error
+    except InvalidQuery as error:
+        raise Problem(str(error), 400) from error
+    except TooSlow as error:
+        raise Problem(f"{what} took too long; please try again.", 503) from error
+
+
+async def respond(
+    datasette: Any,
+    request: Any,
+    format_: str | None,
+    answer: Any,
+    template: str,
+    context: Mapping[str, Any],
+    status: int = 200,
+    csv: tuple[list[str], Iterable[Iterable[Any]], str] | None = None,
+    problem: Problem | None = None,
+) -> Response:
+    """One path from an answer to its page, its `.json` or its `.csv` (Datasette's DataView
+    is the model): the answer's to_dict() as JSON, `csv` (header, rows, file name) as CSV, or
+    the template with `context`; a problem as {"error": ...}, a text line, or the page."""
+    if format_ in (".json", "json"):
+        if problem is not None or answer is None:
+            sentence = problem.sentence if problem else "add ?domain=D"
+            return json_response({"error": sentence}, status=problem.status if problem else 200)
+        return json_response(answer.to_dict() if hasattr(answer, "to_dict") else answer)
+    if format_ in (".csv", "csv"):
+        if problem is not None or csv is None:
+            sentence = problem.sentence if problem else "add ?domain=D"
+            return Response.text(sentence, status=problem.status if problem else 200)
+        return csv_response(*csv)
+    return await render_page(datasette, request, template, context, status)
 
 
 def link(path: str, database: str | None, **params: Any) -> str:

@@ -84,16 +84,11 @@ def platform_charts(connection: sqlite3.Connection) -> tuple[charts.DataDate, li
 
 async def platforms_page(datasette: Any, request: Any) -> Response:
     try:
-        database = await site.pick_database(datasette, request)
-        date, items = await _cached(datasette, database, "platforms", platform_charts)
-    except site.NoDatabase:
-        return await site.render_message(
-            datasette, request, "No fediscope database is being served.", 404
-        )
-    except site.TooSlow:
-        return await site.render_message(
-            datasette, request, "The charts took too long; try again.", 503
-        )
+        with site.problems("The charts"):
+            database = await site.pick_database(datasette, request)
+            date, items = await _cached(datasette, database, "platforms", platform_charts)
+    except site.Problem as problem:
+        return await site.render_message(datasette, request, problem.sentence, problem.status)
     explicit = request.args.get("db") == database.name
     items = [dict(item) for item in items]  # the cached list is shared between requests
     for item in items:
@@ -120,21 +115,20 @@ async def chart_data(datasette: Any, request: Any) -> Response:
     slug, format_ = request.url_vars["slug"], request.url_vars["format"]
     if slug not in charts.BY_SLUG:
         return Response.text(f"no chart called {slug}", status=404)
+    found, problem = None, None
     try:
-        database = await site.pick_database(datasette, request)
-        found = await site.run_on(datasette, database, _chart_rows, slug)
-    except site.NoDatabase:
-        return Response.text("No fediscope database is being served.", status=404)
-    except site.TooSlow:
-        return Response.text("The query took too long; try again.", status=503)
-    if found is None:
-        return Response.text("Not built yet: run `fediscope analyze`.", status=404)
+        with site.problems("The chart's data"):
+            database = await site.pick_database(datasette, request)
+            found = await site.run_on(datasette, database, _chart_rows, slug)
+    except site.Problem as caught:
+        problem = caught
+    if problem is None and found is None:
+        problem = site.Problem("Not built yet: run `fediscope analyze`.", 404)
+    if problem is not None:
+        return await site.respond(datasette, request, format_, None, "", {}, problem=problem)
     columns, rows = found
-    if format_ == "json":
-        return site.json_response(rows)
-    return site.csv_response(
-        columns, ([row[c] for c in columns] for row in rows), f"fediscope-{slug}.csv"
-    )
+    table = (columns, ([row[c] for c in columns] for row in rows), f"fediscope-{slug}.csv")
+    return await site.respond(datasette, request, format_, rows, "", {}, csv=table)
 
 
 def map_picture(connection: sqlite3.Connection, db_param: str | None) -> dict[str, Any]:
@@ -159,15 +153,10 @@ def map_picture(connection: sqlite3.Connection, db_param: str | None) -> dict[st
 
 async def map_page(datasette: Any, request: Any) -> Response:
     try:
-        database = await site.pick_database(datasette, request)
-        db_param = database.name if request.args.get("db") == database.name else None
-        picture = await _cached(datasette, database, f"map:{db_param}", map_picture, db_param)
-    except site.NoDatabase:
-        return await site.render_message(
-            datasette, request, "No fediscope database is being served.", 404
-        )
-    except site.TooSlow:
-        return await site.render_message(
-            datasette, request, "The map took too long; try again.", 503
-        )
+        with site.problems("The map"):
+            database = await site.pick_database(datasette, request)
+            db_param = database.name if request.args.get("db") == database.name else None
+            picture = await _cached(datasette, database, f"map:{db_param}", map_picture, db_param)
+    except site.Problem as problem:
+        return await site.render_message(datasette, request, problem.sentence, problem.status)
     return await site.render_page(datasette, request, "fediscope_map.html", {"map": picture})

@@ -43,51 +43,38 @@ def register_routes() -> list[tuple[str, Any]]:
 
 async def home(datasette: Any, request: Any) -> Response:
     try:
-        database = await site.pick_database(datasette, request)
-        answer = await site.run_on(datasette, database, summary)
-    except site.NoDatabase:
-        return await site.render_message(
-            datasette, request, "No fediscope database is being served here.", 404
-        )
-    except site.TooSlow:
-        return await site.render_message(
-            datasette, request, "The summary took too long; try again.", 503
-        )
+        with site.problems("The summary"):
+            database = await site.pick_database(datasette, request)
+            answer = await site.run_on(datasette, database, summary)
+    except site.Problem as problem:
+        return await site.render_message(datasette, request, problem.sentence, problem.status)
     return await site.render_page(datasette, request, "fediscope_home.html", {"summary": answer})
 
 
 async def look_up(
-    datasette: Any, request: Any, compute: Any, example: str, too_slow: str
-) -> tuple[str, Any, str | None, int, Any]:
+    datasette: Any, request: Any, compute: Any, what: str, example: str
+) -> tuple[str, Any, site.Problem | None, Any]:
     """Run `compute(connection, ?domain=)` on the served database.
 
-    Returns (raw domain, answer or None, problem sentence or None, HTTP status, database);
-    `example` ends the sentence for a non-domain and `too_slow` is said on a timeout.
+    Returns (raw domain, answer or None, the problem or None, database or None); `example`
+    ends the sentence for a non-domain and `what` names the answer when it is too slow.
     """
     raw = (request.args.get("domain") or "").strip()
-    answer, problem, status, database = None, None, 200, None
+    answer, problem, database = None, None, None
     try:
-        database = await site.pick_database(datasette, request)
-        if raw:
-            answer = await site.run_on(datasette, database, compute, raw)
-    except site.NoDatabase:
-        problem, status = "No fediscope database is being served here.", 404
-    except who_blocks.InvalidQuery:
-        problem, status = (
-            f"“{raw}” is not a domain name fediscope can look up. Type a server's address, "
-            + example,
-            400,
-        )
-    except site.TooSlow:
-        problem, status = too_slow, 503
-    return raw, answer, problem, status, database
-
-
-def json_answer(answer: Any, problem: str | None, status: int) -> Response:
-    """The `.json` form of a looked-up page: the answer, or the problem as {"error": ...}."""
-    if answer is None:
-        return site.json_response({"error": problem or "add ?domain=D"}, status=status or 400)
-    return site.json_response(answer.to_dict())
+        with site.problems(what):
+            database = await site.pick_database(datasette, request)
+            if raw:
+                answer = await site.run_on(datasette, database, compute, raw)
+    except site.Problem as found:
+        problem = found
+        if found.status == 400:
+            problem = site.Problem(
+                f"“{raw}” is not a domain name fediscope can look up. Type a server's address, "
+                + example,
+                400,
+            )
+    return raw, answer, problem, database
 
 
 #: Columns of /who-blocks.csv: one row per blocker and rule word, as on the page.
@@ -109,52 +96,51 @@ BLOCKER_COLUMNS = [
 
 async def who_blocks_page(datasette: Any, request: Any) -> Response:
     """The admin's answer: who blocks D, how, the coverage behind it and what changed."""
-    format_ = request.url_vars.get("format")
-    raw, answer, problem, status, database = await look_up(
+    raw, answer, problem, database = await look_up(
         datasette,
         request,
         who_blocks.answer,
+        "The answer",
         "such as example.social (no https://, no @user, no path).",
-        "The answer took too long to compute; please try again.",
     )
-    if format_ == ".json":
-        return json_answer(answer, problem, status)
-    if format_ == ".csv":
-        if answer is None:
-            return Response.text(problem or "add ?domain=D", status=status or 400)
-        rows = [[getattr(b, column) for column in BLOCKER_COLUMNS] for b in answer.blockers]
-        return site.csv_response(BLOCKER_COLUMNS, rows, f"who-blocks-{answer.domain}.csv")
+    rows = (
+        (BLOCKER_COLUMNS, [[getattr(b, c) for c in BLOCKER_COLUMNS] for b in answer.blockers],
+         f"who-blocks-{answer.domain}.csv")
+        if answer is not None
+        else None
+    )  # fmt: skip
     context = {
         "raw": raw,
         "answer": answer,
-        "problem": problem,
+        "problem": problem.sentence if problem else None,
         "headline": who_blocks.headline(answer) if answer else None,
         "database_name": database.name if database else None,
     }
-    return await site.render_page(datasette, request, "fediscope_who_blocks.html", context, status)
+    return await site.respond(
+        datasette, request, request.url_vars.get("format"), answer,
+        "fediscope_who_blocks.html", context, problem.status if problem else 200,
+        csv=rows, problem=problem,
+    )  # fmt: skip
 
 
 async def instance_page(datasette: Any, request: Any) -> Response:
     """One server: status and why, software, counts over time, peers, blocks, raw answers."""
-    format_ = request.url_vars.get("format")
-    raw, answer, problem, status, database = await look_up(
-        datasette,
-        request,
-        profile,
-        "such as example.social.",
-        "The profile took too long to compute; please try again.",
+    raw, answer, problem, database = await look_up(
+        datasette, request, profile, "The profile", "such as example.social."
     )
-    if format_ == ".json":
-        return json_answer(answer, problem, status)
+    status = problem.status if problem else 200
     if answer is not None and not answer.known and answer.excluded is None:
         status = 404
     context = {
         "raw": raw,
         "answer": answer,
-        "problem": problem,
+        "problem": problem.sentence if problem else None,
         "database_name": database.name if database else None,
         "chart_spec": markupsafe.Markup(site.vega_spec_json(history_spec(answer)))
         if answer is not None and answer.history
         else None,
     }
-    return await site.render_page(datasette, request, "fediscope_instance.html", context, status)
+    return await site.respond(
+        datasette, request, request.url_vars.get("format"), answer,
+        "fediscope_instance.html", context, status, problem=problem,
+    )  # fmt: skip
