@@ -69,14 +69,18 @@ def datasette_arguments(db_path: str, host: str, port: int, metadata_file: str) 
     return arguments
 
 
-def serve(db_path: str, host: str = "127.0.0.1", port: int = 8001) -> None:
-    """Run Datasette until interrupted."""
+def serve(
+    db_path: str, host: str = "127.0.0.1", port: int = 8001, cache_max_age: int = 300
+) -> None:
+    """Run Datasette until interrupted; pages may be kept `cache_max_age` seconds."""
     from datasette.cli import cli as datasette_cli
 
     name = Path(db_path).stem
+    metadata = metadata_for(name)
+    metadata.setdefault("plugins", {})["fediscope-cache"] = {"max_age": cache_max_age}
     with tempfile.TemporaryDirectory() as scratch:
         metadata_file = Path(scratch) / "metadata.json"
-        metadata_file.write_text(json.dumps(metadata_for(name)), encoding="utf-8")
+        metadata_file.write_text(json.dumps(metadata), encoding="utf-8")
         print(
             f"serving {db_path}: open http://{host}:{port}/ for the home page, "
             f"http://{host}:{port}/{name} for its tables and SQL (Ctrl-C to stop)",
