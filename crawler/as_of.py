@@ -1,0 +1,232 @@
+"""Answers as of a crawl: `?crawl=N` and the pages' view of the data while a crawl writes.
+
+`as_of(connection, N)` shadows the live tables the answers read (instances, blocks,
+block_events, block_edges, exclusions, crawls, instance_stats, peer_intervals, document_log,
+platform_share, instance_metrics, domains) with TEMP views derived from the history the store
+keeps, so the same library functions (graph.summary, crawler.who_blocks.answer, graph.profile)
+answer for the network as it was when crawl N was the latest finished crawl. SQLite resolves an
+unqualified name in the temp schema first; the views read `main.` explicitly.
+
+What each view derives from (nothing reads a later crawl, the clock or the schedule):
+- instances: each domain's run of `instance_intervals` that covers crawl N or ends last before
+  it (status, software, counts, block-list visibility); domains first seen by then and never
+  visited are `pending`. Descriptions and bookkeeping not kept per crawl are empty.
+- blocks: replayed from `block_events` up to crawl N (the last event of each rule decides
+  whether it is active; a `changed` event replaces the pattern's other rules); first seen is
+  the rule's last `added` event, last seen the blocker's last visit up to crawl N (the end of
+  crawl N when the crawl visited it).
+- peer_intervals: the intervals open at crawl N; instance_metrics is empty (degrees come from
+  the intervals); platform_share is grouped from the `instances` view.
+A server that opted out has its block history deleted (the store's opt-out rule), so it drops
+out of past answers too: publishers' wishes outrank permanence.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from crawler.software import family_of
+
+
+class BadCrawl(ValueError):
+    """A `?crawl=` value that names no finished crawl; `status` is the HTTP answer."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Crawl:
+    id: int
+    finished_at: str
+
+    @property
+    def date(self) -> str:
+        return self.finished_at[:10]
+
+
+#: Larger than any crawl number SQLite can store; longer strings are not crawl numbers.
+MAX_DIGITS = 18
+
+
+def parse_crawl(raw: str | None) -> int | None:
+    """The crawl number of a `?crawl=` value; None when absent. BadCrawl (400) otherwise."""
+    if raw is None or raw == "":
+        return None
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > MAX_DIGITS:
+        raise BadCrawl(
+            f"“{raw[:40]}” is not a crawl number: use ?crawl= with a whole number such as 1.",
+            400,
+        )
+    number = int(text)
+    if number < 1:
+        raise BadCrawl("Crawl numbers start at 1.", 400)
+    return number
+
+
+def finished_crawl(connection: sqlite3.Connection, number: int) -> Crawl:
+    """Crawl `number` if it finished; BadCrawl (404 unknown, 409 not finished) otherwise."""
+    row = connection.execute(
+        "SELECT id, status, finished_at FROM main.crawls WHERE id = ?", (number,)
+    ).fetchone()
+    if row is None:
+        (latest,) = connection.execute(
+            "SELECT max(id) FROM main.crawls WHERE status = 'finished'"
+        ).fetchone()
+        hint = f" The latest finished crawl is {latest}." if latest else ""
+        raise BadCrawl(f"There is no crawl {number} in this database.{hint}", 404)
+    if row[1] != "finished" or not row[2]:
+        raise BadCrawl(
+            f"Crawl {number} has not finished, so it has no answer yet; "
+            "cite a finished crawl instead.",
+            409,
+        )
+    return Crawl(row[0], row[2])
+
+
+def latest_finished(connection: sqlite3.Connection) -> Crawl | None:
+    row = connection.execute(
+        "SELECT id, finished_at FROM main.crawls WHERE status = 'finished' "
+        "AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return Crawl(*row) if row else None
+
+
+def crawl_running(connection: sqlite3.Connection) -> bool:
+    """Whether a crawl has started writing and not finished (it may be interrupted)."""
+    row = connection.execute("SELECT 1 FROM main.crawls WHERE status = 'running' LIMIT 1")
+    return row.fetchone() is not None
+
+
+def _views(n: int, finished_at: str) -> dict[str, str]:
+    end = "'" + finished_at.replace("'", "''") + "'"
+    last_seen = (
+        f"CASE WHEN r.last_crawl >= {n} THEN {end} ELSE r.last_observed_at END"  # see docstring
+    )
+    runs = f"""
+        SELECT r.* FROM main.instance_intervals r JOIN (
+            SELECT domain, max(first_crawl) AS first_crawl FROM main.instance_intervals
+            WHERE first_crawl <= {n} GROUP BY domain) l
+        ON l.domain = r.domain AND l.first_crawl = r.first_crawl"""
+    rules = f"""
+        SELECT e.* FROM main.block_events e JOIN (
+            SELECT max(id) AS id FROM main.block_events WHERE crawl_id <= {n}
+            GROUP BY blocker, blocked_pattern, severity_raw) k ON k.id = e.id
+        WHERE NOT EXISTS (
+            SELECT 1 FROM main.block_events c WHERE c.blocker = e.blocker
+              AND c.blocked_pattern = e.blocked_pattern AND c.event = 'changed'
+              AND c.crawl_id <= {n} AND c.id > e.id)"""
+    return {
+        "crawls": f"SELECT * FROM main.crawls WHERE id <= {n}",
+        "instances": f"""
+            SELECT i.domain AS domain, i.domain_id AS domain_id, i.display_name AS display_name,
+                   i.registrable_domain AS registrable_domain, r.software AS software,
+                   r.software AS software_raw, fediscope_family(r.software) AS family,
+                   r.version AS version, r.users_total AS users_total,
+                   r.users_active_month AS users_active_month,
+                   r.users_active_halfyear AS users_active_halfyear,
+                   r.local_posts AS local_posts, NULL AS local_comments,
+                   NULL AS open_registrations, NULL AS name, NULL AS description,
+                   r.quality_flags AS quality_flags, coalesce(r.status, 'pending') AS status,
+                   NULL AS status_reason, NULL AS error_detail, NULL AS moved_to,
+                   NULL AS nodeinfo_version, NULL AS nodeinfo_url, NULL AS peers_visibility,
+                   r.peers_count AS peers_count, r.blocks_visibility AS blocks_visibility,
+                   r.blocks_count AS blocks_count, i.first_seen AS first_seen,
+                   CASE WHEN r.domain IS NULL THEN NULL ELSE {last_seen} END AS last_seen,
+                   CASE WHEN r.domain IS NULL THEN NULL ELSE {last_seen} END AS last_visit,
+                   NULL AS next_visit, NULL AS failures, NULL AS first_failure_at,
+                   i.discovered_by AS discovered_by, i.discovered_via AS discovered_via,
+                   NULL AS hops, r.last_crawl AS last_crawl_id
+            FROM main.instances i LEFT JOIN ({runs}) r ON r.domain = i.domain
+            WHERE r.domain IS NOT NULL OR i.first_seen <= {end}""",
+        "instance_stats": f"SELECT * FROM main.instance_stats WHERE crawl_id <= {n}",
+        "block_events": f"SELECT * FROM main.block_events WHERE crawl_id <= {n}",
+        "blocks": f"""
+            SELECT e.id AS id, e.blocker AS blocker, e.blocked AS blocked,
+                   e.blocked_pattern AS blocked_pattern,
+                   (SELECT b.blocked_digest FROM main.blocks b WHERE b.blocker = e.blocker
+                      AND b.blocked_pattern = e.blocked_pattern LIMIT 1) AS blocked_digest,
+                   (SELECT b.kind FROM main.blocks b WHERE b.blocker = e.blocker
+                      AND b.blocked_pattern = e.blocked_pattern LIMIT 1) AS kind,
+                   e.severity AS severity, e.severity_raw AS severity_raw, e.reason AS reason,
+                   coalesce((SELECT max(a.at) FROM main.block_events a
+                      WHERE a.blocker = e.blocker AND a.blocked_pattern = e.blocked_pattern
+                        AND a.event = 'added' AND a.crawl_id <= {n}), e.at) AS first_seen,
+                   (SELECT {last_seen} FROM ({runs}) r WHERE r.domain = e.blocker) AS last_seen,
+                   NULL AS first_crawl, NULL AS last_crawl,
+                   e.event != 'removed' AS active
+            FROM ({rules}) e""",
+        "block_edges": """
+            SELECT DISTINCT blocker, blocked, severity, severity_raw, NULL AS reason
+            FROM temp.blocks WHERE active AND blocked IS NOT NULL""",
+        "exclusions": f"SELECT * FROM main.exclusions WHERE at <= {end}",
+        "peer_intervals": f"""
+            SELECT source_id, target_id, first_crawl, NULL AS removed_crawl
+            FROM main.peer_intervals
+            WHERE first_crawl <= {n} AND (removed_crawl IS NULL OR removed_crawl > {n})""",
+        "instance_metrics": "SELECT NULL AS domain, NULL AS in_degree WHERE 0",
+        "document_log": f"SELECT * FROM main.document_log WHERE crawl_id <= {n}",
+        "domains": f"""
+            SELECT id, name FROM main.domains WHERE id <= (
+                SELECT coalesce(max(domain_id), 0) FROM main.instances
+                WHERE first_seen <= {end})""",
+        "platform_share": """
+            WITH alive AS (SELECT coalesce(family, 'unknown') AS family, users_total,
+                                  users_active_month
+                           FROM temp.instances WHERE status = 'alive'),
+                 total AS (SELECT count(*) AS n, sum(users_total) AS users,
+                                  sum(users_active_month) AS active FROM alive)
+            SELECT family, count(*) AS instances, count(*) AS servers,
+                   round(100.0 * count(*) / total.n, 2) AS instances_share,
+                   coalesce(sum(users_total), 0) AS users,
+                   coalesce(sum(users_active_month), 0) AS active_users,
+                   round(100.0 * coalesce(sum(users_active_month), 0)
+                         / nullif(total.active, 0), 2) AS active_users_share
+            FROM alive, total GROUP BY family""",
+    }
+
+
+#: Views over views come after what they read.
+ORDER = (
+    "crawls",
+    "instances",
+    "instance_stats",
+    "block_events",
+    "blocks",
+    "block_edges",
+    "exclusions",
+    "peer_intervals",
+    "instance_metrics",
+    "document_log",
+    "domains",
+    "platform_share",
+)
+
+
+@contextmanager
+def as_of(connection: sqlite3.Connection, crawl: Crawl) -> Iterator[sqlite3.Connection]:
+    """Run the block with the live tables shadowed by their state as of `crawl`."""
+    connection.create_function("fediscope_family", 1, family_of, deterministic=True)
+    views = _views(int(crawl.id), crawl.finished_at)
+    present = {
+        name
+        for (name,) in connection.execute(
+            "SELECT name FROM main.sqlite_master WHERE type IN ('table', 'view')"
+        )
+    }
+    created: list[str] = []
+    try:
+        for name in ORDER:
+            # a view over a missing table (a database not analysed yet) must stay missing
+            if name in present:
+                connection.execute(f"CREATE TEMP VIEW {name} AS {views[name]}")
+                created.append(name)
+        yield connection
+    finally:
+        for name in reversed(created):
+            connection.execute(f"DROP VIEW IF EXISTS temp.{name}")
