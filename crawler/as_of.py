@@ -24,11 +24,15 @@ out of past answers too: publishers' wishes outrank permanence.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import urllib.parse
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from crawler.software import family_of
+
+T = TypeVar("T")
 
 
 class BadCrawl(ValueError):
@@ -230,3 +234,64 @@ def as_of(connection: sqlite3.Connection, crawl: Crawl) -> Iterator[sqlite3.Conn
     finally:
         for name in reversed(created):
             connection.execute(f"DROP VIEW IF EXISTS temp.{name}")
+
+
+@dataclass(frozen=True)
+class Answering:
+    """Which crawl a page answers as of, and the crawl it offers to cite.
+
+    `view` is None when the live tables are read (no crawl is writing, no ?crawl= asked):
+    they then hold exactly the last finished crawl. `pinned` is True for ?crawl=N."""
+
+    view: Crawl | None
+    cited: Crawl | None
+    pinned: bool
+
+    def run(self, function: Callable[..., T]) -> Callable[..., T]:
+        """`function(connection, ...)` reading the data as of `view` (unchanged when live)."""
+        crawl = self.view
+        if crawl is None:
+            return function
+
+        def as_of_crawl(connection: sqlite3.Connection, *args: Any) -> T:
+            with as_of(connection, crawl):
+                return function(connection, *args)
+
+        return as_of_crawl
+
+    def citation(self, request: Any) -> dict[str, Any] | None:
+        """What the page says about its crawl: number, date and the permalink."""
+        if self.cited is None:
+            return None
+        params = {key: request.args.get(key) for key in request.args if key != "crawl"}
+        params["crawl"] = str(self.cited.id)
+        url = request.path + "?" + urllib.parse.urlencode(params)
+        return {
+            "crawl": self.cited.id,
+            "date": self.cited.date,
+            "finished_at": self.cited.finished_at,
+            "url": url,
+            "pinned": self.pinned,
+        }
+
+
+def answering(connection: sqlite3.Connection, raw: str | None) -> Answering:
+    """What `?crawl=raw` asks for on this database (BadCrawl when it names no finished crawl).
+
+    Without ?crawl=, a page reads the live tables unless a crawl is writing them: then it
+    answers as of the last finished crawl, so no answer mixes half a crawl with the one
+    before."""
+    number = parse_crawl(raw)
+    if number is not None:
+        crawl = finished_crawl(connection, number)
+        return Answering(crawl, crawl, True)
+    latest = latest_finished(connection)
+    if latest is not None and crawl_running(connection):
+        return Answering(latest, latest, False)
+    return Answering(None, latest, False)
+
+
+async def answering_for(datasette: Any, database: Any, request: Any) -> Answering:
+    """`answering` for a page request, on Datasette's read-only connection."""
+    raw = request.args.get("crawl") if request is not None else None
+    return await database.execute_fn(lambda connection: answering(connection, raw))

@@ -25,6 +25,7 @@ from datasette.database import Database
 from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
 
+from crawler import as_of
 from graph.summary import data_date
 
 T = TypeVar("T")
@@ -131,7 +132,11 @@ async def base_context(datasette: Any, request: Any) -> BaseContext:
         database = await pick_database(datasette, request)
     except NoDatabase:
         return BaseContext(None, False, None, 0)
-    date, crawls = await run_on(datasette, database, data_date)
+    try:  # the footer's date is the answer's crawl, as of ?crawl= when asked
+        when = await as_of.answering_for(datasette, database, request)
+    except as_of.BadCrawl:
+        when = as_of.Answering(None, None, False)
+    date, crawls = await run_on(datasette, database, when.run(data_date))
     explicit = bool(request is not None and request.args.get("db") == database.name)
     return BaseContext(database.name, explicit, date, crawls)
 

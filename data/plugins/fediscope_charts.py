@@ -22,10 +22,11 @@ import markupsafe
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from crawler import site
+from crawler import as_of, site
 from graph import charts
 from graph.map_chart import map_spec
 from graph.map_layout import map_data
+from graph.snapshots import snapshot_rows
 
 CACHE_SIZE = 16
 _cache: OrderedDict[tuple, Any] = OrderedDict()
@@ -67,9 +68,24 @@ async def _cached(datasette: Any, database: Any, key: str, function: Any, *args:
     return value
 
 
-def platform_charts(connection: sqlite3.Connection) -> tuple[charts.DataDate, list[dict]]:
-    """Every /platforms chart as the template needs it (spec JSON ready for the page)."""
-    date, rendered = charts.render_charts(connection, validate=False)
+def platform_charts(
+    connection: sqlite3.Connection, crawl_id: int | None = None
+) -> tuple[charts.DataDate, list[dict]]:
+    """Every /platforms chart as the template needs it (spec JSON ready for the page); with
+    `crawl_id`, the charts' data kept for that crawl (graph.snapshots), drawn as of it."""
+    if crawl_id is None:
+        date, rendered = charts.render_charts(connection, validate=False)
+    else:
+        date, rendered = charts.data_date(connection), []
+        for chart in charts.CHARTS:
+            rows = snapshot_rows(connection, crawl_id, chart.slug)
+            if rows is None:
+                rendered.append(charts.RenderedChart(chart, [], None, NOT_KEPT.format(crawl_id)))
+            elif not rows:
+                rendered.append(charts.RenderedChart(chart, [], None, "no data in that crawl"))
+            else:
+                spec = charts.chart_spec(chart, rows, date, validate=False)
+                rendered.append(charts.RenderedChart(chart, rows, spec))
     return date, [
         {
             "slug": item.chart.slug,
@@ -85,10 +101,29 @@ def platform_charts(connection: sqlite3.Connection) -> tuple[charts.DataDate, li
     ]
 
 
+NOT_KEPT = "not kept for crawl {}: no analysis ran while it was the latest finished crawl"
+
+
+async def _charts_crawl(datasette: Any, database: Any, request: Any) -> as_of.Answering:
+    """As of which crawl the charts answer: ?crawl=N, or the last finished crawl while a
+    crawl writes and its charts were kept; else the live derived tables (view None)."""
+    when = await as_of.answering_for(datasette, database, request)
+    if when.view is None or when.pinned:
+        return when
+    kept = await site.run_on(datasette, database, snapshot_rows, when.view.id, "platform-share")
+    return when if kept is not None else as_of.Answering(None, when.cited, False)
+
+
 async def platforms_page(datasette: Any, request: Any) -> Response:
     try:
         database = await site.pick_database(datasette, request)
-        date, items = await _cached(datasette, database, "platforms", platform_charts)
+        when = await _charts_crawl(datasette, database, request)
+        crawl_id = when.view.id if when.view else None
+        date, items = await _cached(
+            datasette, database, f"platforms:{crawl_id}", when.run(platform_charts), crawl_id
+        )
+    except as_of.BadCrawl as error:
+        return await site.render_message(datasette, request, str(error), error.status)
     except site.NoDatabase:
         return await site.render_message(
             datasette, request, "No fediscope database is being served.", 404
@@ -98,15 +133,24 @@ async def platforms_page(datasette: Any, request: Any) -> Response:
             datasette, request, "The charts took too long; try again.", 503
         )
     explicit = request.args.get("db") == database.name
+    pinned = when.cited.id if when.pinned and when.cited else None
+    if pinned is not None and all(item["missing"] == NOT_KEPT.format(pinned) for item in items):
+        return await site.render_message(
+            datasette,
+            request,
+            f"The charts of crawl {pinned} were not kept: no analysis ran while it was the "
+            "latest finished crawl.",
+            404,
+        )
     items = [dict(item) for item in items]  # the cached list is shared between requests
     for item in items:
         item["csv"] = site.link(
-            f"/platforms/{item['slug']}.csv", database.name if explicit else None
+            f"/platforms/{item['slug']}.csv", database.name if explicit else None, crawl=pinned
         )
         item["sql_url"] = f"/{urllib.parse.quote(database.name)}?" + urllib.parse.urlencode(
             {"sql": item["sql"]}
         )
-    context = {"date": date, "charts": items}
+    context = {"date": date, "charts": items, "citation": when.citation(request)}
     return await site.render_page(datasette, request, "fediscope_platforms.html", context)
 
 
@@ -119,17 +163,35 @@ def _chart_rows(connection: sqlite3.Connection, slug: str) -> tuple[list[str], l
     return columns, [dict(zip(columns, row, strict=True)) for row in cursor]
 
 
+def _kept_rows(
+    connection: sqlite3.Connection, crawl_id: int, slug: str
+) -> tuple[list[str], list[dict]] | None:
+    rows = snapshot_rows(connection, crawl_id, slug)
+    if rows is None:
+        return None
+    columns = list(rows[0]) if rows else []
+    return columns, rows
+
+
 async def chart_data(datasette: Any, request: Any) -> Response:
     slug, format_ = request.url_vars["slug"], request.url_vars["format"]
     if slug not in charts.BY_SLUG:
         return Response.text(f"no chart called {slug}", status=404)
     try:
         database = await site.pick_database(datasette, request)
-        found = await site.run_on(datasette, database, _chart_rows, slug)
+        when = await _charts_crawl(datasette, database, request)
+        if when.view is None:
+            found = await site.run_on(datasette, database, _chart_rows, slug)
+        else:
+            found = await site.run_on(datasette, database, _kept_rows, when.view.id, slug)
+    except as_of.BadCrawl as error:
+        return Response.text(str(error), status=error.status)
     except site.NoDatabase:
         return Response.text("No fediscope database is being served.", status=404)
     except site.TooSlow:
         return Response.text("The query took too long; try again.", status=503)
+    if found is None and when.view is not None:
+        return Response.text(f"The data of {slug} was {NOT_KEPT.format(when.view.id)}.", 404)
     if found is None:
         return Response.text("Not built yet: run `fediscope analyze`.", status=404)
     columns, rows = found

@@ -17,7 +17,7 @@ import markupsafe
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from crawler import site, who_blocks
+from crawler import as_of, site, who_blocks
 from graph.profile import profile
 from graph.summary import summary
 
@@ -45,7 +45,10 @@ def register_routes() -> list[tuple[str, Any]]:
 async def home(datasette: Any, request: Any) -> Response:
     try:
         database = await site.pick_database(datasette, request)
-        answer = await site.run_on(datasette, database, summary)
+        when = await as_of.answering_for(datasette, database, request)
+        answer = await site.run_on(datasette, database, when.run(summary))
+    except as_of.BadCrawl as error:
+        return await site.render_message(datasette, request, str(error), error.status)
     except site.NoDatabase:
         return await site.render_message(
             datasette, request, "No fediscope database is being served here.", 404
@@ -54,7 +57,8 @@ async def home(datasette: Any, request: Any) -> Response:
         return await site.render_message(
             datasette, request, "The summary took too long; try again.", 503
         )
-    return await site.render_page(datasette, request, "fediscope_home.html", {"summary": answer})
+    context = {"summary": answer, "citation": when.citation(request)}
+    return await site.render_page(datasette, request, "fediscope_home.html", context)
 
 
 async def look_up(
@@ -62,15 +66,20 @@ async def look_up(
 ) -> tuple[str, Any, str | None, int, Any]:
     """Run `compute(connection, ?domain=)` on the served database.
 
-    Returns (raw domain, answer or None, problem sentence or None, HTTP status, database);
-    `example` ends the sentence for a non-domain and `too_slow` is said on a timeout.
+    Returns (raw domain, answer or None, problem sentence or None, HTTP status, database,
+    citation); `example` ends the sentence for a non-domain and `too_slow` is said on a
+    timeout. The answer is as of `?crawl=` (crawler.as_of).
     """
     raw = (request.args.get("domain") or "").strip()
-    answer, problem, status, database = None, None, 200, None
+    answer, problem, status, database, citation = None, None, 200, None, None
     try:
         database = await site.pick_database(datasette, request)
+        when = await as_of.answering_for(datasette, database, request)
+        citation = when.citation(request)
         if raw:
-            answer = await site.run_on(datasette, database, compute, raw)
+            answer = await site.run_on(datasette, database, when.run(compute), raw)
+    except as_of.BadCrawl as error:
+        problem, status = str(error), error.status
     except site.NoDatabase:
         problem, status = "No fediscope database is being served here.", 404
     except who_blocks.InvalidQuery:
@@ -81,14 +90,15 @@ async def look_up(
         )
     except site.TooSlow:
         problem, status = too_slow, 503
-    return raw, answer, problem, status, database
+    return raw, answer, problem, status, database, citation
 
 
-def json_answer(answer: Any, problem: str | None, status: int) -> Response:
-    """The `.json` form of a looked-up page: the answer, or the problem as {"error": ...}."""
+def json_answer(answer: Any, problem: str | None, status: int, citation: Any) -> Response:
+    """The `.json` form of a looked-up page: the answer (with the crawl it is as of), or the
+    problem as {"error": ...}."""
     if answer is None:
         return site.json_response({"error": problem or "add ?domain=D"}, status=status or 400)
-    return site.json_response(answer.to_dict())
+    return site.json_response({**answer.to_dict(), "as_of": citation})
 
 
 #: Columns of /who-blocks.csv: one row per blocker and rule word, as on the page.
@@ -111,7 +121,7 @@ BLOCKER_COLUMNS = [
 async def who_blocks_page(datasette: Any, request: Any) -> Response:
     """The admin's answer: who blocks D, how, the coverage behind it and what changed."""
     format_ = request.url_vars.get("format")
-    raw, answer, problem, status, database = await look_up(
+    raw, answer, problem, status, database, citation = await look_up(
         datasette,
         request,
         who_blocks.answer,
@@ -119,18 +129,20 @@ async def who_blocks_page(datasette: Any, request: Any) -> Response:
         "The answer took too long to compute; please try again.",
     )
     if format_ == ".json":
-        return json_answer(answer, problem, status)
+        return json_answer(answer, problem, status, citation)
     if format_ == ".csv":
         if answer is None:
             return Response.text(problem or "add ?domain=D", status=status or 400)
         rows = [[getattr(b, column) for column in BLOCKER_COLUMNS] for b in answer.blockers]
-        return site.csv_response(BLOCKER_COLUMNS, rows, f"who-blocks-{answer.domain}.csv")
+        crawl = f"-crawl-{citation['crawl']}" if citation and citation["pinned"] else ""
+        return site.csv_response(BLOCKER_COLUMNS, rows, f"who-blocks-{answer.domain}{crawl}.csv")
     context = {
         "raw": raw,
         "answer": answer,
         "problem": problem,
         "headline": who_blocks.headline(answer) if answer else None,
         "database_name": database.name if database else None,
+        "citation": citation,
     }
     return await site.render_page(datasette, request, "fediscope_who_blocks.html", context, status)
 
@@ -138,7 +150,7 @@ async def who_blocks_page(datasette: Any, request: Any) -> Response:
 async def instance_page(datasette: Any, request: Any) -> Response:
     """One server: status and why, software, counts over time, peers, blocks, raw answers."""
     format_ = request.url_vars.get("format")
-    raw, answer, problem, status, database = await look_up(
+    raw, answer, problem, status, database, citation = await look_up(
         datasette,
         request,
         profile,
@@ -146,7 +158,7 @@ async def instance_page(datasette: Any, request: Any) -> Response:
         "The profile took too long to compute; please try again.",
     )
     if format_ == ".json":
-        return json_answer(answer, problem, status)
+        return json_answer(answer, problem, status, citation)
     if answer is not None and not answer.known and answer.excluded is None:
         status = 404
     context = {
@@ -154,6 +166,7 @@ async def instance_page(datasette: Any, request: Any) -> Response:
         "answer": answer,
         "problem": problem,
         "database_name": database.name if database else None,
+        "citation": citation,
         "chart_spec": markupsafe.Markup(site.vega_spec_json(history_spec(answer)))
         if answer is not None and answer.history
         else None,
