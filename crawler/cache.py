@@ -9,8 +9,10 @@ ETag of every page. So:
 - a request carrying the current ETag (If-None-Match) or a date not older than the data
   (If-Modified-Since) gets 304 before any page code runs;
 - answers are kept in memory keyed by (data state, URL), least recently used first out, bounded
-  by the sum of their body sizes (`max_bytes`; a single answer over an eighth of it is not
-  kept); a new data state empties the cache at once;
+  by the sum of their body and header sizes (`max_bytes`; a single answer over an eighth of it
+  is not kept); a new data state empties the cache at once. Concurrent requests for an answer
+  being computed wait for that one computation instead of starting their own (the first
+  requests after an analyze, when a story's link is hot, would otherwise each run the page);
 - each response says `Cache-Control: public, max-age=N` (`no-cache` for N = 0), with no
   `Vary: Cookie`: the pages are the same for everyone. Requests with a cookie or credentials
   bypass all of this and keep Datasette's private handling.
@@ -21,6 +23,7 @@ modification time), so an idle server answers a conditional request without touc
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -152,6 +155,7 @@ class CachingMiddleware:
         self.cache = AnswerCache(max_bytes)
         self._signature: tuple | None = None
         self._state: DataState | None = None
+        self._in_flight: dict[tuple, asyncio.Future[None]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -235,6 +239,24 @@ class CachingMiddleware:
             status, headers, body = kept
             await self._send(send, scope, status, headers, body)
             return
+        leader = self._in_flight.get(key)
+        if leader is not None:  # the same answer is being computed: wait for it, once
+            await asyncio.shield(leader)
+            kept = self.cache.get(key)
+            if kept is not None:
+                self.hits += 1
+                status, headers, body = kept
+                await self._send(send, scope, status, headers, body)
+                return
+        self._in_flight[key] = asyncio.get_running_loop().create_future()
+        try:
+            await self._compute(scope, receive, send, key, validators)
+        finally:
+            self._in_flight.pop(key).set_result(None)
+
+    async def _compute(
+        self, scope: Scope, receive: Receive, send: Send, key: tuple, validators: list
+    ) -> None:
         self.misses += 1
         captured: dict[str, Any] = {"body": []}
 

@@ -12,6 +12,7 @@ size, modification time): a re-analysed database is redrawn, an unchanged one is
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import urllib.parse
@@ -55,12 +56,18 @@ def _version(database: Any) -> tuple | None:
     return (path, stat.st_size, stat.st_mtime_ns, wal_mtime)
 
 
-async def _cached(datasette: Any, database: Any, key: str, function: Any, *args: Any) -> Any:
+async def _cached(
+    datasette: Any, database: Any, key: str, function: Any, *args: Any, then: Any = None
+) -> Any:
+    """`function(connection, *args)` (then `then(*value)` in a worker thread), kept per
+    database file version."""
     version = _version(database)
     if version is not None and (version, key) in _cache:
         _cache.move_to_end((version, key))
         return _cache[(version, key)]
     value = await site.run_on(datasette, database, function, *args)
+    if then is not None:
+        value = await asyncio.to_thread(then, *value)
     if version is not None:
         _cache[(version, key)] = value
         while len(_cache) > CACHE_SIZE:
@@ -68,37 +75,49 @@ async def _cached(datasette: Any, database: Any, key: str, function: Any, *args:
     return value
 
 
-def platform_charts(
+def platform_rows(
     connection: sqlite3.Connection, crawl_id: int | None = None
-) -> tuple[charts.DataDate, list[dict]]:
-    """Every /platforms chart as the template needs it (spec JSON ready for the page); with
-    `crawl_id`, the charts' data kept for that crawl (graph.snapshots), drawn as of it."""
-    if crawl_id is None:
-        date, rendered = charts.render_charts(connection, validate=False)
-    else:
-        date, rendered = charts.data_date(connection), []
-        for chart in charts.CHARTS:
+) -> tuple[charts.DataDate, list[tuple[charts.Chart, list[dict] | None, str]]]:
+    """Every /platforms chart's rows (or why there are none): the SQL part, run under the time
+    limit; with `crawl_id`, the rows kept for that crawl (graph.snapshots)."""
+    date, found = charts.data_date(connection), []
+    for chart in charts.CHARTS:
+        if crawl_id is not None:
             rows = snapshot_rows(connection, crawl_id, chart.slug)
-            if rows is None:
-                rendered.append(charts.RenderedChart(chart, [], None, NOT_KEPT.format(crawl_id)))
-            elif not rows:
-                rendered.append(charts.RenderedChart(chart, [], None, "no data in that crawl"))
-            else:
-                spec = charts.chart_spec(chart, rows, date, validate=False)
-                rendered.append(charts.RenderedChart(chart, rows, spec))
-    return date, [
-        {
-            "slug": item.chart.slug,
-            "title": item.chart.title,
-            "units": item.chart.units,
-            "method": item.chart.method,
-            "sql": item.chart.sql.strip(),
-            "missing": item.missing,
-            "rows": len(item.rows),
-            "spec_json": markupsafe.Markup(site.vega_spec_json(item.spec)) if item.spec else "",
-        }
-        for item in rendered
-    ]
+            found.append((chart, rows, NOT_KEPT.format(crawl_id) if rows is None else ""))
+            continue
+        absent = charts.missing_tables(connection, chart)
+        if absent:
+            note = f"not built yet: run `fediscope analyze` (needs {', '.join(absent)})"
+            found.append((chart, None, note))
+        else:
+            found.append((chart, charts.chart_rows(connection, chart), ""))
+    return date, found
+
+
+def platform_items(
+    date: charts.DataDate, found: list[tuple[charts.Chart, list[dict] | None, str]]
+) -> tuple[charts.DataDate, list[dict]]:
+    """Every /platforms chart as the template needs it (spec JSON ready for the page). Drawing
+    takes Altair most of a second, so it runs apart from the SQL and its time limit."""
+    items = []
+    for chart, rows, missing in found:
+        if rows is not None and not rows:
+            missing = "no data in this database yet"
+        spec = charts.chart_spec(chart, rows, date, validate=False) if rows else None
+        items.append(
+            {
+                "slug": chart.slug,
+                "title": chart.title,
+                "units": chart.units,
+                "method": chart.method,
+                "sql": chart.sql.strip(),
+                "missing": missing,
+                "rows": len(rows or []),
+                "spec_json": markupsafe.Markup(site.vega_spec_json(spec)) if spec else "",
+            }
+        )
+    return date, items
 
 
 NOT_KEPT = "not kept for crawl {}: no analysis ran while it was the latest finished crawl"
@@ -120,7 +139,12 @@ async def platforms_page(datasette: Any, request: Any) -> Response:
         when = await _charts_crawl(datasette, database, request)
         crawl_id = when.view.id if when.view else None
         date, items = await _cached(
-            datasette, database, f"platforms:{crawl_id}", when.run(platform_charts), crawl_id
+            datasette,
+            database,
+            f"platforms:{crawl_id}",
+            when.run(platform_rows),
+            crawl_id,
+            then=platform_items,
         )
     except as_of.BadCrawl as error:
         return await site.render_message(datasette, request, str(error), error.status)
