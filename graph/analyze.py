@@ -30,7 +30,7 @@ from graph.map_layout import build_map_layout
 from graph.peers import build_peer_metrics
 from graph.platforms import build_platform_share
 from graph.reach import build_hops
-from graph.snapshots import keep_chart_snapshots
+from graph.snapshots import keep_chart_snapshots, store_chart_specs
 from graph.versions import build_version_share
 
 
@@ -103,6 +103,7 @@ def _analyze(db_path: str) -> AnalyzeReport:
             ("federation", lambda: build_federation(connection)),
             ("version_share", lambda: build_version_share(connection)),
             ("map_layout", lambda: build_map_layout(connection, crawl_id)),
+            ("chart_specs", lambda: store_chart_specs(connection)),
             ("chart_snapshots", lambda: keep_chart_snapshots(connection)),
         ]
         for name, step in steps:

@@ -49,6 +49,7 @@ PARTITIONED = {
 #: (written apart), and the pages' own bookkeeping (chart snapshots for ?crawl=N, data_state).
 LEFT_OUT = {
     "chart_snapshots",
+    "chart_specs",
     "chart_snapshot_rows",
     "data_state",
     "document_log",

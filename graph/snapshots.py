@@ -72,3 +72,41 @@ def snapshot_rows(
     except sqlite3.OperationalError:  # a database from before snapshots
         return None
     return json.loads(zlib.decompress(row[0])) if row else None
+
+
+def store_chart_specs(connection: sqlite3.Connection) -> str:
+    """(Re)build `chart_specs`: each /platforms chart drawn once by analyze, so the page's
+    first request after an analysis reads the drawing instead of running Altair for a second."""
+    date, rendered = charts.render_charts(connection, validate=False)
+    connection.execute("DROP TABLE IF EXISTS chart_specs")
+    connection.execute(
+        "CREATE TABLE chart_specs (slug TEXT PRIMARY KEY, crawl_id INTEGER, rows INTEGER, "
+        "missing TEXT, spec TEXT)"
+    )
+    connection.executemany(
+        "INSERT INTO chart_specs VALUES (?, ?, ?, ?, ?)",
+        [
+            (
+                item.chart.slug,
+                date.crawl_id,
+                len(item.rows),
+                item.missing,
+                json.dumps(item.spec, ensure_ascii=False, default=str) if item.spec else None,
+            )
+            for item in rendered
+        ],
+    )
+    return f"{sum(1 for item in rendered if item.spec)} charts drawn"
+
+
+def stored_specs(connection: sqlite3.Connection) -> dict[str, tuple[int, str, str | None]]:
+    """slug -> (rows, missing, spec JSON) drawn by the last analyze; empty before one."""
+    try:
+        return {
+            slug: (rows, missing or "", spec)
+            for slug, rows, missing, spec in connection.execute(
+                "SELECT slug, rows, missing, spec FROM chart_specs"
+            )
+        }
+    except sqlite3.OperationalError:
+        return {}

@@ -13,6 +13,7 @@ size, modification time): a re-analysed database is redrawn, an unchanged one is
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import urllib.parse
@@ -27,7 +28,7 @@ from crawler import as_of, site
 from graph import charts
 from graph.map_chart import map_spec
 from graph.map_layout import map_data
-from graph.snapshots import snapshot_rows
+from graph.snapshots import snapshot_rows, stored_specs
 
 CACHE_SIZE = 16
 _cache: OrderedDict[tuple, Any] = OrderedDict()
@@ -75,36 +76,47 @@ async def _cached(
     return value
 
 
+#: A chart as found: (chart, its rows or None, why it is missing, its spec JSON if drawn).
+Found = tuple[charts.Chart, list[dict] | None, str, str | None]
+
+
 def platform_rows(
     connection: sqlite3.Connection, crawl_id: int | None = None
-) -> tuple[charts.DataDate, list[tuple[charts.Chart, list[dict] | None, str]]]:
+) -> tuple[charts.DataDate, list[Found]]:
     """Every /platforms chart's rows (or why there are none): the SQL part, run under the time
-    limit; with `crawl_id`, the rows kept for that crawl (graph.snapshots)."""
+    limit. Live, the charts analyze drew (graph.snapshots.chart_specs) when they are there;
+    with `crawl_id`, the rows kept for that crawl."""
     date, found = charts.data_date(connection), []
+    stored = stored_specs(connection) if crawl_id is None else {}
     for chart in charts.CHARTS:
         if crawl_id is not None:
             rows = snapshot_rows(connection, crawl_id, chart.slug)
-            found.append((chart, rows, NOT_KEPT.format(crawl_id) if rows is None else ""))
+            found.append((chart, rows, NOT_KEPT.format(crawl_id) if rows is None else "", None))
+            continue
+        if chart.slug in stored:
+            count, missing, spec = stored[chart.slug]
+            found.append((chart, [{}] * count if spec else None, missing, spec))
             continue
         absent = charts.missing_tables(connection, chart)
         if absent:
             note = f"not built yet: run `fediscope analyze` (needs {', '.join(absent)})"
-            found.append((chart, None, note))
+            found.append((chart, None, note, None))
         else:
-            found.append((chart, charts.chart_rows(connection, chart), ""))
+            found.append((chart, charts.chart_rows(connection, chart), "", None))
     return date, found
 
 
-def platform_items(
-    date: charts.DataDate, found: list[tuple[charts.Chart, list[dict] | None, str]]
-) -> tuple[charts.DataDate, list[dict]]:
+def platform_items(date: charts.DataDate, found: list[Found]) -> tuple[charts.DataDate, list[dict]]:
     """Every /platforms chart as the template needs it (spec JSON ready for the page). Drawing
     takes Altair most of a second, so it runs apart from the SQL and its time limit."""
     items = []
-    for chart, rows, missing in found:
+    for chart, rows, missing, drawn in found:
         if rows is not None and not rows:
             missing = "no data in this database yet"
-        spec = charts.chart_spec(chart, rows, date, validate=False) if rows else None
+        if drawn is not None:
+            spec = json.loads(drawn)
+        else:
+            spec = charts.chart_spec(chart, rows, date, validate=False) if rows else None
         items.append(
             {
                 "slug": chart.slug,
