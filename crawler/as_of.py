@@ -11,6 +11,10 @@ What each view derives from (nothing reads a later crawl, the clock or the sched
 - instances: each domain's run of `instance_intervals` that covers crawl N or ends last before
   it (status, software, counts, block-list visibility); domains first seen by then and never
   visited are `pending`. Descriptions and bookkeeping not kept per crawl are empty.
+Every view stays flattenable (the latest run or event per key is a correlated look-up on an
+index), so a look-up reads a few rows of history: on a 3,000-server database a who-blocks
+answer as of a crawl takes ~60 ms (15 ms live). Aggregates over every server (the coverage
+line, the home page) read each server's latest run, ~0.1-0.2 s there.
 - blocks: replayed from `block_events` up to crawl N (the last event of each rule decides
   whether it is active; a `changed` event replaces the pattern's other rules); first seen is
   the rule's last `added` event, last seen the blocker's last visit up to crawl N (the end of
@@ -108,65 +112,83 @@ def crawl_running(connection: sqlite3.Connection) -> bool:
 
 
 def _views(n: int, finished_at: str) -> dict[str, str]:
+    """The TEMP views as of crawl `n`. Each keeps the shape SQLite can flatten into the
+    answers' queries (no GROUP BY or DISTINCT at the top; the latest run or event per key is a
+    correlated subquery on an index), so a who-blocks look-up stays indexed instead of
+    replaying the whole history per request."""
     end = "'" + finished_at.replace("'", "''") + "'"
-    last_seen = (
-        f"CASE WHEN r.last_crawl >= {n} THEN {end} ELSE r.last_observed_at END"  # see docstring
-    )
-    runs = f"""
-        SELECT r.* FROM main.instance_intervals r JOIN (
-            SELECT domain, max(first_crawl) AS first_crawl FROM main.instance_intervals
-            WHERE first_crawl <= {n} GROUP BY domain) l
-        ON l.domain = r.domain AND l.first_crawl = r.first_crawl"""
-    rules = f"""
-        SELECT e.* FROM main.block_events e JOIN (
-            SELECT max(id) AS id FROM main.block_events WHERE crawl_id <= {n}
-            GROUP BY blocker, blocked_pattern, severity_raw) k ON k.id = e.id
-        WHERE NOT EXISTS (
-            SELECT 1 FROM main.block_events c WHERE c.blocker = e.blocker
-              AND c.blocked_pattern = e.blocked_pattern AND c.event = 'changed'
-              AND c.crawl_id <= {n} AND c.id > e.id)"""
+
+    def last_visit(domain: str) -> str:
+        """When `domain` was last visited up to crawl n: the end of crawl n when that crawl
+        visited it (its run reaches n), else the end of its last run before."""
+        return f"""(SELECT CASE WHEN r.last_crawl >= {n} THEN {end} ELSE r.last_observed_at END
+                    FROM main.instance_intervals r WHERE r.domain = {domain}
+                      AND r.first_crawl <= {n} ORDER BY r.first_crawl DESC LIMIT 1)"""
+
+    def run(column: str) -> str:
+        """`column` of the domain's latest run up to crawl n."""
+        return f"""(SELECT r.{column} FROM main.instance_intervals r WHERE r.domain = i.domain
+                    AND r.first_crawl <= {n} ORDER BY r.first_crawl DESC LIMIT 1)"""
+
     return {
         "crawls": f"SELECT * FROM main.crawls WHERE id <= {n}",
+        # One row per known domain; each value is read from its latest run up to n by a
+        # correlated look-up on the runs' primary key, which keeps the view flattenable (a
+        # look-up of a few servers never expands every server's history).
         "instances": f"""
             SELECT i.domain AS domain, i.domain_id AS domain_id, i.display_name AS display_name,
-                   i.registrable_domain AS registrable_domain, r.software AS software,
-                   r.software AS software_raw, fediscope_family(r.software) AS family,
-                   r.version AS version, r.users_total AS users_total,
-                   r.users_active_month AS users_active_month,
-                   r.users_active_halfyear AS users_active_halfyear,
-                   r.local_posts AS local_posts, NULL AS local_comments,
+                   i.registrable_domain AS registrable_domain, {run("software")} AS software,
+                   {run("software")} AS software_raw,
+                   fediscope_family({run("software")}) AS family, {run("version")} AS version,
+                   {run("users_total")} AS users_total,
+                   {run("users_active_month")} AS users_active_month,
+                   {run("users_active_halfyear")} AS users_active_halfyear,
+                   {run("local_posts")} AS local_posts, NULL AS local_comments,
                    NULL AS open_registrations, NULL AS name, NULL AS description,
-                   r.quality_flags AS quality_flags, coalesce(r.status, 'pending') AS status,
+                   {run("quality_flags")} AS quality_flags,
+                   coalesce({run("status")}, 'pending') AS status,
                    NULL AS status_reason, NULL AS error_detail, NULL AS moved_to,
                    NULL AS nodeinfo_version, NULL AS nodeinfo_url, NULL AS peers_visibility,
-                   r.peers_count AS peers_count, r.blocks_visibility AS blocks_visibility,
-                   r.blocks_count AS blocks_count, i.first_seen AS first_seen,
-                   CASE WHEN r.domain IS NULL THEN NULL ELSE {last_seen} END AS last_seen,
-                   CASE WHEN r.domain IS NULL THEN NULL ELSE {last_seen} END AS last_visit,
+                   {run("peers_count")} AS peers_count,
+                   {run("blocks_visibility")} AS blocks_visibility,
+                   {run("blocks_count")} AS blocks_count, i.first_seen AS first_seen,
+                   {last_visit("i.domain")} AS last_seen, {last_visit("i.domain")} AS last_visit,
                    NULL AS next_visit, NULL AS failures, NULL AS first_failure_at,
                    i.discovered_by AS discovered_by, i.discovered_via AS discovered_via,
-                   NULL AS hops, r.last_crawl AS last_crawl_id
-            FROM main.instances i LEFT JOIN ({runs}) r ON r.domain = i.domain
-            WHERE r.domain IS NOT NULL OR i.first_seen <= {end}""",
+                   NULL AS hops, {run("last_crawl")} AS last_crawl_id
+            FROM main.instances i
+            WHERE i.first_seen <= {end} OR EXISTS (
+                SELECT 1 FROM main.instance_intervals x
+                WHERE x.domain = i.domain AND x.first_crawl <= {n})""",
         "instance_stats": f"SELECT * FROM main.instance_stats WHERE crawl_id <= {n}",
         "block_events": f"SELECT * FROM main.block_events WHERE crawl_id <= {n}",
+        # One `blocks` row per pattern carries what the pattern determines (target, digest,
+        # kind; indexed, so the answers' filters apply to it); the pattern's events up to n
+        # give its rules: the last event of each rule word, unless a later `changed` event
+        # replaced the pattern's rule.
         "blocks": f"""
-            SELECT e.id AS id, e.blocker AS blocker, e.blocked AS blocked,
-                   e.blocked_pattern AS blocked_pattern,
-                   (SELECT b.blocked_digest FROM main.blocks b WHERE b.blocker = e.blocker
-                      AND b.blocked_pattern = e.blocked_pattern LIMIT 1) AS blocked_digest,
-                   (SELECT b.kind FROM main.blocks b WHERE b.blocker = e.blocker
-                      AND b.blocked_pattern = e.blocked_pattern LIMIT 1) AS kind,
-                   e.severity AS severity, e.severity_raw AS severity_raw, e.reason AS reason,
+            SELECT e.id AS id, p.blocker AS blocker, p.blocked AS blocked,
+                   p.blocked_pattern AS blocked_pattern, p.blocked_digest AS blocked_digest,
+                   p.kind AS kind, e.severity AS severity, e.severity_raw AS severity_raw,
+                   e.reason AS reason,
                    coalesce((SELECT max(a.at) FROM main.block_events a
                       WHERE a.blocker = e.blocker AND a.blocked_pattern = e.blocked_pattern
                         AND a.event = 'added' AND a.crawl_id <= {n}), e.at) AS first_seen,
-                   (SELECT {last_seen} FROM ({runs}) r WHERE r.domain = e.blocker) AS last_seen,
-                   NULL AS first_crawl, NULL AS last_crawl,
-                   e.event != 'removed' AS active
-            FROM ({rules}) e""",
+                   {last_visit("p.blocker")} AS last_seen,
+                   NULL AS first_crawl, NULL AS last_crawl, e.event != 'removed' AS active
+            FROM main.blocks p JOIN main.block_events e
+              ON e.blocker = p.blocker AND e.blocked_pattern = p.blocked_pattern
+            WHERE p.id = (SELECT min(q.id) FROM main.blocks q WHERE q.blocker = p.blocker
+                            AND q.blocked_pattern = p.blocked_pattern)
+              AND e.id = (SELECT max(x.id) FROM main.block_events x
+                          WHERE x.blocker = e.blocker AND x.blocked_pattern = e.blocked_pattern
+                            AND x.severity_raw = e.severity_raw AND x.crawl_id <= {n})
+              AND NOT EXISTS (
+                  SELECT 1 FROM main.block_events c WHERE c.blocker = e.blocker
+                    AND c.blocked_pattern = e.blocked_pattern AND c.event = 'changed'
+                    AND c.crawl_id <= {n} AND c.id > e.id)""",
         "block_edges": """
-            SELECT DISTINCT blocker, blocked, severity, severity_raw, NULL AS reason
+            SELECT blocker, blocked, severity, severity_raw, NULL AS reason
             FROM temp.blocks WHERE active AND blocked IS NOT NULL""",
         "exclusions": f"SELECT * FROM main.exclusions WHERE at <= {end}",
         "peer_intervals": f"""
