@@ -134,6 +134,10 @@ async def test_latest_answers_follow_the_world(history):
     assert 'href="/?crawl=3"' in home and "Cite this" in home
     pinned_home = saved["/?crawl=1"].decode()
     assert "As of crawl 1," in pinned_home and 'href="/?crawl=1"' in pinned_home
+    # every chart's spec (what its PNG/SVG download draws) names the crawl in its footer
+    charts_page = saved["/platforms?crawl=1"].decode()
+    assert charts_page.count("Data: crawl #1 of ") >= len(charts.CHARTS)
+    assert "crawl #3" not in charts_page
 
 
 async def test_crawl_2_names_exactly_epoch_1s_blockers(history):
