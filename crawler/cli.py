@@ -320,13 +320,20 @@ def analyze(db: str) -> None:
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(min=0, max=65535))
-def serve(db: str, host: str, port: int) -> None:
+@click.option(
+    "--cache-max-age",
+    default=300,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seconds browsers and proxies may keep a page (0: revalidate every time).",
+)
+def serve(db: str, host: str, port: int, cache_max_age: int) -> None:
     """Serve the database with Datasette (metadata, charts and canned queries from data/)."""
     from crawler.serve import PortInUse
     from crawler.serve import serve as run_serve
 
     try:
-        run_serve(existing_database(db), host=host, port=port)
+        run_serve(existing_database(db), host=host, port=port, cache_max_age=cache_max_age)
     except PortInUse as exc:
         _fail(f"{exc}: stop the program using it or pick another with --port")
 

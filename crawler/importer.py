@@ -22,6 +22,7 @@ from crawler.blocks import classify_pattern, normalise_severity
 from crawler.domains import REAL_NETWORK, SANDBOX
 from crawler.fetch.client import utc_now
 from crawler.store.schema import open_database
+from crawler.store.state import mark_changed
 
 SEVERITY_WORDS = ("suspend", "silence", "noop")
 _RESERVED = re.compile(r"(^|\.)(example\.(com|net|org)|example|invalid|localhost)$")
@@ -212,6 +213,7 @@ def import_blocklist(db_path: str, file: str, source: str) -> ImportResult:
             "skipped_rows) VALUES (?, ?, ?, ?, ?)",
             (source, path.name, utc_now(), result.rows, result.skipped),
         )
+        mark_changed(connection, "import")
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")

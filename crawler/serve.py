@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import tempfile
 from pathlib import Path
 
 from observatory.plugin.config import settings
@@ -40,19 +41,26 @@ def check_port(host: str, port: int) -> None:
             raise PortInUse(f"port {port} on {host} is in use ({exc.strerror})") from exc
 
 
-def serve(db_path: str, host: str = "127.0.0.1", port: int = 8001) -> None:
-    """Run Datasette until interrupted."""
+def serve(
+    db_path: str, host: str = "127.0.0.1", port: int = 8001, cache_max_age: int = 300
+) -> None:
+    """Run Datasette until interrupted; pages may be kept `cache_max_age` seconds."""
     from datasette.cli import cli as datasette_cli
 
     check_port(host, port)
     name = Path(db_path).stem
-    print(
-        f"serving {db_path}: open http://{host}:{port}/ for the home page, "
-        f"http://{host}:{port}/{name} for its tables and SQL (Ctrl-C to stop)",
-        flush=True,
-    )
-    datasette_cli.main(
-        datasette_arguments(db_path, host, port),
-        prog_name="datasette",
-        standalone_mode=False,
-    )
+    # The plugin's own configuration joins the metadata the plugin gives (get_metadata).
+    plugin_config = {"plugins": {"fediscope-cache": {"max_age": cache_max_age}}}
+    with tempfile.TemporaryDirectory() as scratch:
+        metadata_file = Path(scratch) / "metadata.json"
+        metadata_file.write_text(json.dumps(plugin_config), encoding="utf-8")
+        print(
+            f"serving {db_path}: open http://{host}:{port}/ for the home page, "
+            f"http://{host}:{port}/{name} for its tables and SQL (Ctrl-C to stop)",
+            flush=True,
+        )
+        datasette_cli.main(
+            [*datasette_arguments(db_path, host, port), "--metadata", str(metadata_file)],
+            prog_name="datasette",
+            standalone_mode=False,
+        )

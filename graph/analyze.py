@@ -72,6 +72,21 @@ class _SharedEdges:
         return edges
 
 
+def publication_steps(connection: sqlite3.Connection) -> list[tuple[str, Callable[[], str]]]:
+    """The read side's two closing steps: draw the /platforms charts and keep their data for
+    the crawl, so `?crawl=N` answers stay the same after later analyses (observatory.snapshots).
+
+    They run inside analyze so that every analysis freezes what the pages show for its crawl;
+    they are imported here, after the analysis steps, so that no analysis step loads chart code.
+    """
+    from observatory.snapshots import keep_chart_snapshots, store_chart_specs
+
+    return [
+        ("chart_specs", lambda: store_chart_specs(connection)),
+        ("chart_snapshots", lambda: keep_chart_snapshots(connection)),
+    ]
+
+
 def analyze(db_path: str) -> AnalyzeReport:
     """Build every derived table; safe to run again at any time (not during a crawl)."""
     with database_lock(db_path, "analyze"):
@@ -102,6 +117,7 @@ def _analyze(db_path: str) -> AnalyzeReport:
             ("federation", lambda: build_federation(connection)),
             ("version_share", lambda: build_version_share(connection)),
             ("map_layout", lambda: build_map_layout(connection, crawl_id)),
+            *publication_steps(connection),
         ]
         for name, step in steps:
             started = time.perf_counter()

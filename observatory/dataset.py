@@ -46,8 +46,12 @@ PARTITIONED = {
 #: Never exported: raw answers (large, and fetched from servers that did not publish them as data),
 #: views that only restate exported tables with names (the peer graph twice over: 23M rows at
 #: full scale), instance_intervals (exported expanded, as instance_stats) and peer_intervals
-#: (written apart).
+#: (written apart), and the pages' own bookkeeping (chart snapshots for ?crawl=N, data_state).
 LEFT_OUT = {
+    "chart_snapshots",
+    "chart_specs",
+    "chart_snapshot_rows",
+    "data_state",
     "document_log",
     "document_bodies",
     "instance_intervals",

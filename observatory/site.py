@@ -26,6 +26,7 @@ from datasette.database import Database
 from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
 
+from observatory import as_of
 from observatory.summary import data_date
 
 T = TypeVar("T")
@@ -119,6 +120,8 @@ def problems(what: str) -> Iterator[None]:
         raise Problem(str(error), 400) from error
     except TooSlow as error:
         raise Problem(f"{what} took too long; please try again.", 503) from error
+    except as_of.BadCrawl as error:
+        raise Problem(str(error), error.status) from error
 
 
 async def respond(
@@ -131,15 +134,18 @@ async def respond(
     status: int = 200,
     csv: tuple[list[str], Iterable[Iterable[Any]], str] | None = None,
     problem: Problem | None = None,
+    citation: Mapping[str, Any] | None = None,
 ) -> Response:
     """One path from an answer to its page, its `.json` or its `.csv` (Datasette's DataView
     is the model): the answer's to_dict() as JSON, `csv` (header, rows, file name) as CSV, or
-    the template with `context`; a problem as {"error": ...}, a text line, or the page."""
+    the template with `context`; `citation` (which crawl the answer is as of, observatory.as_of)
+    joins the JSON as `as_of`; a problem as {"error": ...}, a text line, or the page."""
     if format_ in (".json", "json"):
         if problem is not None or answer is None:
             sentence = problem.sentence if problem else "add ?domain=D"
             return json_response({"error": sentence}, status=problem.status if problem else 200)
-        return json_response(answer.to_dict() if hasattr(answer, "to_dict") else answer)
+        data = answer.to_dict() if hasattr(answer, "to_dict") else answer
+        return json_response(data if citation is None else {**data, "as_of": citation})
     if format_ in (".csv", "csv"):
         if problem is not None or csv is None:
             sentence = problem.sentence if problem else "add ?domain=D"
@@ -188,7 +194,11 @@ async def base_context(datasette: Any, request: Any) -> BaseContext:
         database = await pick_database(datasette, request)
     except NoDatabase:
         return BaseContext(None, False, None, 0)
-    date, crawls = await run_on(datasette, database, data_date)
+    try:  # the footer's date is the answer's crawl, as of ?crawl= when asked
+        when = await as_of.answering_for(datasette, database, request)
+    except as_of.BadCrawl:
+        when = as_of.Answering(None, None, False)
+    date, crawls = await run_on(datasette, database, when.run(data_date))
     explicit = bool(request is not None and request.args.get("db") == database.name)
     return BaseContext(database.name, explicit, date, crawls)
 

@@ -19,6 +19,7 @@ from tests.support import (
     crawled_alive,
     datasette_for,
     plainly_blocked_domain,
+    rows,
     true_blocks,
     truth_of,
 )
@@ -267,9 +268,13 @@ async def test_the_cli_gives_the_pages_answers(demo_db):
         )  # fmt: skip
         return json.loads(result.stdout)
 
+    # the pages add the crawl they answer as of (the latest) and its permalink
+    latest = max(r["id"] for r in rows(demo_db, "SELECT id FROM crawls"))
     page = (await ds.client.get(f"/instance.json?domain={domain}")).json()
+    assert page.pop("as_of")["crawl"] == latest
     assert cli("profile", domain) == page
     who = (await ds.client.get(f"/who-blocks.json?domain={domain}")).json()
+    assert who.pop("as_of")["url"] == f"/who-blocks.json?domain={domain}&crawl={latest}"
     assert cli("who-blocks", domain) == who
     home = (await ds.client.get("/")).text
     summary = cli("summary")

@@ -181,6 +181,7 @@ def _append_stats(
             data.get("peers_count"),
             data.get("blocks_count"),
             data.get("quality_flags"),
+            data.get("blocks_visibility"),
         ),
     )
 

@@ -128,6 +128,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "peers_count": int,
             "blocks_count": int,
             "quality_flags": str,
+            "blocks_visibility": str,
         },
         ("domain", "first_crawl"),
         set(),
@@ -208,6 +209,17 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
         ("domain", "path"),
         set(),
     ),
+    # When analyze and import-blocklist last changed what the pages answer (crawls are in
+    # `crawls`): the pages' cache validator is built from these and the finished crawls.
+    "data_state": ({"name": str, "changed_at": str}, "name", set()),
+    # The /platforms chart data as analysed for a crawl, kept for `?crawl=N` permalinks; rows
+    # are stored once per content (an unchanged chart costs one small row per crawl).
+    "chart_snapshots": (
+        {"crawl_id": int, "slug": str, "rows_sha256": str},
+        ("crawl_id", "slug"),
+        set(),
+    ),
+    "chart_snapshot_rows": ({"sha256": str, "rows": bytes}, "sha256", set()),
     "imported_blocklists": (
         {
             "source": str,

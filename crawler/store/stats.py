@@ -24,6 +24,7 @@ VALUES = (
     "peers_count",
     "blocks_count",
     "quality_flags",
+    "blocks_visibility",
 )
 
 VIEW = f"""

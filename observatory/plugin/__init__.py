@@ -8,6 +8,7 @@ Datasette finds this package's `templates/` and `static/` itself (static files a
 - `pages`: `/`, `/who-blocks`, `/instance` and the base template context;
 - `charts`: `/platforms`, its chart data, and `/map`;
 - `sql`: the SQL functions the canned queries call, and previews of stored answers;
+- `cache`: validators, 304s and the in-process answer cache around the public pages;
 - `config`: the metadata (descriptions, canned queries) for every served database, and the
   settings (time limits, page sizes) wherever the operator kept Datasette's defaults.
 """
@@ -18,12 +19,17 @@ from typing import Any
 
 from datasette import hookimpl
 
-from observatory.plugin import charts, config, pages, sql
+from observatory.plugin import cache, charts, config, pages, sql
 
 
 @hookimpl
 def startup(datasette: Any) -> None:
     config.apply_settings(datasette)
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Any:
+    return cache.asgi_wrapper(datasette)
 
 
 @hookimpl

@@ -17,7 +17,7 @@ from typing import Any
 import markupsafe
 from datasette.utils.asgi import Response
 
-from observatory import site, who_blocks
+from observatory import as_of, site, who_blocks
 from observatory.chart_kit import history_spec
 from observatory.profile import profile
 from observatory.summary import summary
@@ -45,36 +45,42 @@ async def home(datasette: Any, request: Any) -> Response:
     try:
         with site.problems("The summary"):
             database = await site.pick_database(datasette, request)
-            answer = await site.run_on(datasette, database, summary)
+            when = await as_of.answering_for(datasette, database, request)
+            answer = await site.run_on(datasette, database, when.run(summary))
     except site.Problem as problem:
         return await site.render_message(datasette, request, problem.sentence, problem.status)
-    return await site.render_page(datasette, request, "fediscope_home.html", {"summary": answer})
+    context = {"summary": answer, "citation": when.citation(request)}
+    return await site.render_page(datasette, request, "fediscope_home.html", context)
 
 
 async def look_up(
     datasette: Any, request: Any, compute: Any, what: str, example: str
-) -> tuple[str, Any, site.Problem | None, Any]:
-    """Run `compute(connection, ?domain=)` on the served database.
+) -> tuple[str, Any, site.Problem | None, Any, Any]:
+    """Run `compute(connection, ?domain=)` on the served database, as of `?crawl=`
+    (observatory.as_of).
 
-    Returns (raw domain, answer or None, the problem or None, database or None); `example`
-    ends the sentence for a non-domain and `what` names the answer when it is too slow.
+    Returns (raw domain, answer or None, the problem or None, database or None, citation or
+    None); `example` ends the sentence for a non-domain and `what` names the answer when it is
+    too slow.
     """
     raw = (request.args.get("domain") or "").strip()
-    answer, problem, database = None, None, None
+    answer, problem, database, citation = None, None, None, None
     try:
         with site.problems(what):
             database = await site.pick_database(datasette, request)
+            when = await as_of.answering_for(datasette, database, request)
+            citation = when.citation(request)
             if raw:
-                answer = await site.run_on(datasette, database, compute, raw)
+                answer = await site.run_on(datasette, database, when.run(compute), raw)
     except site.Problem as found:
         problem = found
-        if found.status == 400:
+        if isinstance(found.__cause__, who_blocks.InvalidQuery):
             problem = site.Problem(
                 f"“{raw}” is not a domain name fediscope can look up. Type a server's address, "
                 + example,
                 400,
             )
-    return raw, answer, problem, database
+    return raw, answer, problem, database, citation
 
 
 #: Columns of /who-blocks.csv: one row per blocker and rule word, as on the page.
@@ -96,16 +102,17 @@ BLOCKER_COLUMNS = [
 
 async def who_blocks_page(datasette: Any, request: Any) -> Response:
     """The admin's answer: who blocks D, how, the coverage behind it and what changed."""
-    raw, answer, problem, database = await look_up(
+    raw, answer, problem, database, citation = await look_up(
         datasette,
         request,
         who_blocks.answer,
         "The answer",
         "such as example.social (no https://, no @user, no path).",
     )
+    crawl = f"-crawl-{citation['crawl']}" if citation and citation["pinned"] else ""
     rows = (
         (BLOCKER_COLUMNS, [[getattr(b, c) for c in BLOCKER_COLUMNS] for b in answer.blockers],
-         f"who-blocks-{answer.domain}.csv")
+         f"who-blocks-{answer.domain}{crawl}.csv")
         if answer is not None
         else None
     )  # fmt: skip
@@ -115,17 +122,18 @@ async def who_blocks_page(datasette: Any, request: Any) -> Response:
         "problem": problem.sentence if problem else None,
         "headline": who_blocks.headline(answer) if answer else None,
         "database_name": database.name if database else None,
+        "citation": citation,
     }
     return await site.respond(
         datasette, request, request.url_vars.get("format"), answer,
         "fediscope_who_blocks.html", context, problem.status if problem else 200,
-        csv=rows, problem=problem,
+        csv=rows, problem=problem, citation=citation,
     )  # fmt: skip
 
 
 async def instance_page(datasette: Any, request: Any) -> Response:
     """One server: status and why, software, counts over time, peers, blocks, raw answers."""
-    raw, answer, problem, database = await look_up(
+    raw, answer, problem, database, citation = await look_up(
         datasette, request, profile, "The profile", "such as example.social."
     )
     status = problem.status if problem else 200
@@ -136,11 +144,12 @@ async def instance_page(datasette: Any, request: Any) -> Response:
         "answer": answer,
         "problem": problem.sentence if problem else None,
         "database_name": database.name if database else None,
+        "citation": citation,
         "chart_spec": markupsafe.Markup(site.vega_spec_json(history_spec(answer)))
         if answer is not None and answer.history
         else None,
     }
     return await site.respond(
         datasette, request, request.url_vars.get("format"), answer,
-        "fediscope_instance.html", context, status, problem=problem,
+        "fediscope_instance.html", context, status, problem=problem, citation=citation,
     )  # fmt: skip
