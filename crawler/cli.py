@@ -131,6 +131,14 @@ def cli() -> None:
     help="Seconds between two requests to the same host.",
 )
 @click.option(
+    "--burst",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1, max=10),
+    help="First requests of a visit sent back to back before --min-gap applies (1: none; "
+    "never with a robots.txt Crawl-delay).",
+)
+@click.option(
     "--max-crawl-delay",
     default=60.0,
     show_default=True,
@@ -178,6 +186,7 @@ def crawl(
     contact: str | None,
     exclude_file: str | None,
     min_gap: float,
+    burst: int,
     max_crawl_delay: float,
     timeout: float,
     recrawl_after: float,
@@ -215,6 +224,7 @@ def crawl(
         contact=contact,
         exclude_file=exclude_file,
         min_gap=min_gap,
+        burst=burst,
         max_crawl_delay=max_crawl_delay,
         total_timeout=timeout,
         connect_timeout=min(10.0, timeout),

@@ -68,6 +68,7 @@ class CrawlSettings:
     via: str | None = None
     contact: str | None = None
     min_gap: float = 1.0
+    burst: int = 1  # requests at the start of a visit sent back to back (1: none; CLI: 3)
     max_crawl_delay: float = 60.0
     host_budget: int = 100
     total_timeout: float = 30.0
@@ -189,6 +190,7 @@ class Crawl:
             concurrency=s.concurrency,
             per_address=s.per_address,
             min_gap=s.min_gap,
+            burst=s.burst,
             max_crawl_delay=s.max_crawl_delay,
             host_budget=s.host_budget,
             max_body=s.max_body,
