@@ -7,6 +7,11 @@ Endpoints (all POST with a JSON body):
   `isBlocked`, `isSilenced`, `isSuspended` and (newer) `suspensionState`.
 - The same endpoint with `{"blocked": true}` and `{"suspended": true}`: the block rules even when
   the unfiltered walk was cut short. Misskey publishes no reasons.
+Discovery first: each page of the unfiltered walk goes to the frontier as soon as it is read,
+and the walk comes right after NodeInfo when NodeInfo gave a description (Misskey's NodeInfo
+`metadata.nodeDescription` is `meta.description`, misskey-dev/misskey
+`packages/backend/src/server/NodeinfoServerService.ts`), already checked for opt-out tags;
+otherwise `/api/meta` is read first, for that check. The block walks come after the peers.
 Severity: blocked -> suspend, silenced -> silence, manually suspended delivery -> other;
 automatic suspensions (not responding, gone) are not moderation and are not recorded.
 """
@@ -33,8 +38,10 @@ class Walk:
     truncated: bool = False
 
 
-async def walk(visit: Visit, query: dict[str, Any]) -> Walk:
+async def walk(visit: Visit, query: dict[str, Any], *, discover: bool = False) -> Walk:
     """All pages of `federation/instances` for a query, keeping only host and moderation words.
+
+    `discover`: hand each page's hosts to the frontier as soon as the page is read.
 
     Each page's full instance objects (two dozen fields each) are dropped at once: a big
     server's walk would otherwise hold thousands of them for a minute.
@@ -50,11 +57,14 @@ async def walk(visit: Visit, query: dict[str, Any]) -> Walk:
             else:
                 result.truncated = True  # a failure after the first page keeps what was read
             return result
-        result.entries.extend(
+        entries = [
             (entry.get("host"), moderation_words(entry))
             for entry in answer.value
             if isinstance(entry, dict)
-        )
+        ]
+        result.entries.extend(entries)
+        if discover:
+            visit.discover(host for host, _ in entries)
         if len(answer.value) < PAGE:
             return result
     result.truncated = True
@@ -88,17 +98,27 @@ def rules_from(
     return rules
 
 
+async def read_meta(visit: Visit) -> bool:
+    """`/api/meta`: the name, and whether the description opts the server out."""
+    meta = await visit.post_json("/api/meta", {})
+    document = mapping(meta.value)
+    visit.observation.name = visit.observation.name or read_text(document.get("name"), 500)
+    return visit.check_description(read_text(document.get("description")))
+
+
 @register
 class MisskeyAdapter:
     families: ClassVar[tuple[str, ...]] = ("misskey",)
 
     async def collect(self, visit: Visit) -> None:
-        meta = await visit.post_json("/api/meta", {})
-        document = mapping(meta.value)
-        visit.observation.name = visit.observation.name or read_text(document.get("name"), 500)
-        if visit.check_description(read_text(document.get("description"))):
-            return
-        everything = await walk(visit, {})
+        if visit.description_checked:
+            everything = await walk(visit, {}, discover=True)
+            if await read_meta(visit):
+                return
+        else:
+            if await read_meta(visit):
+                return
+            everything = await walk(visit, {}, discover=True)
         hosts = [host for host, _ in everything.entries]
         visit.set_peers(ListResult(everything.visibility, hosts, truncated=everything.truncated))
         if everything.visibility != PUBLIC:
