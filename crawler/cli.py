@@ -139,6 +139,14 @@ def cli() -> None:
     "never with a robots.txt Crawl-delay).",
 )
 @click.option(
+    "--full-every",
+    default=7,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Read lists that only grow (Misskey's instances) in full every N crawls; newest "
+    "first in between.",
+)
+@click.option(
     "--max-crawl-delay",
     default=60.0,
     show_default=True,
@@ -187,6 +195,7 @@ def crawl(
     exclude_file: str | None,
     min_gap: float,
     burst: int,
+    full_every: int,
     max_crawl_delay: float,
     timeout: float,
     recrawl_after: float,
@@ -225,6 +234,7 @@ def crawl(
         exclude_file=exclude_file,
         min_gap=min_gap,
         burst=burst,
+        full_every=full_every,
         max_crawl_delay=max_crawl_delay,
         total_timeout=timeout,
         connect_timeout=min(10.0, timeout),

@@ -31,7 +31,7 @@ from crawler import PROJECT_URL, ROBOTS_TOKEN, __version__, eventloop
 from crawler.domains import DomainPolicy, policy_for
 from crawler.fetch import Fetcher, FetchSettings
 from crawler.frontier import Frontier
-from crawler.observation import ALIVE, GONE, OPTED_OUT, PENDING, Observation
+from crawler.observation import ALIVE, GONE, OPTED_OUT, PENDING, Observation, PeerHistory
 from crawler.store import AsyncStore
 from crawler.store.lock import database_lock
 from crawler.store.writer import StoreWriter, VisitResult, utcnow
@@ -69,6 +69,7 @@ class CrawlSettings:
     contact: str | None = None
     min_gap: float = 1.0
     burst: int = 1  # requests at the start of a visit sent back to back (1: none; CLI: 3)
+    full_every: int = 7  # lists that only grow are read in full every N crawls, else newest first
     max_crawl_delay: float = 60.0
     host_budget: int = 100
     total_timeout: float = 30.0
@@ -163,6 +164,7 @@ class Crawl:
         self.pending_exclusions: list[tuple[str, str, str | None]] = []
         self.origins: dict[str, tuple[str, str]] = {}  # how and from where, until stored
         self.summary: CrawlSummary | None = None
+        self.store: AsyncStore | None = None
         self.wakeup = asyncio.Event()
         self.to_store: asyncio.Queue[tuple[Observation, int | None, tuple[str, str] | None] | None]
         self.to_store = asyncio.Queue(maxsize=STORE_QUEUE)
@@ -229,7 +231,7 @@ class Crawl:
     async def run(self) -> CrawlSummary:
         s = self.settings
         seeds = self.seeds()
-        store = await AsyncStore(s.db, self.policy).open()
+        store = self.store = await AsyncStore(s.db, self.policy).open()
         started = time.monotonic()
         try:
             writer = store.writer
@@ -340,7 +342,15 @@ class Crawl:
                 self.offer(name, child_hops, (how, domain))
             self.wakeup.set()
 
-        observation = await visit_domain(fetcher, domain, self.policy, discovered)
+        async def history() -> PeerHistory | None:
+            assert self.store is not None and self.summary is not None
+            writer = self.store.writer
+            assert writer is not None
+            return await self.store.call(
+                writer.peer_history, domain, self.summary.crawl_id, self.settings.full_every
+            )
+
+        observation = await visit_domain(fetcher, domain, self.policy, discovered, history)
         await self.to_store.put((observation, hops, self.origins.pop(domain, None)))
 
     async def _store_loop(

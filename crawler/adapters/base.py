@@ -9,6 +9,7 @@ with `@register`; `adapter_for(family)` falls back to the generic adapter.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -200,11 +201,12 @@ class Visit:
 
     # -- helpers for adapters -------------------------------------------------------------
 
-    def domains(self, values: Iterable[Any]) -> list[str]:
-        """Validate published host names; count the rejected ones by reason."""
+    def domains(self, values: Iterable[Any], *, count_rejected: bool = True) -> list[str]:
+        """Validate published host names; count the rejected ones by reason (unless the same
+        names are counted when the whole list is set)."""
         seen: set[str] = {self.domain}
         result: list[str] = []
-        rejected = self.observation.rejected_names
+        rejected = self.observation.rejected_names if count_rejected else Counter()
         known = _VALID.get(self.policy.extra_tlds)
         if known is None:
             known = _VALID[self.policy.extra_tlds] = {}
@@ -276,7 +278,7 @@ class Visit:
         """Hand one page of a paged peer list to the frontier before the list is complete."""
         if self.on_discover is not None:
             self.discovered_peers = True
-            self.on_discover(self.domains(values), "peer")
+            self.on_discover(self.domains(values, count_rejected=False), "peer")
 
     async def stored_peers(self) -> PeerHistory | None:
         """The stored peer list of this server (None on a first visit or without a store)."""
