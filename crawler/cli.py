@@ -261,6 +261,11 @@ def crawl(
         f"{summary.peer_edges_added} peer edges added, {summary.seconds:.1f} s "
         f"on {summary.event_loop}"
     )
+    if summary.lowest_request_limit < concurrency:
+        click.echo(
+            f"  overloaded: down to {summary.lowest_request_limit} requests in flight; "
+            f"{summary.retried} visits that timed out meanwhile made again"
+        )
     for row in summary.busiest_addresses:
         click.echo(
             f"  address {row['address']}: {row['hosts']} hosts, {row['requests']} requests, "

@@ -30,8 +30,18 @@ from tqdm import tqdm
 from crawler import PROJECT_URL, ROBOTS_TOKEN, __version__, eventloop
 from crawler.domains import DomainPolicy, policy_for
 from crawler.fetch import Fetcher, FetchSettings
+from crawler.fetch import errors as kinds
 from crawler.frontier import Frontier
-from crawler.observation import ALIVE, GONE, OPTED_OUT, PENDING, Observation, PeerHistory
+from crawler.load import LoadMonitor, Throttle, watch
+from crawler.observation import (
+    ALIVE,
+    GONE,
+    OPTED_OUT,
+    PENDING,
+    UNREACHABLE,
+    Observation,
+    PeerHistory,
+)
 from crawler.store import AsyncStore
 from crawler.store.lock import database_lock
 from crawler.store.writer import StoreWriter, VisitResult, utcnow
@@ -83,6 +93,7 @@ class CrawlSettings:
     clock: Callable[[], datetime] = utcnow
     resolver: aiohttp.abc.AbstractResolver | None = None
     uvloop: bool | None = None  # None: uvloop if installed, unless FEDISCOPE_UVLOOP=0
+    adapt: bool = True  # fewer requests in flight while the crawler itself is overloaded
 
 
 @dataclass
@@ -104,6 +115,8 @@ class CrawlSummary:
     not_modified: int = 0  # answers that were 304 (unchanged since the last crawl)
     busiest_addresses: list[dict[str, object]] = field(default_factory=list)
     event_loop: str = "asyncio"
+    retried: int = 0  # visits that timed out while the crawler was overloaded, made again
+    lowest_request_limit: int = 0  # the fewest requests the crawl allowed in flight at once
 
 
 def user_agent(contact: str | None) -> str:
@@ -171,6 +184,10 @@ class Crawl:
         self.storing = False
         self.bar: tqdm | None = None
         self.started = 0  # visits begun (a host that waited aside is counted once)
+        self.monitor = LoadMonitor()
+        # Visits that timed out while the crawler was overloaded: made once more at the end.
+        self.later: list[tuple[str, int | None]] = []
+        self.retried: set[str] = set()
 
     def seeds(self) -> list[str]:
         raw = list(self.settings.seeds)
@@ -286,19 +303,38 @@ class Crawl:
             async with Fetcher(self.fetch_settings(), resolver=s.resolver) as fetcher:
                 if s.conditional:
                     fetcher.validators = await store.call(writer.load_validators)
-                while True:
-                    while self.queue and self.started < limit:
-                        await slots.acquire()
-                        domain, hops = self.queue.pop()
-                        self.started += 1
-                        task = asyncio.create_task(self._visit(fetcher, domain, hops))
-                        running.add(task)
-                        task.add_done_callback(finished)
-                    idle = not running and self.to_store.empty() and not self.storing
-                    if idle and (not self.queue or self.started >= limit):
-                        break
-                    self.wakeup.clear()
-                    await self.wakeup.wait()
+                throttle = Throttle(s.concurrency)
+                watching = asyncio.create_task(
+                    watch(self.monitor, throttle, fetcher.stats, fetcher.limit_requests)
+                    if s.adapt
+                    else asyncio.sleep(0)
+                )
+                summary.lowest_request_limit = s.concurrency
+                try:
+                    while True:
+                        while self.queue and self.started < limit:
+                            await slots.acquire()
+                            domain, hops = self.queue.pop()
+                            self.started += 1
+                            task = asyncio.create_task(self._visit(fetcher, domain, hops))
+                            running.add(task)
+                            task.add_done_callback(finished)
+                        summary.lowest_request_limit = min(
+                            summary.lowest_request_limit, fetcher.request_limit
+                        )
+                        idle = not running and self.to_store.empty() and not self.storing
+                        if idle and self.later and not self.queue:
+                            # The servers that timed out while fediscope was overloaded.
+                            for domain, hops in self.later:
+                                self.queue.push(domain, hops, seed=True)
+                            self.later.clear()
+                            continue
+                        if idle and (not self.queue or self.started >= limit):
+                            break
+                        self.wakeup.clear()
+                        await self.wakeup.wait()
+                finally:
+                    watching.cancel()
                 summary.busiest_addresses = fetcher.addresses.busiest(BUSIEST_ADDRESSES)
             await self.to_store.put(None)
             await storing
@@ -350,8 +386,25 @@ class Crawl:
                 writer.peer_history, domain, self.summary.crawl_id, self.settings.full_every
             )
 
+        began = time.monotonic()
         observation = await visit_domain(fetcher, domain, self.policy, discovered, history)
+        if self._retry_later(observation, began):
+            self.later.append((domain, hops))
+            self.started -= 1
+            return
         await self.to_store.put((observation, hops, self.origins.pop(domain, None)))
+
+    def _retry_later(self, observation: Observation, began: float) -> bool:
+        """A timeout while the crawler was overloaded says nothing about the server: visit it
+        once more at the end of the crawl instead of calling it unreachable."""
+        domain = observation.domain
+        timed_out = observation.status == UNREACHABLE and observation.error_kind == kinds.TIMEOUT
+        if not timed_out or domain in self.retried or not self.monitor.busy_since(began):
+            return False
+        self.retried.add(domain)
+        if self.summary is not None:
+            self.summary.retried += 1
+        return True
 
     async def _store_loop(
         self, store: AsyncStore, writer: StoreWriter, crawl_id: int, seeds: list[str]

@@ -190,6 +190,10 @@ class Fetcher:
         self.validators: dict[str, dict[str, Validator]] = {}
         self.in_flight = 0
         self.stats: Counter[str] = Counter()
+        # Permits of the global bound held back while the crawler is overloaded (load.py).
+        self._held = 0
+        self._hold_target = 0
+        self._holder: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
@@ -225,10 +229,36 @@ class Fetcher:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if self._holder is not None:
+            self._holder.cancel()
         if self._session is not None:
             await self._session.close()
         if self._grouping is not None and self._grouping is not self._answers:
             await self._grouping.close()
+
+    @property
+    def request_limit(self) -> int:
+        """Requests allowed in flight now (the configured bound less what is held back)."""
+        return self.settings.concurrency - self._hold_target
+
+    def limit_requests(self, limit: int) -> None:
+        """Allow at most `limit` requests in flight (1 to the configured concurrency); requests
+        already sent finish, new ones wait."""
+        ceiling = self.settings.concurrency
+        self._hold_target = ceiling - max(1, min(limit, ceiling))
+        while self._held > self._hold_target:
+            self._held -= 1
+            self._semaphore.release()
+        if self._held < self._hold_target and (self._holder is None or self._holder.done()):
+            self._holder = asyncio.create_task(self._hold_back())
+
+    async def _hold_back(self) -> None:
+        while self._held < self._hold_target:
+            await self._semaphore.acquire()
+            if self._held < self._hold_target:
+                self._held += 1
+            else:  # the limit rose while this waited
+                self._semaphore.release()
 
     def _host(self, domain: str) -> HostState:
         state = self._hosts.get(domain)
