@@ -239,8 +239,8 @@ def main() -> None:
     width = max(len(k) for k in report)
     for key, value in report.items():
         print(f"{key.ljust(width)}  {value}")
-    print(f"written to {path}")
     print(headline(report))
+    print(f"written to {path}")
 
 
 def headline(report: dict[str, object]) -> str:
