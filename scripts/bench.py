@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -128,6 +129,14 @@ def alive_recall(db: Path, truth: Path) -> dict[str, object]:
     }
 
 
+def overload(output: str, concurrency: int) -> dict[str, int]:
+    """How far the crawl lowered its requests in flight, and the visits it made again."""
+    found = re.search(r"down to (\d+) requests in flight; (\d+) visits", output)
+    if found is None:
+        return {"lowest_request_limit": concurrency, "timeouts_retried": 0}
+    return {"lowest_request_limit": int(found[1]), "timeouts_retried": int(found[2])}
+
+
 def same_visits_in_first_crawl(db: Path) -> dict[str, object]:
     """Requests and body bytes the first crawl spent on the domains the second one visited."""
     connection = sqlite3.connect(db)
@@ -182,6 +191,7 @@ def main() -> None:
         print(output.strip(), flush=True)
         stats = crawl_stats(db)
         stats.update(alive_recall(db, truth))
+        stats.update(overload(output, args.concurrency))
         analyze_seconds, analyze_rss, output = timed(
             [sys.executable, "-m", "crawler", "analyze", "--db", str(db)]
         )
@@ -245,7 +255,12 @@ def main() -> None:
 
 def headline(report: dict[str, object]) -> str:
     """fediscope's figures next to the floor's and masnet's, on one line."""
-    parts = [f"fediscope {report['crawl_seconds']} s", f"alive recall {report['alive_recall']}"]
+    parts = [
+        f"fediscope {report['crawl_seconds']} s",
+        f"alive recall {report['alive_recall']}",
+        f"{report['timeouts_retried']} timeouts retried (in flight down to "
+        f"{report['lowest_request_limit']})",
+    ]
     if "floor_seconds" in report:
         parts.append(f"floor {report['floor_seconds']} s (x{report['crawl_over_floor']})")
     if report.get("masnet_seconds"):
