@@ -323,7 +323,8 @@ class Crawl:
                             summary.lowest_request_limit, fetcher.request_limit
                         )
                         idle = not running and self.to_store.empty() and not self.storing
-                        if idle and self.later and not self.queue:
+                        calm = self.monitor.quiet(time.monotonic())
+                        if self.later and (calm or (idle and not self.queue)):
                             # The servers that timed out while fediscope was overloaded.
                             for domain, hops in self.later:
                                 self.queue.push(domain, hops, seed=True)

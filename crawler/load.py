@@ -6,7 +6,8 @@ unreachable because fediscope was busy. Two signals tell the crawler's own overl
 from slow servers: the event loop waking late (lag), and a timeout share of recent answers
 far above the crawl's usual one. While either holds, `Throttle` lowers the requests allowed
 in flight (multiplicatively) and raises them again slowly once it passes (AIMD, as TCP does),
-and the engine visits the servers that timed out meanwhile once more at the end of the crawl.
+and the engine visits the servers that timed out meanwhile once more when the overload has
+passed (or at the end of the crawl).
 
 `LoadMonitor.sample` and `Throttle.next_limit` are pure (times and counts in, verdicts out);
 `watch` is the loop that feeds them.
@@ -24,8 +25,11 @@ from crawler.fetch import errors
 
 #: Seconds between two looks at the event loop.
 TICK = 0.25
-#: The loop woke this much later than asked: callbacks (answers) wait that long too.
-LAG_LIMIT = 0.2
+#: The loop woke this much later than asked: callbacks (answers) wait that long too. Short
+#: stalls on a busy machine are normal and harmless next to a timeout of seconds.
+LAG_LIMIT = 0.5
+#: Seconds without overload before the visits that timed out are made again.
+QUIET = 2.0
 #: A recent timeout share above this, and several times the crawl's share so far, is a spike.
 SPIKE_SHARE = 0.25
 SPIKE_FACTOR = 3.0
@@ -65,17 +69,23 @@ class LoadMonitor:
         """Whether the crawler was overloaded at any time since `moment` (monotonic)."""
         return self.last_overload >= moment
 
+    def quiet(self, now: float) -> bool:
+        """No overload for QUIET seconds: a good time to make the timed-out visits again."""
+        return now - self.last_overload >= QUIET
+
 
 @dataclass
 class Throttle:
-    """The requests allowed in flight: cut by a third when overloaded, back up by 5% + 1."""
+    """The requests allowed in flight: cut by a third when overloaded, back up by 5% + 1,
+    never below an eighth of the ceiling (a loop stalled by other processes on the machine
+    does not get faster by sending much less)."""
 
     ceiling: int
-    floor: int = 8
+    floor: int = 0
     limit: int = 0
 
     def __post_init__(self) -> None:
-        self.floor = min(self.floor, self.ceiling)
+        self.floor = min(self.ceiling, self.floor or max(8, self.ceiling // 8))
         self.limit = self.limit or self.ceiling
 
     def next_limit(self, overloaded: bool) -> int:

@@ -28,6 +28,7 @@ def test_lag_is_overload_and_is_remembered():
     assert monitor.sample(11.0, LAG_LIMIT * 2, Counter(ok=200))
     assert monitor.busy_since(5.0) and monitor.busy_since(11.0)
     assert not monitor.busy_since(11.5)  # a visit that began after it
+    assert not monitor.quiet(12.0) and monitor.quiet(13.0)
 
 
 def test_a_timeout_spike_is_overload_but_the_usual_share_is_not():
@@ -50,7 +51,8 @@ def test_throttle_cuts_by_a_third_and_climbs_back_slowly():
     assert throttle.limit == 512
     for _ in range(50):
         throttle.next_limit(True)
-    assert throttle.limit == 8  # never below the floor
+    assert throttle.limit == 64  # never below an eighth of the ceiling
+    assert Throttle(ceiling=32).floor == 8 and Throttle(ceiling=4).floor == 4
 
 
 async def test_the_request_limit_bounds_requests_in_flight():
