@@ -15,6 +15,7 @@ from aiohttp import web
 from crawler.domains import SANDBOX
 from crawler.engine import Crawl, CrawlSettings
 from crawler.fetch import Fetcher, FetchSettings
+from crawler.fetch.gate import Gate
 from crawler.load import LAG_LIMIT, LoadMonitor, Throttle
 from tests.support import FAST, rows, serve
 
@@ -153,3 +154,37 @@ async def test_a_timeout_while_not_overloaded_is_the_servers(tmp_path):
     found, retried, hangs = await crawl_small(tmp_path, busy=False)
     assert found == [{"status": "unreachable", "status_reason": "timeout"}]
     assert retried == 0 and hangs["slow.test"] == 1
+
+
+async def test_gate_lowered_and_raised_while_in_use():
+    gate = Gate(2)
+    await gate.acquire()
+    await gate.acquire()
+    waiting = [asyncio.ensure_future(gate.acquire()) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert not any(task.done() for task in waiting)
+    gate.limit = 1
+    gate.release()  # 1 in use, limit 1: nobody may start
+    await asyncio.sleep(0)
+    assert gate.in_use == 1 and not any(task.done() for task in waiting)
+    gate.limit = 3  # two may start at once, first come first served
+    await asyncio.sleep(0)
+    assert [task.done() for task in waiting] == [True, True, False]
+    assert gate.in_use == 3
+    waiting[2].cancel()  # a waiter that gives up leaves the queue
+    await asyncio.sleep(0)
+    gate.release()
+    assert gate.in_use == 2
+
+
+async def test_gate_slot_granted_then_cancelled_is_passed_on():
+    gate = Gate(1)
+    await gate.acquire()
+    first = asyncio.ensure_future(gate.acquire())
+    second = asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0)
+    gate.release()  # granted to `first`, which is cancelled before it runs
+    first.cancel()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert second.done() and gate.in_use == 1

@@ -44,6 +44,7 @@ from crawler.domains import REAL_NETWORK, DomainPolicy
 from crawler.fetch import errors
 from crawler.fetch.addresses import AddressBook, AddressState, SharedAnswers
 from crawler.fetch.errors import BodyTooLarge, classify
+from crawler.fetch.gate import Gate
 from crawler.fetch.guard import GuardedResolver, is_public_address
 from crawler.fetch.robots import ROBOTS_MAX_BYTES, RobotsRules
 from crawler.fetch.validators import Validator, conditional_headers, validator_header
@@ -182,7 +183,7 @@ class Fetcher:
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
         self._hosts: dict[str, HostState] = {}
-        self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self._semaphore = Gate(settings.concurrency)
         self._answers: SharedAnswers | None = None
         self._grouping: SharedAnswers | None = None
         self.addresses = AddressBook(settings.per_address)
@@ -190,10 +191,6 @@ class Fetcher:
         self.validators: dict[str, dict[str, Validator]] = {}
         self.in_flight = 0
         self.stats: Counter[str] = Counter()
-        # Permits of the global bound held back while the crawler is overloaded (load.py).
-        self._held = 0
-        self._hold_target = 0
-        self._holder: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
@@ -229,8 +226,6 @@ class Fetcher:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._holder is not None:
-            self._holder.cancel()
         if self._session is not None:
             await self._session.close()
         if self._grouping is not None and self._grouping is not self._answers:
@@ -238,27 +233,13 @@ class Fetcher:
 
     @property
     def request_limit(self) -> int:
-        """Requests allowed in flight now (the configured bound less what is held back)."""
-        return self.settings.concurrency - self._hold_target
+        """Requests allowed in flight now (lowered while the crawler is overloaded)."""
+        return self._semaphore.limit
 
     def limit_requests(self, limit: int) -> None:
         """Allow at most `limit` requests in flight (1 to the configured concurrency); requests
         already sent finish, new ones wait."""
-        ceiling = self.settings.concurrency
-        self._hold_target = ceiling - max(1, min(limit, ceiling))
-        while self._held > self._hold_target:
-            self._held -= 1
-            self._semaphore.release()
-        if self._held < self._hold_target and (self._holder is None or self._holder.done()):
-            self._holder = asyncio.create_task(self._hold_back())
-
-    async def _hold_back(self) -> None:
-        while self._held < self._hold_target:
-            await self._semaphore.acquire()
-            if self._held < self._hold_target:
-                self._held += 1
-            else:  # the limit rose while this waited
-                self._semaphore.release()
+        self._semaphore.limit = max(1, min(limit, self.settings.concurrency))
 
     def _host(self, domain: str) -> HostState:
         state = self._hosts.get(domain)
