@@ -2,8 +2,9 @@
 
 Expectations use the vocabulary of /work/specs/sandbox-contract.md. The crawler's plan per
 host is fixed: ``/robots.txt``, ``/.well-known/nodeinfo``, the NodeInfo href, then for the
-Mastodon family ``/api/v2/instance``, ``/api/v1/instance/peers``,
-``/api/v1/instance/domain_blocks``, ``/api/v1/instance/activity``. Rules these expectations
+Mastodon family (whose NodeInfo here carries the description: discovery first)
+``/api/v1/instance/peers``, ``/api/v2/instance``, ``/api/v1/instance/domain_blocks``,
+``/api/v1/instance/activity``. Rules these expectations
 commit to (beyond the contract's own words):
 
 - no request is ever retried, except after a 429 whose ``Retry-After`` the crawler accepts
@@ -40,8 +41,8 @@ MASTODON_PLAN = [
     ROBOTS,
     WELL_KNOWN,
     NODEINFO,
-    "/api/v2/instance",
     "/api/v1/instance/peers",
+    "/api/v2/instance",
     "/api/v1/instance/domain_blocks",
     "/api/v1/instance/activity",
 ]
