@@ -183,6 +183,12 @@ def cli() -> None:
 @click.option(
     "--no-uvloop", is_flag=True, help="Use asyncio's own event loop even if uvloop is installed."
 )
+@click.option(
+    "--no-adapt",
+    is_flag=True,
+    help="Keep --concurrency even when fediscope itself is overloaded, and never retry a "
+    "timed-out server in the same crawl.",
+)
 def crawl(
     db: str,
     seeds: tuple[str, ...],
@@ -203,6 +209,7 @@ def crawl(
     no_progress: bool,
     no_conditional: bool,
     no_uvloop: bool,
+    no_adapt: bool,
 ) -> None:
     """Crawl from seeds (and whatever is due in the database)."""
     from crawler.engine import CrawlError, CrawlSettings
@@ -229,6 +236,7 @@ def crawl(
         per_address=per_address,
         conditional=not no_conditional,
         uvloop=False if no_uvloop else None,
+        adapt=not no_adapt,
         via=via,
         contact=contact,
         exclude_file=exclude_file,

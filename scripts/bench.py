@@ -159,6 +159,7 @@ def main() -> None:
     parser.add_argument("--keep", metavar="DIR", help="keep the database in DIR")
     parser.add_argument("--recrawl", action="store_true", help="crawl the same world again")
     parser.add_argument("--no-uvloop", action="store_true", help="asyncio's own event loop")
+    parser.add_argument("--no-adapt", action="store_true", help="crawl --no-adapt")
     args = parser.parse_args()
     env = {**os.environ, "FEDISCOPE_UVLOOP": "0" if args.no_uvloop else "1"}
     workdir = Path(args.keep or tempfile.mkdtemp(prefix="fediscope-bench-"))
@@ -185,6 +186,7 @@ def main() -> None:
             sys.executable, "-m", "crawler", "crawl", "--db", str(db), "--via", via,
             "--concurrency", str(args.concurrency), "--timeout", str(timeout),
             "--burst", str(args.burst), "--no-progress", *seed_args,
+            *(["--no-adapt"] if args.no_adapt else []),
         ]  # fmt: skip
         crawl_seconds, crawl_rss, output = timed(crawl_command, env)
         report["crawl_cpu_seconds"] = CPU["last"]
