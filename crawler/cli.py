@@ -172,6 +172,22 @@ def cli() -> None:
     help="Seconds between two requests to the same host.",
 )
 @click.option(
+    "--burst",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1, max=10),
+    help="First requests of a visit sent back to back before --min-gap applies (1: none; "
+    "never with a robots.txt Crawl-delay).",
+)
+@click.option(
+    "--full-every",
+    default=7,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Read lists that only grow (Misskey's instances) in full every N crawls; newest "
+    "first in between.",
+)
+@click.option(
     "--max-crawl-delay",
     default=60.0,
     show_default=True,
@@ -208,6 +224,12 @@ def cli() -> None:
 @click.option(
     "--no-uvloop", is_flag=True, help="Use asyncio's own event loop even if uvloop is installed."
 )
+@click.option(
+    "--no-adapt",
+    is_flag=True,
+    help="Keep --concurrency even when fediscope itself is overloaded, and never retry a "
+    "timed-out server in the same crawl.",
+)
 def crawl(
     db: str,
     seeds: tuple[str, ...],
@@ -219,6 +241,8 @@ def crawl(
     contact: str | None,
     exclude_file: str | None,
     min_gap: float,
+    burst: int,
+    full_every: int,
     max_crawl_delay: float,
     timeout: float,
     recrawl_after: float,
@@ -226,6 +250,7 @@ def crawl(
     no_progress: bool,
     no_conditional: bool,
     no_uvloop: bool,
+    no_adapt: bool,
 ) -> None:
     """Crawl from seeds (and whatever is due in the database)."""
     from crawler.engine import CrawlError, CrawlSettings
@@ -252,10 +277,13 @@ def crawl(
         per_address=per_address,
         conditional=not no_conditional,
         uvloop=False if no_uvloop else None,
+        adapt=not no_adapt,
         via=via,
         contact=contact,
         exclude_file=exclude_file,
         min_gap=min_gap,
+        burst=burst,
+        full_every=full_every,
         max_crawl_delay=max_crawl_delay,
         total_timeout=timeout,
         connect_timeout=min(10.0, timeout),
@@ -282,6 +310,11 @@ def crawl(
         f"{summary.peer_edges_added} peer edges added, {summary.seconds:.1f} s "
         f"on {summary.event_loop}"
     )
+    if summary.lowest_request_limit < concurrency:
+        click.echo(
+            f"  overloaded: down to {summary.lowest_request_limit} requests in flight; "
+            f"{summary.retried} visits that timed out meanwhile made again"
+        )
     for row in summary.busiest_addresses:
         click.echo(
             f"  address {row['address']}: {row['hosts']} hosts, {row['requests']} requests, "

@@ -30,8 +30,18 @@ from tqdm import tqdm
 from crawler import PROJECT_URL, ROBOTS_TOKEN, __version__, eventloop
 from crawler.domains import DomainPolicy, policy_for
 from crawler.fetch import Fetcher, FetchSettings
+from crawler.fetch import errors as kinds
 from crawler.frontier import Frontier
-from crawler.observation import ALIVE, GONE, OPTED_OUT, PENDING, Observation
+from crawler.load import LoadMonitor, Throttle, watch
+from crawler.observation import (
+    ALIVE,
+    GONE,
+    OPTED_OUT,
+    PENDING,
+    UNREACHABLE,
+    Observation,
+    PeerHistory,
+)
 from crawler.store import AsyncStore
 from crawler.store.lock import database_lock
 from crawler.store.writer import StoreWriter, VisitResult, utcnow
@@ -68,6 +78,8 @@ class CrawlSettings:
     via: str | None = None
     contact: str | None = None
     min_gap: float = 1.0
+    burst: int = 1  # requests at the start of a visit sent back to back (1: none; CLI: 3)
+    full_every: int = 7  # lists that only grow are read in full every N crawls, else newest first
     max_crawl_delay: float = 60.0
     host_budget: int = 100
     total_timeout: float = 30.0
@@ -81,6 +93,7 @@ class CrawlSettings:
     clock: Callable[[], datetime] = utcnow
     resolver: aiohttp.abc.AbstractResolver | None = None
     uvloop: bool | None = None  # None: uvloop if installed, unless FEDISCOPE_UVLOOP=0
+    adapt: bool = True  # fewer requests in flight while the crawler itself is overloaded
 
 
 @dataclass
@@ -102,6 +115,8 @@ class CrawlSummary:
     not_modified: int = 0  # answers that were 304 (unchanged since the last crawl)
     busiest_addresses: list[dict[str, object]] = field(default_factory=list)
     event_loop: str = "asyncio"
+    retried: int = 0  # visits that timed out while the crawler was overloaded, made again
+    lowest_request_limit: int = 0  # the fewest requests the crawl allowed in flight at once
 
 
 def user_agent(contact: str | None) -> str:
@@ -162,12 +177,17 @@ class Crawl:
         self.pending_exclusions: list[tuple[str, str, str | None]] = []
         self.origins: dict[str, tuple[str, str]] = {}  # how and from where, until stored
         self.summary: CrawlSummary | None = None
+        self.store: AsyncStore | None = None
         self.wakeup = asyncio.Event()
         self.to_store: asyncio.Queue[tuple[Observation, int | None, tuple[str, str] | None] | None]
         self.to_store = asyncio.Queue(maxsize=STORE_QUEUE)
         self.storing = False
         self.bar: tqdm | None = None
         self.started = 0  # visits begun (a host that waited aside is counted once)
+        self.monitor = LoadMonitor()
+        # Visits that timed out while the crawler was overloaded: made once more at the end.
+        self.later: list[tuple[str, int | None]] = []
+        self.retried: set[str] = set()
 
     def seeds(self) -> list[str]:
         raw = list(self.settings.seeds)
@@ -189,6 +209,7 @@ class Crawl:
             concurrency=s.concurrency,
             per_address=s.per_address,
             min_gap=s.min_gap,
+            burst=s.burst,
             max_crawl_delay=s.max_crawl_delay,
             host_budget=s.host_budget,
             max_body=s.max_body,
@@ -227,7 +248,7 @@ class Crawl:
     async def run(self) -> CrawlSummary:
         s = self.settings
         seeds = self.seeds()
-        store = await AsyncStore(s.db, self.policy).open()
+        store = self.store = await AsyncStore(s.db, self.policy).open()
         started = time.monotonic()
         try:
             writer = store.writer
@@ -282,19 +303,39 @@ class Crawl:
             async with Fetcher(self.fetch_settings(), resolver=s.resolver) as fetcher:
                 if s.conditional:
                     fetcher.validators = await store.call(writer.load_validators)
-                while True:
-                    while self.queue and self.started < limit:
-                        await slots.acquire()
-                        domain, hops = self.queue.pop()
-                        self.started += 1
-                        task = asyncio.create_task(self._visit(fetcher, domain, hops))
-                        running.add(task)
-                        task.add_done_callback(finished)
-                    idle = not running and self.to_store.empty() and not self.storing
-                    if idle and (not self.queue or self.started >= limit):
-                        break
-                    self.wakeup.clear()
-                    await self.wakeup.wait()
+                throttle = Throttle(s.concurrency)
+                watching = asyncio.create_task(
+                    watch(self.monitor, throttle, fetcher.stats, fetcher.limit_requests)
+                    if s.adapt
+                    else asyncio.sleep(0)
+                )
+                summary.lowest_request_limit = s.concurrency
+                try:
+                    while True:
+                        while self.queue and self.started < limit:
+                            await slots.acquire()
+                            domain, hops = self.queue.pop()
+                            self.started += 1
+                            task = asyncio.create_task(self._visit(fetcher, domain, hops))
+                            running.add(task)
+                            task.add_done_callback(finished)
+                        summary.lowest_request_limit = min(
+                            summary.lowest_request_limit, fetcher.request_limit
+                        )
+                        idle = not running and self.to_store.empty() and not self.storing
+                        calm = self.monitor.quiet(time.monotonic())
+                        if self.later and (calm or (idle and not self.queue)):
+                            # The servers that timed out while fediscope was overloaded.
+                            for domain, hops in self.later:
+                                self.queue.push(domain, hops, seed=True)
+                            self.later.clear()
+                            continue
+                        if idle and (not self.queue or self.started >= limit):
+                            break
+                        self.wakeup.clear()
+                        await self.wakeup.wait()
+                finally:
+                    watching.cancel()
                 summary.busiest_addresses = fetcher.addresses.busiest(BUSIEST_ADDRESSES)
             await self.to_store.put(None)
             await storing
@@ -338,8 +379,33 @@ class Crawl:
                 self.offer(name, child_hops, (how, domain))
             self.wakeup.set()
 
-        observation = await visit_domain(fetcher, domain, self.policy, discovered)
+        async def history() -> PeerHistory | None:
+            assert self.store is not None and self.summary is not None
+            writer = self.store.writer
+            assert writer is not None
+            return await self.store.call(
+                writer.peer_history, domain, self.summary.crawl_id, self.settings.full_every
+            )
+
+        began = time.monotonic()
+        observation = await visit_domain(fetcher, domain, self.policy, discovered, history)
+        if self._retry_later(observation, began):
+            self.later.append((domain, hops))
+            self.started -= 1
+            return
         await self.to_store.put((observation, hops, self.origins.pop(domain, None)))
+
+    def _retry_later(self, observation: Observation, began: float) -> bool:
+        """A timeout while the crawler was overloaded says nothing about the server: visit it
+        once more at the end of the crawl instead of calling it unreachable."""
+        domain = observation.domain
+        timed_out = observation.status == UNREACHABLE and observation.error_kind == kinds.TIMEOUT
+        if not timed_out or domain in self.retried or not self.monitor.busy_since(began):
+            return False
+        self.retried.add(domain)
+        if self.summary is not None:
+            self.summary.retried += 1
+        return True
 
     async def _store_loop(
         self, store: AsyncStore, writer: StoreWriter, crawl_id: int, seeds: list[str]

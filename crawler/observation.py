@@ -109,6 +109,14 @@ class ListResult:
     truncated: bool = False
 
 
+@dataclass(frozen=True)
+class PeerHistory:
+    """The stored peer list of a server, for a re-crawl that reads only what is new."""
+
+    known: frozenset[str]  # the names the stored list holds now
+    full_due: bool  # this crawl reads the list in full (`--full-every`), so removals are seen
+
+
 @dataclass
 class Observation:
     """Everything learned about one domain in one visit."""
@@ -136,6 +144,9 @@ class Observation:
     peers_truncated: bool = False
     # A 304 to the conditional request: the list is still there, as stored last time.
     peers_unchanged: bool = False
+    # `peers` holds only the names new since the stored list (a list that only grows, read
+    # newest first): they are added, and nothing stored is taken as removed.
+    peers_added_only: bool = False
     blocks: list[BlockRule] | None = None  # None = not read (see blocks_visibility)
     blocks_visibility: str | None = None
     blocks_unchanged: bool = False

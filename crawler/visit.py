@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urljoin, urlsplit
 
 from crawler.adapters.base import Answer, Visit, adapter_for
@@ -43,6 +43,7 @@ from crawler.observation import (
     UNREACHABLE,
     UNSUPPORTED,
     Observation,
+    PeerHistory,
 )
 
 GONE_STATUSES = (410, 451)
@@ -58,13 +59,15 @@ async def visit_domain(
     domain: str,
     policy: DomainPolicy,
     on_discover: Callable[[list[str], str], None] | None = None,
+    peer_history: Callable[[], Awaitable[PeerHistory | None]] | None = None,
 ) -> Observation:
     """Run the plan for one domain and return what was observed; never raises.
 
-    `on_discover(domains, how)` hears about peers and block targets as soon as they are read.
+    `on_discover(domains, how)` hears about peers and block targets as soon as they are read;
+    `peer_history()` gives the stored peer list to adapters that read only what is new.
     """
     observation = Observation(domain=domain)
-    visit = Visit(fetcher, observation, policy, on_discover=on_discover)
+    visit = Visit(fetcher, observation, policy, on_discover=on_discover, peer_history=peer_history)
     try:
         await _plan(visit)
     except VisitEnded:

@@ -12,11 +12,13 @@ generated on request), `fediscope crawl --via` with the default politeness rules
 concurrency, `fediscope analyze`, then the fetch floor (scripts/fetch_floor.py: the same
 requests, same per-host rules, bodies discarded). Reports wall time, CPU seconds, instances/s,
 requests/s, bytes received (bodies), peer edges stored per second of ingestion, peak RSS,
-database size, per-stage times, and crawl time / floor time. `--recrawl` crawls the unchanged
-world a second time (every alive instance due, conditional requests on) and reports the same
-numbers for it, with what the same visits cost in the first crawl. The crawl runs on uvloop
-when installed (FEDISCOPE_UVLOOP=1 makes that a requirement here) unless `--no-uvloop`.
-Numbers go to stdout and to scripts/out/bench-*.json.
+database size, per-stage times, crawl time / floor time, and alive recall: the share of the
+servers the sandbox's truth calls alive and reachable from the seeds that the crawl stored as
+alive (a server called unreachable because fediscope was overloaded is a miss). `--recrawl`
+crawls the unchanged world a second time (every alive instance due, conditional requests on)
+and reports the same numbers for it, with what the same visits cost in the first crawl. The
+crawl runs on uvloop when installed (FEDISCOPE_UVLOOP=1 makes that a requirement here)
+unless `--no-uvloop`. Numbers go to stdout and to scripts/out/bench-*.json.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,9 +42,9 @@ REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "scripts" / "out"
 
 
-def sandbox_arguments(args: argparse.Namespace) -> list[str]:
+def sandbox_arguments(args: argparse.Namespace, truth: Path) -> list[str]:
     """The scale profile, or the quick one: small lists, short latency."""
-    arguments = ["--seed", str(args.seed), "--scale"]
+    arguments = ["--seed", str(args.seed), "--scale", "--truth", str(truth)]
     if args.quick:
         return [*arguments, "--latency", "5,50", "--instances", "2000",
                 "--extra-dead-names", "2000", "--max-peers", "600"]  # fmt: skip
@@ -95,6 +99,44 @@ def crawl_stats(db: Path, crawl_id: int = 1) -> dict[str, object]:
     }
 
 
+def alive_recall(db: Path, truth: Path) -> dict[str, object]:
+    """How many of the truly alive servers reachable from the seeds the crawl found alive.
+
+    Subdomain-farm hosts are left out: the crawl visits only `--subdomain-cap` of them by design.
+    """
+    instances = json.loads(truth.read_text())["instances"]
+    expected = {
+        domain
+        for domain, entry in instances.items()
+        if entry["expected_status"] == "alive" and entry["hops"] is not None and not entry["farm"]
+    }
+    connection = sqlite3.connect(db)
+    found = {
+        row[0] for row in connection.execute("SELECT domain FROM instances WHERE status = 'alive'")
+    }
+    missed = Counter(
+        row[1] or row[0]
+        for row in connection.execute("SELECT status, status_reason, domain FROM instances")
+        if row[2] in expected and row[2] not in found
+    )
+    connection.close()
+    hits = len(expected & found)
+    return {
+        "alive_expected": len(expected),
+        "alive_found": hits,
+        "alive_recall": round(hits / len(expected), 4) if expected else None,
+        "alive_missed_by_kind": dict(missed),
+    }
+
+
+def overload(output: str, concurrency: int) -> dict[str, int]:
+    """How far the crawl lowered its requests in flight, and the visits it made again."""
+    found = re.search(r"down to (\d+) requests in flight; (\d+) visits", output)
+    if found is None:
+        return {"lowest_request_limit": concurrency, "timeouts_retried": 0}
+    return {"lowest_request_limit": int(found[1]), "timeouts_retried": int(found[2])}
+
+
 def same_visits_in_first_crawl(db: Path) -> dict[str, object]:
     """Requests and body bytes the first crawl spent on the domains the second one visited."""
     connection = sqlite3.connect(db)
@@ -111,11 +153,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="~2,000 instances, under a minute")
     parser.add_argument("--concurrency", type=int, default=512)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--burst", type=int, default=3, help="crawl --burst (floor likewise)")
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument("--masnet", action="store_true", help="also time masnet (own venv)")
     parser.add_argument("--keep", metavar="DIR", help="keep the database in DIR")
     parser.add_argument("--recrawl", action="store_true", help="crawl the same world again")
     parser.add_argument("--no-uvloop", action="store_true", help="asyncio's own event loop")
+    parser.add_argument("--no-adapt", action="store_true", help="crawl --no-adapt")
     args = parser.parse_args()
     env = {**os.environ, "FEDISCOPE_UVLOOP": "0" if args.no_uvloop else "1"}
     workdir = Path(args.keep or tempfile.mkdtemp(prefix="fediscope-bench-"))
@@ -133,19 +177,23 @@ def main() -> None:
     timeout = 10.0 if args.quick else 30.0
     report["timeout_seconds"] = timeout
     started = time.perf_counter()
-    with sandbox_process(sandbox_arguments(args), cwd=REPO) as running:
+    truth = workdir / "truth.json"
+    with sandbox_process(sandbox_arguments(args, truth), cwd=REPO) as running:
         via, seeds = running.address, running.seeds
         print(f"sandbox ready in {time.perf_counter() - started:.1f} s on {via}", flush=True)
         seed_args = [a for s in seeds for a in ("--seed", s)]
         crawl_command = [
             sys.executable, "-m", "crawler", "crawl", "--db", str(db), "--via", via,
             "--concurrency", str(args.concurrency), "--timeout", str(timeout),
-            "--no-progress", *seed_args,
+            "--burst", str(args.burst), "--no-progress", *seed_args,
+            *(["--no-adapt"] if args.no_adapt else []),
         ]  # fmt: skip
         crawl_seconds, crawl_rss, output = timed(crawl_command, env)
         report["crawl_cpu_seconds"] = CPU["last"]
         print(output.strip(), flush=True)
         stats = crawl_stats(db)
+        stats.update(alive_recall(db, truth))
+        stats.update(overload(output, args.concurrency))
         analyze_seconds, analyze_rss, output = timed(
             [sys.executable, "-m", "crawler", "analyze", "--db", str(db)]
         )
@@ -167,7 +215,8 @@ def main() -> None:
         if not args.no_floor:
             floor_seconds, floor_rss, output = timed(
                 [sys.executable, "scripts/fetch_floor.py", "--db", str(db), "--via", via,
-                 "--concurrency", str(args.concurrency), "--timeout", str(timeout)], env
+                 "--concurrency", str(args.concurrency), "--timeout", str(timeout),
+                 "--burst", str(args.burst)], env
             )  # fmt: skip
             floor = json.loads(output.strip().splitlines()[-1])
             report.update(
@@ -202,7 +251,26 @@ def main() -> None:
     width = max(len(k) for k in report)
     for key, value in report.items():
         print(f"{key.ljust(width)}  {value}")
+    print(headline(report))
     print(f"written to {path}")
+
+
+def headline(report: dict[str, object]) -> str:
+    """fediscope's figures next to the floor's and masnet's, on one line."""
+    parts = [
+        f"fediscope {report['crawl_seconds']} s",
+        f"alive recall {report['alive_recall']}",
+        f"{report['timeouts_retried']} timeouts retried (in flight down to "
+        f"{report['lowest_request_limit']})",
+    ]
+    if "floor_seconds" in report:
+        parts.append(f"floor {report['floor_seconds']} s (x{report['crawl_over_floor']})")
+    if report.get("masnet_seconds"):
+        parts.append(
+            f"masnet {report['masnet_seconds']} s, {report['masnet_nodes']} nodes"
+            f" (fediscope/masnet x{report.get('fediscope_over_masnet')})"
+        )
+    return " | ".join(parts)
 
 
 if __name__ == "__main__":

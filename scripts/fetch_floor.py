@@ -3,7 +3,10 @@
 Replays, per host and in the same order, every request a fediscope crawl logged
 (`document_log`), with the same global concurrency, one request in flight per host, the same
 gap (1 s, or the host's Crawl-delay read from its stored robots.txt), Retry-After on 429,
-same-host redirects and the same timeouts, and throws the bodies away. No parsing, no
+same-host redirects and the same timeouts, and throws the bodies away. The opening burst
+follows the crawler's rule: the first `--burst` requests of a host go back to back (robots.txt
+counts as the first), never for a host whose robots.txt sets a Crawl-delay, and a 429 ends it.
+No parsing, no
 validation, no database writes, and every host starts at once (no discovery): the time a crawl
 cannot beat with this network and these rules.
 
@@ -32,7 +35,8 @@ Plan = dict[str, list[tuple[str, str]]]
 
 
 def load_plan(db: str, crawl_id: int, min_gap: float) -> tuple[Plan, dict[str, float]]:
-    """Per host: the requests in order, and its gap (Crawl-delay from its stored robots.txt)."""
+    """Per host: the requests in order, and its Crawl-delay gap (from its stored robots.txt)
+    for the hosts that set one."""
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     plan: Plan = defaultdict(list)
     gaps: dict[str, float] = {}
@@ -48,7 +52,8 @@ def load_plan(db: str, crawl_id: int, min_gap: float) -> tuple[Plan, dict[str, f
         if robots is not None:
             text = zlib.decompress(robots).decode("utf-8", errors="replace").removeprefix("\ufeff")
             delay = Protego.parse(text).crawl_delay(ROBOTS_TOKEN)
-            gaps[host] = max(min_gap, float(delay)) if delay is not None else min_gap
+            if delay is not None:
+                gaps[host] = max(min_gap, float(delay))
     connection.close()
     return plan, gaps
 
@@ -87,6 +92,7 @@ async def replay(args: argparse.Namespace) -> dict[str, float]:
 
         async def host(name: str, steps: list[tuple[str, str]]) -> None:
             gap = gaps.get(name, args.min_gap)
+            burst = 1 if name in gaps else args.burst  # requests left without a gap
             first = True
             for method, path in steps:
                 body = None
@@ -94,12 +100,14 @@ async def replay(args: argparse.Namespace) -> dict[str, float]:
                     body = MISSKEY_PAGE if "federation/instances" in path else {}
                 retries = redirects = 0
                 while True:
-                    if not first:
+                    if not first and burst <= 0:
                         await asyncio.sleep(gap)
                     first = False
+                    burst -= 1
                     status, location, retry_after = await fetch(name, method, path, body)
                     if status == 429 and retry_after is not None and retries < 2:
                         retries += 1
+                        burst = 0
                         if retry_after <= 60:
                             await asyncio.sleep(max(0.0, retry_after - gap))
                             continue
@@ -127,6 +135,7 @@ def main() -> None:
     parser.add_argument("--crawl", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=512)
     parser.add_argument("--min-gap", type=float, default=1.0)
+    parser.add_argument("--burst", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args()
     # The same loop as the crawl it is compared with (FEDISCOPE_UVLOOP, crawler/eventloop.py).

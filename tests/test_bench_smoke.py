@@ -25,6 +25,7 @@ FIGURES = {
     "crawl_cpu_seconds",
     "body_mib_received",
     "event_loop",
+    "alive_recall",
 }
 
 

@@ -9,7 +9,8 @@ with `@register`; `adapter_for(family)` falls back to the generic adapter.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -30,6 +31,7 @@ from crawler.observation import (
     Document,
     ListResult,
     Observation,
+    PeerHistory,
 )
 
 #: Misskey and PeerTube page through peers; the cap keeps one host's visit bounded.
@@ -91,8 +93,11 @@ class Visit:
         policy: DomainPolicy,
         nodeinfo: NodeInfo | None = None,
         on_discover: Callable[[list[str], str], None] | None = None,
+        peer_history: Callable[[], Awaitable[PeerHistory | None]] | None = None,
     ):
         self.fetcher = fetcher
+        #: The stored peer list, asked for only by adapters whose list only grows.
+        self.peer_history = peer_history
         self.observation = observation
         self.policy = policy
         self.nodeinfo = nodeinfo
@@ -100,6 +105,9 @@ class Visit:
         #: Probe answers that identified the family, by (method, path): the adapter's own
         #: request for the same endpoint reuses the answer instead of asking again.
         self.probed: dict[tuple[str, str], Answer] = {}
+        #: Peers already handed to `on_discover` page by page (`discover`): the full list set
+        #: later must not count them as listed a second time.
+        self.discovered_peers = False
 
     @property
     def domain(self) -> str:
@@ -108,6 +116,16 @@ class Visit:
     @property
     def family(self) -> str | None:
         return self.observation.family
+
+    @property
+    def description_checked(self) -> bool:
+        """NodeInfo gave the server's description, already checked for opt-out tags.
+
+        Where the platform's NodeInfo description is the same setting as its instance API's
+        (the adapter documents it), the peer list may be read before the instance document:
+        discovery first.
+        """
+        return self.nodeinfo is not None and bool(self.nodeinfo.description)
 
     async def fetch(
         self,
@@ -183,11 +201,12 @@ class Visit:
 
     # -- helpers for adapters -------------------------------------------------------------
 
-    def domains(self, values: Iterable[Any]) -> list[str]:
-        """Validate published host names; count the rejected ones by reason."""
+    def domains(self, values: Iterable[Any], *, count_rejected: bool = True) -> list[str]:
+        """Validate published host names; count the rejected ones by reason (unless the same
+        names are counted when the whole list is set)."""
         seen: set[str] = {self.domain}
         result: list[str] = []
-        rejected = self.observation.rejected_names
+        rejected = self.observation.rejected_names if count_rejected else Counter()
         known = _VALID.get(self.policy.extra_tlds)
         if known is None:
             known = _VALID[self.policy.extra_tlds] = {}
@@ -255,15 +274,32 @@ class Visit:
     def opted_out(self) -> bool:
         return self.observation.opt_out is not None
 
-    def set_peers(self, result: ListResult, answer: Answer | None = None) -> None:
-        """The peer list as read; `answer` (a conditional one) keeps its validators."""
+    def discover(self, values: Iterable[Any]) -> None:
+        """Hand one page of a paged peer list to the frontier before the list is complete."""
+        if self.on_discover is not None:
+            self.discovered_peers = True
+            self.on_discover(self.domains(values, count_rejected=False), "peer")
+
+    async def stored_peers(self) -> PeerHistory | None:
+        """The stored peer list of this server (None on a first visit or without a store)."""
+        return await self.peer_history() if self.peer_history is not None else None
+
+    def set_peers(
+        self, result: ListResult, answer: Answer | None = None, *, added_only: bool = False
+    ) -> None:
+        """The peer list as read; `answer` (a conditional one) keeps its validators.
+
+        `added_only`: `result` holds only names the stored list lacks (a list that only grows,
+        read newest first); the store adds them and removes nothing.
+        """
         self.observation.peers_visibility = result.visibility
         self.observation.peers_truncated = result.truncated
         if result.visibility == PUBLIC:
+            self.observation.peers_added_only = added_only
             self.observation.peers = self.domains(result.items)
             if answer is not None:
                 self._keep_validators(answer.response)
-            if self.on_discover is not None:
+            if self.on_discover is not None and not self.discovered_peers:
                 self.on_discover(self.observation.peers, "peer")
 
     def peers_unchanged(self, answer: Answer) -> None:

@@ -11,6 +11,13 @@ Endpoints:
   `severity` (silence|suspend), `comment` (public reason or null).
 - `GET /api/v1/instance/activity`: 12 weekly buckets (strings); kept as a document.
 
+Discovery first: the peer list comes right after NodeInfo when NodeInfo gave a description
+(4.3+: `metadata.nodeDescription` is the same setting as the v2 instance `description`, see
+mastodon/mastodon `app/serializers/nodeinfo/serializer.rb` and
+`app/serializers/rest/instance_serializer.rb`), which the visit has already checked for opt-out
+tags; otherwise the instance document is read first, for that check. Blocks and activity come
+after the peers.
+
 The peer and block lists and the activity are requested conditionally: Rails sends an ETag
 and answers a matching `If-None-Match` with 304, which means "unchanged since the last crawl".
 """
@@ -81,9 +88,15 @@ class MastodonAdapter:
     families: ClassVar[tuple[str, ...]] = ("mastodon",)
 
     async def collect(self, visit: Visit) -> None:
-        await read_instance(visit)
+        if visit.description_checked:
+            await read_flat_peers(visit)
+            await read_instance(visit)
+        else:
+            await read_instance(visit)
+            if visit.opted_out:
+                return
+            await read_flat_peers(visit)
         if visit.opted_out:
             return
-        await read_flat_peers(visit)
         await read_domain_blocks(visit)
         await visit.fetch_document("/api/v1/instance/activity")

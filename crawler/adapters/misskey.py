@@ -2,11 +2,27 @@
 
 Endpoints (all POST with a JSON body):
 - `/api/meta` `{}`: name and description (opt-out tags).
-- `/api/federation/instances` `{"limit": 100, "offset": n, "sort": "+pubSub"}`: every host the
-  server knows, paged by offset until an empty page (capped at MAX_PAGES); each entry carries
-  `isBlocked`, `isSilenced`, `isSuspended` and (newer) `suspensionState`.
+- `/api/federation/instances` `{"limit": 100, "offset": n, "sort": "+firstRetrievedAt"}`:
+  every host the server knows, newest first, paged by offset until an empty page (capped at
+  MAX_PAGES); each entry carries `isBlocked`, `isSilenced`, `isSuspended` and (newer)
+  `suspensionState`.
 - The same endpoint with `{"blocked": true}` and `{"suspended": true}`: the block rules even when
   the unfiltered walk was cut short. Misskey publishes no reasons.
+Discovery first: each page of the unfiltered walk goes to the frontier as soon as it is read,
+and the walk comes right after NodeInfo when NodeInfo gave a description (Misskey's NodeInfo
+`metadata.nodeDescription` is `meta.description`, misskey-dev/misskey
+`packages/backend/src/server/NodeinfoServerService.ts`), already checked for opt-out tags;
+otherwise `/api/meta` is read first, for that check. The block walks come after the peers.
+Re-crawls read only what is new: Misskey keeps a row for every instance it has ever met and
+has no code path that deletes one (dead servers are marked `isNotResponding` / suspended, not
+removed: misskey-dev/misskey `packages/backend/src/core/FederatedInstanceService.ts` only
+registers and updates), so the unfiltered list only grows. With a stored list, a re-crawl walks
+it newest first (`sort: "+firstRetrievedAt"`, which orders by `firstRetrievedAt DESC` in
+`packages/backend/src/server/api/endpoints/federation/instances.ts`) and stops after a page of
+names already stored; the new names are added and nothing stored is removed. Silenced servers,
+which the full walk reads off every entry, then come from their own filtered walk
+(`{"silenced": true}`). Every `--full-every` crawls (default 7) the list is read in full again,
+so a server an admin removed by hand is still seen to go.
 Severity: blocked -> suspend, silenced -> silence, manually suspended delivery -> other;
 automatic suspensions (not responding, gone) are not moderation and are not recorded.
 """
@@ -24,6 +40,12 @@ PAGE = 100
 _AUTOMATIC_SUSPENSIONS = frozenset({"autoSuspendedForNotResponding", "goneSuspended", "none"})
 
 
+#: Every walk pages newest first: a server met during the walk pushes the others one place on
+#: (a name read twice, never one missed, unlike an order by counts that change), and an
+#: unchanged list gives the same pages crawl after crawl (stored once, `document_bodies`).
+NEWEST_FIRST = "+firstRetrievedAt"
+
+
 @dataclass
 class Walk:
     """The compact result of paging through `federation/instances` for one query."""
@@ -33,15 +55,17 @@ class Walk:
     truncated: bool = False
 
 
-async def walk(visit: Visit, query: dict[str, Any]) -> Walk:
+async def walk(visit: Visit, query: dict[str, Any], *, discover: bool = False) -> Walk:
     """All pages of `federation/instances` for a query, keeping only host and moderation words.
+
+    `discover`: hand each page's hosts to the frontier as soon as the page is read.
 
     Each page's full instance objects (two dozen fields each) are dropped at once: a big
     server's walk would otherwise hold thousands of them for a minute.
     """
     result = Walk(PUBLIC)
     for page in range(MAX_PAGES):
-        body = {"limit": PAGE, "offset": page * PAGE, "sort": "+pubSub", **query}
+        body = {"limit": PAGE, "offset": page * PAGE, "sort": NEWEST_FIRST, **query}
         answer = await visit.post_json("/api/federation/instances", body)
         if answer.error or not isinstance(answer.value, list):
             if page == 0:
@@ -50,12 +74,54 @@ async def walk(visit: Visit, query: dict[str, Any]) -> Walk:
             else:
                 result.truncated = True  # a failure after the first page keeps what was read
             return result
-        result.entries.extend(
+        entries = [
             (entry.get("host"), moderation_words(entry))
             for entry in answer.value
             if isinstance(entry, dict)
-        )
+        ]
+        result.entries.extend(entries)
+        if discover:
+            visit.discover(host for host, _ in entries)
         if len(answer.value) < PAGE:
+            return result
+    result.truncated = True
+    return result
+
+
+@dataclass
+class NewestWalk(Walk):
+    """A newest-first walk: the names the stored list lacks, and whether it reached the end."""
+
+    new: list[str] = field(default_factory=list)
+    complete: bool = False  # the last page was short: every entry was read, as in a full walk
+
+
+async def walk_new(visit: Visit, known: frozenset[str]) -> NewestWalk:
+    """Newest first until a page holds no name the stored list lacks."""
+    result = NewestWalk(PUBLIC)
+    for page in range(MAX_PAGES):
+        body = {"limit": PAGE, "offset": page * PAGE, "sort": NEWEST_FIRST}
+        answer = await visit.post_json("/api/federation/instances", body)
+        if answer.error or not isinstance(answer.value, list):
+            if page == 0:
+                state = visibility_of(answer, missing=UNSUPPORTED)
+                result.visibility = ERROR if state == PUBLIC else state
+            else:
+                result.truncated = True
+            return result
+        entries = [
+            (entry.get("host"), moderation_words(entry))
+            for entry in answer.value
+            if isinstance(entry, dict)
+        ]
+        result.entries.extend(entries)
+        fresh = [name for name in visit.domains(host for host, _ in entries) if name not in known]
+        result.new.extend(fresh)
+        visit.discover(fresh)
+        if len(answer.value) < PAGE:
+            result.complete = True
+            return result
+        if not fresh:
             return result
     result.truncated = True
     return result
@@ -88,27 +154,67 @@ def rules_from(
     return rules
 
 
+async def read_blocks(visit: Visit, read: Walk, queries: list[dict[str, Any]]) -> None:
+    """The block rules: those seen on the walk already read, then each filtered walk."""
+    rules = rules_from(visit, read.entries)
+    for query in queries:
+        filtered = await walk(visit, query)
+        if filtered.visibility != PUBLIC or filtered.truncated:
+            visit.set_blocks(ListResult(ERROR))
+            return
+        rules.update(rules_from(visit, filtered.entries))
+    visit.set_blocks(ListResult(PUBLIC, list(rules.values())))
+
+
+async def read_meta(visit: Visit) -> bool:
+    """`/api/meta`: the name, and whether the description opts the server out."""
+    meta = await visit.post_json("/api/meta", {})
+    document = mapping(meta.value)
+    visit.observation.name = visit.observation.name or read_text(document.get("name"), 500)
+    return visit.check_description(read_text(document.get("description")))
+
+
 @register
 class MisskeyAdapter:
     families: ClassVar[tuple[str, ...]] = ("misskey",)
 
     async def collect(self, visit: Visit) -> None:
-        meta = await visit.post_json("/api/meta", {})
-        document = mapping(meta.value)
-        visit.observation.name = visit.observation.name or read_text(document.get("name"), 500)
-        if visit.check_description(read_text(document.get("description"))):
+        stored = await visit.stored_peers()
+        if stored is not None and stored.known and not stored.full_due:
+            await self.collect_new(visit, stored.known)
             return
-        everything = await walk(visit, {})
+        if visit.description_checked:
+            everything = await walk(visit, {}, discover=True)
+            if await read_meta(visit):
+                return
+        else:
+            if await read_meta(visit):
+                return
+            everything = await walk(visit, {}, discover=True)
         hosts = [host for host, _ in everything.entries]
         visit.set_peers(ListResult(everything.visibility, hosts, truncated=everything.truncated))
         if everything.visibility != PUBLIC:
             visit.set_blocks(ListResult(everything.visibility))
             return
-        rules = rules_from(visit, everything.entries)
-        for query in ({"blocked": True}, {"suspended": True}):
-            filtered = await walk(visit, query)
-            if filtered.visibility != PUBLIC or filtered.truncated:
-                visit.set_blocks(ListResult(ERROR))
-                return
-            rules.update(rules_from(visit, filtered.entries))
-        visit.set_blocks(ListResult(PUBLIC, list(rules.values())))
+        await read_blocks(visit, everything, [{"blocked": True}, {"suspended": True}])
+
+    async def collect_new(self, visit: Visit, known: frozenset[str]) -> None:
+        """A re-crawl: the names new since the stored list, then every block rule."""
+        if not visit.description_checked and await read_meta(visit):
+            return
+        newest = await walk_new(visit, known)
+        if visit.description_checked and await read_meta(visit):
+            return
+        if newest.visibility != PUBLIC:
+            visit.set_peers(ListResult(newest.visibility))
+            visit.set_blocks(ListResult(newest.visibility))
+            return
+        queries: list[dict[str, Any]] = [{"blocked": True}, {"suspended": True}]
+        if newest.complete:  # a short list read to its end: the whole list, as a full walk
+            hosts = [host for host, _ in newest.entries]
+            visit.set_peers(ListResult(PUBLIC, hosts))
+        else:
+            new = ListResult(PUBLIC, newest.new, truncated=newest.truncated)
+            visit.set_peers(new, added_only=True)
+            queries.append({"silenced": True})  # silenced flags of the entries not read
+        await read_blocks(visit, newest, queries)

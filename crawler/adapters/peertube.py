@@ -4,7 +4,9 @@ Endpoints:
 - `GET /api/v1/config/about`: instance name and description (opt-out tags).
 - `GET /api/v1/server/followers` and `/following` with `start`/`count` (<= 100), answering
   `{total, data: [ActorFollow]}`; the peers are the hosts on the other side of each follow.
-PeerTube publishes no block list.
+PeerTube publishes no block list. Both lists are read in full on every crawl: unlike Misskey's
+instance list they shrink (an admin removes a follower, a server stops following), so a
+newest-first read could not see what left.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """`Fetcher`: the one path by which fediscope talks to servers.
 
 Politeness: robots.txt is fetched first for every host and checked for every path (redirect
-targets included); at most one request is in flight per host, with a minimum gap between
-requests (the host's Crawl-delay when larger); 429/503 answers are retried a few times after
-Retry-After / X-RateLimit-Reset or a jittered exponential backoff; each host has a request
-budget per crawl; a global semaphore bounds the requests in flight. Hosts that resolve to one
-address (shared hosting) share `per_address` slots and its backoff (`addresses.py`).
+targets included); at most one request is in flight per host; after a short opening burst
+(the first `burst` requests of a visit back to back; none once robots.txt sets a Crawl-delay)
+requests keep a minimum gap (the host's Crawl-delay when larger); 429/503 answers are retried a
+few times after Retry-After / X-RateLimit-Reset or a jittered exponential backoff; each host
+has a request budget per crawl; a global semaphore bounds the requests in flight. Hosts that
+resolve to one address (shared hosting) share `per_address` slots and its backoff
+(`addresses.py`).
 
 Conditional requests: for a request made with `conditional=True`, the validators kept from the
 previous crawl (`Fetcher.validators`: ETag, Last-Modified) are sent as If-None-Match /
@@ -42,6 +44,7 @@ from crawler.domains import REAL_NETWORK, DomainPolicy
 from crawler.fetch import errors
 from crawler.fetch.addresses import AddressBook, AddressState, SharedAnswers
 from crawler.fetch.errors import BodyTooLarge, classify
+from crawler.fetch.gate import Gate
 from crawler.fetch.guard import GuardedResolver, is_public_address
 from crawler.fetch.robots import ROBOTS_MAX_BYTES, RobotsRules
 from crawler.fetch.validators import Validator, conditional_headers, validator_header
@@ -69,6 +72,9 @@ class FetchSettings:
     concurrency: int = 64
     per_address: int = 4
     min_gap: float = 1.0
+    #: The first `burst` requests of a visit go back to back, then `min_gap` applies; 1 means
+    #: no burst. A robots.txt Crawl-delay ends the burst (every later request keeps the gap).
+    burst: int = 1
     max_crawl_delay: float = 60.0
     host_budget: int = 100
     max_body: int = 16 * 1024 * 1024
@@ -148,12 +154,23 @@ class HostState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     next_allowed: float = 0.0
     gap: float = 1.0
+    burst: int = 1  # requests left that may go without a gap (robots.txt counts as one)
     requests: int = 0
     robots: RobotsRules | None = None
     robots_response: Response | None = None
     robots_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     grouped: bool = False
     group: AddressState | None = None
+
+    def sent(self, now: float) -> None:
+        """A request to this host just ended at `now`: when may the next one start?"""
+        self.burst -= 1
+        self.next_allowed = now if self.burst > 0 else now + self.gap
+
+    def strict(self, gap: float, now: float) -> None:
+        """A Crawl-delay (or the server's push-back): no more burst, `gap` from `now` on."""
+        self.gap, self.burst = gap, 0
+        self.next_allowed = max(self.next_allowed, now + gap)
 
 
 class Fetcher:
@@ -166,7 +183,7 @@ class Fetcher:
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
         self._hosts: dict[str, HostState] = {}
-        self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self._semaphore = Gate(settings.concurrency)
         self._answers: SharedAnswers | None = None
         self._grouping: SharedAnswers | None = None
         self.addresses = AddressBook(settings.per_address)
@@ -214,10 +231,21 @@ class Fetcher:
         if self._grouping is not None and self._grouping is not self._answers:
             await self._grouping.close()
 
+    @property
+    def request_limit(self) -> int:
+        """Requests allowed in flight now (lowered while the crawler is overloaded)."""
+        return self._semaphore.limit
+
+    def limit_requests(self, limit: int) -> None:
+        """Allow at most `limit` requests in flight (1 to the configured concurrency); requests
+        already sent finish, new ones wait."""
+        self._semaphore.limit = max(1, min(limit, self.settings.concurrency))
+
     def _host(self, domain: str) -> HostState:
         state = self._hosts.get(domain)
         if state is None:
-            state = self._hosts[domain] = HostState(gap=self.settings.min_gap)
+            settings = self.settings
+            state = self._hosts[domain] = HostState(gap=settings.min_gap, burst=settings.burst)
         return state
 
     def release(self, domain: str) -> None:
@@ -265,9 +293,8 @@ class Fetcher:
                 state.robots, state.robots_response = rules, response
                 delay = rules.crawl_delay
                 if delay is not None:
-                    state.gap = max(self.settings.min_gap, delay)
                     # The pause after robots.txt itself was set before its Crawl-delay was known.
-                    state.next_allowed = max(state.next_allowed, time.monotonic() + state.gap)
+                    state.strict(max(self.settings.min_gap, delay), time.monotonic())
             assert state.robots_response is not None
             return state.robots, state.robots_response
 
@@ -394,7 +421,7 @@ class Fetcher:
                     response = await self._address_slot(
                         group, domain, path, method, json_body, validator
                     )
-                state.next_allowed = time.monotonic() + state.gap
+                state.sent(time.monotonic())
             response.requests = used
             self.stats[response.error or f"http_{response.status}"] += 1
             if response.status not in (429, 503):
@@ -406,6 +433,7 @@ class Fetcher:
             if attempt == s.max_retries or delay > s.max_retry_wait:
                 response.error = errors.HTTP_429 if response.status == 429 else errors.HTTP_5XX
                 return response
+            state.strict(state.gap, time.monotonic())  # a server pushing back ends the burst
             state.next_allowed = max(state.next_allowed, time.monotonic() + delay)
             if group is not None:
                 group.backoffs += 1

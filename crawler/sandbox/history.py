@@ -2,7 +2,10 @@
 
 Epoch `e` is derived from epoch `e-1` with `random.Random(f"{seed}:epoch:{e}")`: on several
 public Mastodon/Pleroma block lists rules are added, removed, change severity and change reason;
-one public Mastodon block list turns restricted (401); a few peer lists gain and lose names.
+one public Mastodon block list turns restricted (401); a few flat peer lists gain and lose names;
+a few Misskey federated-instance lists only gain names (Misskey keeps every instance it has met),
+each new name dated by the epoch it arrived in (`firstRetrievedAt`; drawn from a stream of its
+own, so the other changes stay what they were).
 User growth is a closed formula (crawler.sandbox.usage.counts_at). The world replays
 epochs 1..n (`advance`), so any epoch can be reached from any other.
 """
@@ -41,6 +44,7 @@ class Delta:
     restricted: bool = False
     peers_add: set[int] = field(default_factory=set)
     peers_remove: set[int] = field(default_factory=set)
+    peers_added_at: dict[int, int] = field(default_factory=dict)  # peer -> epoch it arrived
 
 
 def apply_rules(platform: str, base: list[BlockRule], delta: Delta | None) -> list[BlockRule]:
@@ -120,6 +124,23 @@ class History:
         ]
         for h in rng.sample(flat, min(PEER_LISTS_PER_EPOCH, len(flat))):
             self._change_peers(e, rng, h)
+        rng_misskey = random.Random(f"{self.world.config.seed}:epoch:{e}:misskey")
+        growing = [
+            h for h in hosts if _healthy(h) and h.peers_vis == "public" and h.platform == "misskey"
+        ]
+        for h in rng_misskey.sample(growing, min(PEER_LISTS_PER_EPOCH, len(growing))):
+            self._grow_peers(e, rng_misskey, h)
+        self.world.clear_caches()
+
+    def _grow_peers(self, e: int, rng: random.Random, h: Host) -> None:
+        """A Misskey server meets a few new servers (its list never loses any)."""
+        d, current = self._d(h), self.world.peer_indices(h)
+        candidates = [x for x in self.world.peer_candidates if x != h.idx]
+        new = [x for x in rng.sample(candidates, min(6, len(candidates))) if x not in current][:3]
+        d.peers_add.update(new)
+        d.peers_added_at.update(dict.fromkeys(new, e))
+        names = self.world.hosts
+        self._log(e, h, "peers_changed", added=sorted(names[x].domain for x in new), removed=[])
         self.world.clear_caches()
 
     def _change_blocks(self, e: int, rng: random.Random, h: Host) -> None:

@@ -5,8 +5,9 @@ instance status (crawler.lifecycle: alive, unreachable, gone, moved, opted_out, 
 error kind (crawler.fetch.errors) and quality flags (the names in crawler.nodeinfo and
 crawler.lenient). The crawler's plan per
 host is fixed: ``/robots.txt``, ``/.well-known/nodeinfo``, the NodeInfo href, then for the
-Mastodon family ``/api/v2/instance``, ``/api/v1/instance/peers``,
-``/api/v1/instance/domain_blocks``, ``/api/v1/instance/activity``. Rules these expectations
+Mastodon family (whose NodeInfo here carries the description: discovery first)
+``/api/v1/instance/peers``, ``/api/v2/instance``, ``/api/v1/instance/domain_blocks``,
+``/api/v1/instance/activity``. Rules these expectations
 commit to (beyond the contract's own words):
 
 - no request is ever retried, except after a 429 whose ``Retry-After`` the crawler accepts
@@ -43,8 +44,8 @@ MASTODON_PLAN = [
     ROBOTS,
     WELL_KNOWN,
     NODEINFO,
-    "/api/v2/instance",
     "/api/v1/instance/peers",
+    "/api/v2/instance",
     "/api/v1/instance/domain_blocks",
     "/api/v1/instance/activity",
 ]

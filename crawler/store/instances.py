@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from crawler.domains import DomainPolicy, display_name
 from crawler.lifecycle import PreviousState, transition
-from crawler.observation import ALIVE, OPTED_OUT, Observation
+from crawler.observation import ALIVE, OPTED_OUT, PUBLIC, Observation
 from crawler.store.ids import DomainIds
 from crawler.store.stats import record_stats
 
@@ -95,6 +95,10 @@ def apply_visit(
     carried: dict[str, object] = {}
     if row and observation.peers_unchanged:
         carried.update(peers_count=row[3], peers_truncated=row[4])
+    if row and observation.peers_added_only:
+        # Only names the stored list lacked were kept: the stored count grows by them.
+        added = len(observation.peers or ())
+        carried.update(peers_count=(row[3] or 0) + added, peers_truncated=row[4])
     if row and observation.blocks_unchanged:
         carried["blocks_count"] = row[5]
     change = transition(previous, observation, now, recrawl_after)
@@ -115,6 +119,8 @@ def apply_visit(
     if data:
         common.update(data)
         common["last_seen"] = stamp
+        if observation.peers_visibility == PUBLIC and not observation.peers_added_only:
+            common["peers_full_crawl"] = crawl_id
     elif observation.status == OPTED_OUT:
         common.update(dict.fromkeys(DATA_COLUMNS))
         common["error_detail"] = observation.opt_out_source

@@ -107,6 +107,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "discovered_via": str,
             "hops": int,
             "last_crawl_id": int,
+            "peers_full_crawl": int,
         },
         "domain",
         {"status"},

@@ -21,7 +21,7 @@ from itertools import chain
 from typing import Any, TypeVar
 
 from crawler.domains import DomainPolicy
-from crawler.observation import ALIVE, GONE, OPTED_OUT, PENDING, Observation
+from crawler.observation import ALIVE, GONE, OPTED_OUT, PENDING, Observation, PeerHistory
 from crawler.store import blocks as block_store
 from crawler.store import documents, peers
 from crawler.store.ids import DomainIds
@@ -169,6 +169,25 @@ class StoreWriter:
             validators.setdefault(domain, {})[path] = (etag, last_modified)
         return validators
 
+    def peer_history(self, domain: str, crawl_id: int, full_every: int) -> PeerHistory | None:
+        """The stored peer list of a domain and whether this crawl must read it in full."""
+        row = self.connection.execute(
+            "SELECT domain_id, peers_full_crawl FROM instances WHERE domain = ?", (domain,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        source_id, full_crawl = row
+        known = frozenset(
+            name
+            for (name,) in self.connection.execute(
+                "SELECT d.name FROM peer_intervals p JOIN domains d ON d.id = p.target_id "
+                "WHERE p.source_id = ? AND p.removed_crawl IS NULL",
+                (source_id,),
+            )
+        )
+        full_due = full_crawl is None or crawl_id - full_crawl >= full_every
+        return PeerHistory(known=known, full_due=full_due)
+
     # -- visits ---------------------------------------------------------------------------
 
     def record_visit(
@@ -261,9 +280,14 @@ class StoreWriter:
         if observation.peers is not None:
             started = time.perf_counter()
             targets = self.ids.ids_of(observation.peers)
-            result.peer_edges_added, result.peer_edges_removed = peers.replace_peers(
-                self.connection, source_id, targets, crawl_id
-            )
+            if observation.peers_added_only:
+                result.peer_edges_added = peers.add_peers(
+                    self.connection, source_id, targets, crawl_id
+                )
+            else:
+                result.peer_edges_added, result.peer_edges_removed = peers.replace_peers(
+                    self.connection, source_id, targets, crawl_id
+                )
             result.peer_store_seconds = time.perf_counter() - started
         if observation.blocks is not None:
             result.block_events = block_store.apply_block_list(

@@ -2,14 +2,18 @@
 
 `POST /api/meta` (description) and `POST /api/federation/instances` ({limit<=100, offset, sort,
 blocked, suspended, silenced, notResponding}) paged by offset until an empty array. The
-unfiltered walk lists every known host, blocked ones too. Blocks: isBlocked (blocked),
-isSilenced (silenced), manual suspension (suspended); automatic suspensions of dead hosts are
-listed but are not rules. `/api/v1/instance/peers` does not exist here (404).
+unfiltered walk lists every known host, blocked ones too. `sort` `+firstRetrievedAt` /
+`-firstRetrievedAt` orders by when the server first met each host, newest / oldest first, as
+Misskey does (`endpoints/federation/instances.ts`); other sorts keep the list order.
+Blocks: isBlocked (blocked), isSilenced (silenced), manual suspension (suspended); automatic
+suspensions of dead hosts are listed but are not rules. `/api/v1/instance/peers` does not exist
+here (404).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, timedelta
 
 import orjson
 
@@ -98,13 +102,18 @@ def meta(ctx: Ctx) -> Reply:
     )
 
 
-def _entry(other: Host, flags: str | None) -> dict[str, object]:
+def _first_retrieved(epoch: int) -> str:
+    """When a host was first met: the base list on TIME, later ones a day per epoch after."""
+    return f"{date(2024, 5, 1) + timedelta(days=epoch)}T00:00:00.000Z"
+
+
+def _entry(other: Host, flags: str | None, met: int = 0) -> dict[str, object]:
     auto = AUTO_SUSPENSION.get(other.failure or "")
     state = "manuallySuspended" if flags == "suspended" else auto or "none"
     sw = other.sw
     return {
         "id": format(other.idx + 36**5, "x"),
-        "firstRetrievedAt": TIME,
+        "firstRetrievedAt": _first_retrieved(met),
         "host": other.domain,
         "usersCount": other.users if sw else 0,
         "notesCount": other.posts if sw else 0,
@@ -188,8 +197,15 @@ def instances(ctx: Ctx) -> Reply:
         for k in ("blocked", "suspended", "silenced", "notResponding")
     ):
         known = [i for i in known if _wanted(_state(hosts[i], flags.get(i)), params)]
+    delta = world.delta(h)
+    met = delta.peers_added_at if delta is not None else {}
+    sort = params.get("sort")
+    if sort in ("+firstRetrievedAt", "-firstRetrievedAt"):
+        known = sorted(known, key=lambda i: (met.get(i, 0), i), reverse=sort[0] == "+")
     page = known[offset : offset + limit]
-    return json_reply([_entry(hosts[i], flags.get(i)) for i in page], cacheable=False)
+    return json_reply(
+        [_entry(hosts[i], flags.get(i), met.get(i, 0)) for i in page], cacheable=False
+    )
 
 
 ROUTES: dict[tuple[str, str], Handler] = {

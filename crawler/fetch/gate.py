@@ -1,0 +1,64 @@
+"""`Gate`: the global bound on requests in flight, with a limit that can change while in use.
+
+asyncio.Semaphore (3.11) scans its waiters on every release, skipping the ones already woken
+but not yet running; with thousands of visits waiting for a request slot that scan was the
+crawl's largest single CPU cost (a quick-scale profile: 1.4 million `Future.done` calls, 8% of
+the crawl's CPU). Here waiters leave the queue when they are woken, so a release is O(1), and
+the limit can be lowered or raised at once (`crawler.load` lowers it while the crawler itself
+is overloaded): requests in flight finish, and no new one starts above the limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+
+class Gate:
+    """At most `limit` holders at once, first come first served."""
+
+    def __init__(self, limit: int):
+        self._limit = max(1, limit)
+        self.in_use = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        self._limit = max(1, value)
+        self._wake()
+
+    async def acquire(self) -> None:
+        if self.in_use < self._limit and not self._waiters:
+            self.in_use += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # granted, then cancelled before it ran: give the slot on
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        self.in_use -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_use < self._limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.in_use += 1
+                waiter.set_result(None)
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.release()

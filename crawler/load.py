@@ -1,0 +1,114 @@
+"""Is the crawler itself overloaded? Event-loop lag and the timeout rate, and what to do about it.
+
+A request times out when its answer does not arrive in time, but under load the answer may
+be sitting unread while the event loop is busy elsewhere: the server is then called
+unreachable because fediscope was busy. Two signals tell the crawler's own overload apart
+from slow servers: the event loop waking late (lag), and a timeout share of recent answers
+far above the crawl's usual one. While either holds, `Throttle` lowers the requests allowed
+in flight (multiplicatively) and raises them again slowly once it passes (AIMD, as TCP does),
+and the engine visits the servers that timed out meanwhile once more when the overload has
+passed (or at the end of the crawl).
+
+`LoadMonitor.sample` and `Throttle.next_limit` are pure (times and counts in, verdicts out);
+`watch` is the loop that feeds them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from crawler.fetch import errors
+
+#: Seconds between two looks at the event loop.
+TICK = 0.25
+#: The loop woke this much later than asked: callbacks (answers) wait that long too. Short
+#: stalls on a busy machine are normal and harmless next to a timeout of seconds.
+LAG_LIMIT = 0.5
+#: Seconds without overload before the visits that timed out are made again.
+QUIET = 2.0
+#: A recent timeout share above this, and several times the crawl's share so far, is a spike.
+SPIKE_SHARE = 0.25
+SPIKE_FACTOR = 3.0
+#: Answers a window needs before its timeout share means anything.
+MIN_ANSWERS = 20
+
+
+@dataclass
+class LoadMonitor:
+    """Remembers when the crawler was last overloaded, from lag and timeout samples."""
+
+    last_overload: float = float("-inf")
+    overloads: int = 0
+    max_lag: float = 0.0
+    answers: int = 0
+    timeouts: int = 0
+    _seen: Counter[str] = field(default_factory=Counter)
+
+    def sample(self, now: float, lag: float, stats: Counter[str]) -> bool:
+        """Take one look (loop lag, the fetcher's answer counts so far); True if overloaded."""
+        new_answers = sum(stats.values()) - sum(self._seen.values())
+        new_timeouts = stats[errors.TIMEOUT] - self._seen[errors.TIMEOUT]
+        self._seen = Counter(stats)
+        usual = self.timeouts / self.answers if self.answers else 0.0
+        self.answers += new_answers
+        self.timeouts += new_timeouts
+        share = new_timeouts / new_answers if new_answers >= MIN_ANSWERS else 0.0
+        spike = share > SPIKE_SHARE and share > SPIKE_FACTOR * usual
+        self.max_lag = max(self.max_lag, lag)
+        if lag > LAG_LIMIT or spike:
+            self.last_overload = now
+            self.overloads += 1
+            return True
+        return False
+
+    def busy_since(self, moment: float) -> bool:
+        """Whether the crawler was overloaded at any time since `moment` (monotonic)."""
+        return self.last_overload >= moment
+
+    def quiet(self, now: float) -> bool:
+        """No overload for QUIET seconds: a good time to make the timed-out visits again."""
+        return now - self.last_overload >= QUIET
+
+
+@dataclass
+class Throttle:
+    """The requests allowed in flight: cut by a third when overloaded, back up by 5% + 1,
+    never below an eighth of the ceiling (a loop stalled by other processes on the machine
+    does not get faster by sending much less)."""
+
+    ceiling: int
+    floor: int = 0
+    limit: int = 0
+
+    def __post_init__(self) -> None:
+        self.floor = min(self.ceiling, self.floor or max(8, self.ceiling // 8))
+        self.limit = self.limit or self.ceiling
+
+    def next_limit(self, overloaded: bool) -> int:
+        if overloaded:
+            self.limit = max(self.floor, int(self.limit * 2 / 3))
+        else:
+            self.limit = min(self.ceiling, int(self.limit * 1.05) + 1)
+        return self.limit
+
+
+async def watch(
+    monitor: LoadMonitor,
+    throttle: Throttle,
+    stats: Counter[str],
+    apply: Callable[[int], None],
+) -> None:
+    """Sample the loop every TICK until cancelled; apply each new request limit."""
+    loop = asyncio.get_running_loop()
+    while True:
+        asked = loop.time()
+        await asyncio.sleep(TICK)
+        lag = max(0.0, loop.time() - asked - TICK)
+        overloaded = monitor.sample(time.monotonic(), lag, stats)
+        before = throttle.limit
+        if throttle.next_limit(overloaded) != before:
+            apply(throttle.limit)

@@ -1,0 +1,190 @@
+"""Nothing lost under load: overload detection, fewer requests in flight, timeouts retried.
+
+The verdicts are pure functions of (time, lag, answer counts) and checked with hand-made
+numbers; the request limit and the retry are checked on loopback servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
+from aiohttp import web
+
+from crawler.domains import SANDBOX
+from crawler.engine import Crawl, CrawlSettings
+from crawler.fetch import Fetcher, FetchSettings
+from crawler.fetch.gate import Gate
+from crawler.load import LAG_LIMIT, LoadMonitor, Throttle
+from tests.support import FAST, rows, serve
+
+UA = "fediscope-test (+tests)"
+
+
+def test_lag_is_overload_and_is_remembered():
+    monitor = LoadMonitor()
+    assert not monitor.sample(10.0, LAG_LIMIT / 2, Counter(ok=100))
+    assert not monitor.busy_since(5.0)
+    assert monitor.sample(11.0, LAG_LIMIT * 2, Counter(ok=200))
+    assert monitor.busy_since(5.0) and monitor.busy_since(11.0)
+    assert not monitor.busy_since(11.5)  # a visit that began after it
+    assert not monitor.quiet(12.0) and monitor.quiet(13.0)
+
+
+def test_a_timeout_spike_is_overload_but_the_usual_share_is_not():
+    monitor = LoadMonitor()
+    # the usual 4% of answers time out (hanging servers): not overload
+    assert not monitor.sample(1.0, 0.0, Counter(http_200=96, timeout=4))
+    assert not monitor.sample(2.0, 0.0, Counter(http_200=192, timeout=8))
+    # 30 of the next 60 answers time out: the crawler, not the servers
+    assert monitor.sample(3.0, 0.0, Counter(http_200=222, timeout=38))
+    # too few answers to judge
+    assert not monitor.sample(4.0, 0.0, Counter(http_200=222, timeout=48))
+
+
+def test_throttle_cuts_by_a_third_and_climbs_back_slowly():
+    throttle = Throttle(ceiling=512)
+    assert [throttle.next_limit(True) for _ in range(3)] == [341, 227, 151]
+    assert throttle.next_limit(False) == 159
+    for _ in range(200):
+        throttle.next_limit(False)
+    assert throttle.limit == 512
+    for _ in range(50):
+        throttle.next_limit(True)
+    assert throttle.limit == 64  # never below an eighth of the ceiling
+    assert Throttle(ceiling=32).floor == 8 and Throttle(ceiling=4).floor == 4
+
+
+async def test_the_request_limit_bounds_requests_in_flight():
+    in_flight = peak = 0
+
+    async def answer(request: web.Request) -> web.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        return web.json_response([])
+
+    settings = FetchSettings(
+        user_agent=UA, via="", min_gap=0.0, concurrency=16, domain_policy=SANDBOX
+    )
+    async with serve(answer) as port:
+        settings.via = f"127.0.0.1:{port}"
+        async with Fetcher(settings) as fetcher:
+            fetcher.limit_requests(3)
+            await asyncio.sleep(0)  # let the permits be held back
+            assert fetcher.request_limit == 3
+            hosts = [f"h{n}.test" for n in range(12)]
+            await asyncio.gather(*(fetcher.request(host, "/x") for host in hosts))
+            assert peak <= 3
+            fetcher.limit_requests(16)
+            assert fetcher.request_limit == 16
+            peak = 0
+            await asyncio.gather(*(fetcher.request(host, "/y") for host in hosts))
+    assert peak > 3
+
+
+def small_network(hangs: Counter[str]):
+    """seed.test lists slow.test; slow.test's first robots.txt hangs past the timeout."""
+
+    async def answer(request: web.Request) -> web.Response:
+        host = request.headers["Host"]
+        if request.path == "/robots.txt":
+            hangs[host] += 1
+            if host == "slow.test" and hangs[host] == 1:
+                await asyncio.sleep(3)
+            return web.Response(text="User-agent: *\nAllow: /\n")
+        if request.path == "/.well-known/nodeinfo":
+            rel = "http://nodeinfo.diaspora.software/ns/schema/2.0"
+            return web.json_response({"links": [{"rel": rel, "href": f"https://{host}/ni"}]})
+        if request.path == "/ni":
+            return web.json_response(
+                {
+                    "version": "2.0",
+                    "software": {"name": "mastodon", "version": "4.3.0"},
+                    "protocols": ["activitypub"],
+                    "usage": {"users": {"total": 5}},
+                    "openRegistrations": False,
+                    "metadata": {"nodeDescription": "hello"},
+                }
+            )
+        if request.path == "/api/v1/instance/peers":
+            return web.json_response(["slow.test"] if host == "seed.test" else [])
+        return web.json_response({})
+
+    return answer
+
+
+class AlwaysBusy(LoadMonitor):
+    def busy_since(self, moment: float) -> bool:
+        return True
+
+
+async def crawl_small(tmp_path, busy: bool) -> tuple[list[dict], int, Counter[str]]:
+    hangs: Counter[str] = Counter()
+    async with serve(small_network(hangs)) as port:
+        settings = CrawlSettings(
+            db=str(tmp_path / "load.db"),
+            seeds=["seed.test"],
+            via=f"127.0.0.1:{port}",
+            progress=False,
+            min_gap=0.0,
+            recrawl_after=timedelta(hours=20),
+            adapt=busy,  # not busy: no monitor at all, so a slow test machine cannot look busy
+            **{**FAST, "total_timeout": 1.0, "read_timeout": 1.0},
+        )
+        crawl = Crawl(settings)
+        if busy:
+            crawl.monitor = AlwaysBusy()
+        summary = await crawl.run()
+    found = rows(tmp_path / "load.db", "SELECT status, status_reason FROM instances "
+                 "WHERE domain = 'slow.test'")  # fmt: skip
+    return found, summary.retried, hangs
+
+
+async def test_a_timeout_while_overloaded_is_visited_again_not_called_unreachable(tmp_path):
+    found, retried, hangs = await crawl_small(tmp_path, busy=True)
+    assert found == [{"status": "alive", "status_reason": None}]
+    assert retried == 1 and hangs["slow.test"] == 2
+
+
+async def test_a_timeout_while_not_overloaded_is_the_servers(tmp_path):
+    found, retried, hangs = await crawl_small(tmp_path, busy=False)
+    assert found == [{"status": "unreachable", "status_reason": "timeout"}]
+    assert retried == 0 and hangs["slow.test"] == 1
+
+
+async def test_gate_lowered_and_raised_while_in_use():
+    gate = Gate(2)
+    await gate.acquire()
+    await gate.acquire()
+    waiting = [asyncio.ensure_future(gate.acquire()) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert not any(task.done() for task in waiting)
+    gate.limit = 1
+    gate.release()  # 1 in use, limit 1: nobody may start
+    await asyncio.sleep(0)
+    assert gate.in_use == 1 and not any(task.done() for task in waiting)
+    gate.limit = 3  # two may start at once, first come first served
+    await asyncio.sleep(0)
+    assert [task.done() for task in waiting] == [True, True, False]
+    assert gate.in_use == 3
+    waiting[2].cancel()  # a waiter that gives up leaves the queue
+    await asyncio.sleep(0)
+    gate.release()
+    assert gate.in_use == 2
+
+
+async def test_gate_slot_granted_then_cancelled_is_passed_on():
+    gate = Gate(1)
+    await gate.acquire()
+    first = asyncio.ensure_future(gate.acquire())
+    second = asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0)
+    gate.release()  # granted to `first`, which is cancelled before it runs
+    first.cancel()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert second.done() and gate.in_use == 1
