@@ -236,7 +236,7 @@ class ScriptedServer(AbstractAsyncContextManager["ScriptedServer"]):
         response = web.StreamResponse(status=answer.status, headers=headers)
         if answer.chunked:
             response.enable_chunked_encoding()
-        else:
+        elif "Content-Length" not in answer.headers:  # a scripted one may lie
             response.content_length = len(body)
         await response.prepare(request)
         await response.write(body)
