@@ -372,6 +372,15 @@ async def test_without_a_header_the_backoff_is_jittered_and_doubles(server, cloc
     assert server.paths() == [ROBOTS, "/x", "/x", "/x"]
 
 
+async def test_a_503_backed_off_twice_then_answered_is_an_answer(server, clock, monkeypatch):
+    monkeypatch.setattr("crawler.fetch.client.random.uniform", lambda low, high: low)
+    server.on("/x", limited(503), limited(503), Answer(body={"ok": True}))
+    async with server.fetcher(backoff_base=2.0) as fetcher:
+        response = await fetcher.request("a.test", "/x")
+    assert response.ok and response.requests == 3 and response.json() == ({"ok": True}, None)
+    assert clock.waits == [1.0, 2.0]
+
+
 @pytest.mark.parametrize(("retries", "asked"), [(0, 1), (1, 2), (3, 4)])
 async def test_retries_stop_at_the_limit(server, retries, asked):
     server.on("/x", limited(**{"Retry-After": "1"}))
