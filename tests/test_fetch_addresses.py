@@ -90,6 +90,32 @@ async def test_the_guard_keeps_public_addresses_and_refuses_a_name_with_none():
     assert inner.closed
 
 
+async def test_port_and_family_reach_the_inner_resolver():
+    asked: list[tuple[str, int, socket.AddressFamily]] = []
+
+    class Recording(ListResolver):
+        async def resolve(self, host, port=0, family=socket.AF_INET):
+            asked.append((host, port, family))
+            return await super().resolve(host, port, family)
+
+    inner = Recording({"a.test": ["8.8.8.8"], "b.test": ["8.8.4.4"]})
+    shared = SharedAnswers(GuardedResolver(inner), clock=FakeClock())
+    answer = await shared.resolve("a.test", 443, socket.AF_INET6)
+    default = await shared.resolve("b.test")
+    assert answer[0]["port"] == 443 and default[0]["port"] == 0
+    assert asked == [("a.test", 443, socket.AF_INET6), ("b.test", 0, socket.AF_INET)]
+    assert [r["port"] for r in await GuardedResolver(inner).resolve("a.test")] == [0]
+    shared.forget("never.test")  # nothing to forget: no error
+
+
+async def test_the_guards_refusal_names_at_most_200_characters_of_addresses():
+    private = [f"10.0.{n // 256}.{n % 256}" for n in range(40)]
+    with pytest.raises(UnsafeAddress) as refused:
+        await GuardedResolver(ListResolver({"farm.test": private})).resolve("farm.test")
+    shown = str(refused.value).split("(", 1)[1].rstrip(")")
+    assert shown == ", ".join(sorted(private))[:200]
+
+
 def test_the_busiest_shared_addresses_lead_the_report():
     book = AddressBook(per_address=3)
     counts = {"1.1.1.1": (2, 5), "2.2.2.2": (3, 9), "3.3.3.3": (1, 50), "4.4.4.4": (2, 9)}
@@ -101,6 +127,9 @@ def test_the_busiest_shared_addresses_lead_the_report():
     busiest = book.busiest(2)
     assert [b["address"] for b in busiest] == ["2.2.2.2", "4.4.4.4"]  # 3.3.3.3 is not shared
     assert [b["address"] for b in book.busiest()] == ["2.2.2.2", "4.4.4.4", "1.1.1.1"]
+    for n in range(5, 9):
+        book.get(f"9.9.9.{n}").hosts = 2
+    assert len(book.busiest()) == 5  # by default, the five busiest
     assert busiest[0] == {"address": "2.2.2.2", "hosts": 3, "requests": 9, "max_in_flight": 0,
                           "queue_seconds": 1.3, "backoffs": 0}  # fmt: skip
 

@@ -91,6 +91,7 @@ async def test_redirect_targets_are_checked_before_anything_is_sent(server, loca
         assert response.ok and server.paths() == [ROBOTS, "/x", "/y"]
         return
     assert (response.error, response.status, response.requests) == (kind, 302, 1)
+    assert (response.domain, response.path, response.method) == ("a.test", "/x", "GET")
     assert location[:40] in (response.detail or "")
     assert [seen.path for seen in server.log] == [ROBOTS, "/x"]
 
@@ -229,7 +230,9 @@ def test_dns_failures_and_the_address_guard_are_told_apart():
     assert classify(plain)[0] == "dns"
     assert classify(aiohttp.ClientResponseError(REQUEST, (), status=502))[0] == "http_5xx"
     assert classify(aiohttp.ClientResponseError(REQUEST, (), status=404))[0] == "http_4xx"
-    assert classify(aiohttp.ClientResponseError(REQUEST, (), status=301))[0] == "connect"
+    for status, kind in ((301, "connect"), (399, "connect"), (400, "http_4xx"),
+                         (499, "http_4xx"), (500, "http_5xx")):  # fmt: skip
+        assert classify(aiohttp.ClientResponseError(REQUEST, (), status=status))[0] == kind
     assert classify(ValueError("x" * 500))[1] == ("ValueError: " + "x" * 500)[:300]
 
 

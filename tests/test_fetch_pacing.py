@@ -309,12 +309,42 @@ async def test_a_429_or_503_pauses_every_host_on_the_address(server, status):
     assert server.paths("b.test") == [ROBOTS, "/y"]
 
 
+async def test_an_address_pause_under_a_second_is_waited_and_frees_every_slot(server, clock):
+    server.on("/x", limited(503, **{"X-RateLimit-Reset": "0.5"}), Answer(body={}))
+    server.on("/list", Answer(body={}), host="b.test")
+    resolver = provider("a.test", "b.test")
+    async with server.fetcher(resolver, concurrency=3) as fetcher:
+        first = await fetcher.request("a.test", "/x")
+        group = await fetcher.address_of("a.test")
+        assert group is not None
+        group.next_allowed = clock.now + 0.25  # as if another host's 429 had just paused it
+        fetcher.validators = {"b.test": {"/list": ('"v"', None)}}
+        posted = await fetcher.request("b.test", "/list", method="POST", json_body={"a": 1})
+        listed = await fetcher.request("b.test", "/list", conditional=True)
+        assert fetcher._semaphore._value == 3  # every global slot given back
+        assert group.queue_seconds == 0.25 and group.requests == 6  # b.test waited once
+    assert first.ok and posted.ok and listed.ok
+    assert clock.waits == [0.5, 0.25]
+    assert server.log[-2].body == b'{"a": 1}'
+    assert server.log[-1].headers.get("If-None-Match") == '"v"'
+
+
 async def test_a_host_whose_address_is_unknown_is_its_own_group(server):
     resolver = AddressResolver({})
     async with server.fetcher(resolver) as fetcher:
         response = await fetcher.request("a.test", "/x")
         assert await fetcher.address_of("a.test") is None
     assert response.status == 404 and resolver.asked == ["a.test"]
+
+
+async def test_a_released_host_is_resolved_again_on_its_next_visit(server):
+    resolver = provider("a.test")
+    async with server.fetcher(resolver) as fetcher:
+        await fetcher.request("a.test", "/x")
+        fetcher.release("a.test")
+        fetcher.release("never.test")  # nothing to forget: no error
+        await fetcher.request("a.test", "/x")
+    assert resolver.asked == ["a.test", "a.test"]
 
 
 async def test_without_a_resolver_via_mode_groups_no_host(server):

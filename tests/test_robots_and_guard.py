@@ -252,6 +252,9 @@ def test_rules_expire_after_the_ttl():
         pytest.param("2002:0a00:0001::1", id="6to4_wrapping_10.0.0.1"),
         pytest.param("2002:7f00:0001::1", id="6to4_wrapping_127.0.0.1"),
         pytest.param("2001:0:4136:e378:8000:63bf:3fff:fdd2", id="teredo"),
+        pytest.param("64:ff9b::a00:1", id="nat64_wrapping_10.0.0.1"),
+        pytest.param("64:ff9b::7f00:1", id="nat64_wrapping_127.0.0.1"),
+        pytest.param("4000::1", id="ipv6_reserved_but_global"),
     ],
 )
 def test_non_public_addresses_are_refused(address):
@@ -268,6 +271,8 @@ def test_non_public_addresses_are_refused(address):
         pytest.param("2001:4860:4860::8888", id="public_v6_b"),
         pytest.param("::ffff:8.8.8.8", id="v4_mapped_public"),
         pytest.param("2002:0808:0808::1", id="6to4_wrapping_public"),
+        pytest.param("64:ff9b::808:808", id="nat64_wrapping_public"),
+        pytest.param("2606:4700:4700::1111%eth0", id="public_v6_with_zone"),
     ],
 )
 def test_public_addresses_are_allowed(address):
@@ -431,6 +436,13 @@ def test_other_content_types_are_not_json(content_type, body):
 
 def test_untyped_body_that_looks_like_json_is_parsed():
     assert answer("", b"  [1, 2]").json() == ([1, 2], None)
+    assert answer("", b'\n{"a": 1}').json() == ({"a": 1}, None)
+
+
+def test_only_the_media_type_before_the_first_parameter_counts():
+    typed = answer("application/json; charset=utf-8; profile=a/b", b"{}")
+    assert typed.json() == ({}, None)
+    assert answer("application/vnd/json", b"{}").json() == (None, errors.NOT_JSON)
 
 
 @pytest.mark.parametrize(

@@ -126,11 +126,11 @@ class Response:
 
     def is_json_type(self) -> bool:
         """JSON-ish content types only (or no type, when the body looks like JSON)."""
-        media = self.content_type.split(";", 1)[0].strip().lower()
+        media = self.content_type.partition(";")[0].strip().lower()
         if not media:
             return bool(self.body) and self.body.lstrip()[:1] in (b"{", b"[")
-        main, _, sub = media.partition("/")
-        return sub == "json" or sub.endswith("+json") or (main == "text" and sub == "json")
+        sub = media.partition("/")[2]  # application/json, text/json, application/ld+json
+        return sub == "json" or sub.endswith("+json")
 
     def json(self) -> tuple[Any, str | None]:
         """(value, None) or (None, error kind) — `not_json` for other content types."""
