@@ -14,6 +14,7 @@ from aiohttp.abc import AbstractResolver
 
 from crawler.fetch import FetchSettings, Response
 from crawler.fetch.addresses import ANSWER_TTL, AddressBook, SharedAnswers
+from crawler.fetch.clock import REAL_CLOCK
 from crawler.fetch.errors import UnsafeAddress
 from crawler.fetch.guard import GuardedResolver
 from crawler.fetch.robots import RobotsRules
@@ -166,3 +167,9 @@ def test_robots_rules_expire_on_the_clock_they_were_fetched_by():
     rules = RobotsRules.from_answer(200, b"", "fediscope", now=100.0)
     assert rules.fetched_at == 100.0
     assert not rules.expired_at(100.0 + 24 * 3600) and rules.expired_at(100.0 + 24 * 3600 + 1)
+
+
+async def test_the_real_clock_is_monotonic_time_and_asyncio_sleep():
+    before = REAL_CLOCK.monotonic()
+    await REAL_CLOCK.sleep(0)  # yields only
+    assert REAL_CLOCK.monotonic() >= before

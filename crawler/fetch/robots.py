@@ -47,7 +47,7 @@ class RobotsRules:
         """Whether our token may fetch `path` (a path with optional query)."""
         if self.mode == "allow_all":
             return True
-        if self.mode == "disallow_all" or self.parser is None:
+        if self.parser is None:  # disallow_all
             return False
         return bool(self.parser.can_fetch(path or "/", self.token))
 
