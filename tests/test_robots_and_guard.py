@@ -362,6 +362,11 @@ def test_rate_limit_reset_epoch_seconds():
 
 def test_rate_limit_reset_small_number_is_a_delay():
     assert _retry_after(headers(X_RateLimit_Reset="45")) == 45.0
+    assert _retry_after(headers(X_RateLimit_Reset="3600")) == 3600.0
+    # Below 10**8 seconds (three years) a number is a delay; from there on a Unix time.
+    assert _retry_after(headers(X_RateLimit_Reset="99999999")) == 99999999.0
+    assert _retry_after(headers(X_RateLimit_Reset="100000000")) == 0.0  # 1973: past
+    assert _retry_after(headers(X_RateLimit_Reset="200000000")) == 0.0
 
 
 def test_rate_limit_reset_in_the_past_is_zero():

@@ -597,7 +597,7 @@ def _retry_after(headers: Any) -> float | None:
                 number = float(reset)
                 # Small numbers are seconds from now; large ones are Unix timestamps.
                 return number if number < 10**8 else max(0.0, number - time.time())
-            when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+            when = datetime.fromisoformat(reset)  # Python 3.11 reads a trailing Z
             if when.tzinfo is None:
                 when = when.replace(tzinfo=UTC)
             return max(0.0, (when - datetime.now(UTC)).total_seconds())
