@@ -251,11 +251,13 @@ class AddressResolver(AbstractResolver):
     def __init__(self, addresses: dict[str, str]):
         self.addresses = addresses
         self.asked: list[str] = []
+        self.queries: list[tuple[str, int, socket.AddressFamily]] = []
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[dict[str, Any]]:
         self.asked.append(host)
+        self.queries.append((host, port, family))
         if host not in self.addresses:
             raise OSError(f"no address for {host}")
         return [
