@@ -101,10 +101,13 @@ async def test_a_refused_redirect_says_why_in_at_most_200_characters_of_its_targ
     server.on("/scheme", redirect("http://a.test/y"))
     server.on("/address", redirect("https://10.0.0.1" + long_path))
     server.on("/port", redirect("https://a.test:8443" + long_path))
+    server.on("/nameless", redirect("https://:443/y"))
     async with server.fetcher() as fetcher:
+        nameless = await fetcher.request("a.test", "/nameless")
         scheme = await fetcher.request("a.test", "/scheme")
         address = await fetcher.request("a.test", "/address")
         port = await fetcher.request("a.test", "/port")
+    assert (nameless.error, nameless.detail) == ("invalid_url", "https://:443/y (empty)")
     assert scheme.detail == "http://a.test/y (not https)"
     assert address.detail == ("https://10.0.0.1" + long_path)[:200]
     assert port.detail == ("https://a.test:8443" + long_path)[:200] + " (not https)"
