@@ -91,8 +91,9 @@ class Answer:
     """One scripted answer. A dict or list body is sent as JSON, text as text/plain.
 
     `gzip` compresses the body (Content-Encoding: gzip); `chunked` sends it without a
-    Content-Length; `hold` makes the server wait for the event before answering; `elapse`
-    moves the server's fake clock while answering (a slow answer, in clock time only)."""
+    Content-Length; `hold` makes the server wait for the event before answering; `stall`
+    sends the headers and half the body, then waits for the event; `elapse` moves the server's
+    fake clock while answering (a slow answer, in clock time only)."""
 
     status: int = 200
     body: Any = b""
@@ -102,6 +103,7 @@ class Answer:
     chunked: bool = False
     hold: asyncio.Event | None = None
     elapse: float = 0.0
+    stall: asyncio.Event | None = None
 
     def payload(self) -> tuple[bytes, str]:
         if isinstance(self.body, dict | list):
@@ -239,6 +241,10 @@ class ScriptedServer(AbstractAsyncContextManager["ScriptedServer"]):
         elif "Content-Length" not in answer.headers:  # a scripted one may lie
             response.content_length = len(body)
         await response.prepare(request)
+        if answer.stall is not None:
+            await response.write(body[: len(body) // 2])
+            await answer.stall.wait()
+            return response
         await response.write(body)
         await response.write_eof()
         return response

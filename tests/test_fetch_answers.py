@@ -102,12 +102,15 @@ async def test_a_refused_redirect_says_why_in_at_most_200_characters_of_its_targ
     server.on("/address", redirect("https://10.0.0.1" + long_path))
     server.on("/port", redirect("https://a.test:8443" + long_path))
     server.on("/nameless", redirect("https://:443/y"))
+    server.on("/badport", redirect("https://a.test:99999" + long_path))
     async with server.fetcher() as fetcher:
         nameless = await fetcher.request("a.test", "/nameless")
+        badport = await fetcher.request("a.test", "/badport")
         scheme = await fetcher.request("a.test", "/scheme")
         address = await fetcher.request("a.test", "/address")
         port = await fetcher.request("a.test", "/port")
     assert (nameless.error, nameless.detail) == ("invalid_url", "https://:443/y (empty)")
+    assert badport.detail == ("https://a.test:99999" + long_path)[:200]
     assert scheme.detail == "http://a.test/y (not https)"
     assert address.detail == ("https://10.0.0.1" + long_path)[:200]
     assert port.detail == ("https://a.test:8443" + long_path)[:200] + " (not https)"
@@ -163,7 +166,7 @@ async def test_a_redirected_post_is_sent_again_as_the_status_says(server, status
     server.on("/api/meta2", Answer(body={}))
     async with server.fetcher() as fetcher:
         response = await fetcher.request("a.test", "/api/meta", method="POST", json_body={})
-    assert response.ok
+    assert response.ok and response.method == method
     assert [(s.method, s.body) for s in server.log[1:]] == [("POST", b"{}"), (method, body)]
 
 
@@ -312,6 +315,17 @@ async def test_validators_survive_a_run_of_304s(server):
     sent = [(s.headers.get("If-None-Match"), s.headers.get("If-Modified-Since"))
             for s in server.log if s.path == "/peers"]  # fmt: skip
     assert sent == [(None, None), (ETAG, STAMP), (ETAG, STAMP)]
+
+
+async def test_a_validator_is_not_sent_to_a_redirect_target(server):
+    server.on("/old", redirect("/peers"))
+    server.on("/peers", rails_list)
+    async with server.fetcher() as fetcher:
+        fetcher.validators = {"a.test": {"/old": (ETAG, STAMP)}}
+        response = await fetcher.request("a.test", "/old", conditional=True)
+    assert response.ok and not response.not_modified
+    sent = [s.headers.get("If-None-Match") for s in server.log[1:]]
+    assert sent == [ETAG, None]
 
 
 async def test_only_conditional_gets_send_validators(server):

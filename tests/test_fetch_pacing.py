@@ -66,6 +66,61 @@ async def test_robots_txt_is_fetched_again_after_its_lifetime_or_a_release(serve
     assert server.paths() == [ROBOTS, "/one", "/two", ROBOTS, "/three", ROBOTS, "/four"]
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [redirect("https://b.test/robots.txt", 301), Answer(status=503), Answer(body="Allow: /")],
+    ids=["moved", "unavailable", "parsed"],
+)
+async def test_every_robots_outcome_lasts_the_visit_on_the_fetch_clock(answer):
+    clock = FakeClock(start=1e7)  # far from real monotonic time: a real-time stamp would expire
+    async with ScriptedServer(clock) as server:
+        server.on(ROBOTS, answer)
+        async with server.fetcher(max_retries=0) as fetcher:
+            await fetcher.request("a.test", "/x")
+            await fetcher.request("a.test", "/y")
+            rules, _ = await fetcher.robots("a.test")
+        assert rules.fetched_at == 1e7
+        assert server.paths().count(ROBOTS) == 1
+
+
+async def test_a_robots_txt_whose_body_never_ends_means_nothing_is_fetched(server):
+    stalled = asyncio.Event()
+    server.on(ROBOTS, Answer(body="User-agent: *\nAllow: /\n", stall=stalled))
+    async with server.fetcher(read_timeout=0.05) as fetcher:
+        response = await fetcher.request("a.test", "/x")
+    stalled.set()
+    assert (response.error, response.detail) == ("robots_unavailable", "timeout")
+    assert server.paths() == [ROBOTS]
+
+
+async def test_a_refused_request_names_what_was_asked(server):
+    server.on(ROBOTS, Answer(body="User-agent: *\nDisallow: /private\n"), host="a.test")
+    server.on("/open", redirect("/private/x"), host="a.test")
+    server.on(ROBOTS, Answer(status=500), host="down.test")
+    server.on(ROBOTS, redirect("https://new.test/robots.txt", 301), host="moved.test")
+    server.on(ROBOTS, Answer(body="User-agent: *\nCrawl-delay: 900\n"), host="slow.test")
+    async with server.fetcher(max_retries=0) as fetcher:
+        refused = [
+            await fetcher.request(host, path, method="POST", json_body={})
+            for host, path in [("a.test", "/private/y"), ("a.test", "/open"),
+                               ("down.test", "/z"), ("moved.test", "/z"), ("slow.test", "/z")]
+        ]  # fmt: skip
+        _, robots_answer = await fetcher.robots("a.test")
+        with socket.socket() as probe:  # a loopback port nobody listens on: no answer at all
+            probe.bind(("127.0.0.1", 0))
+            server.port = probe.getsockname()[1]
+        async with server.fetcher() as unreachable:
+            refused.append(await unreachable.request("gone.test", "/z", method="POST"))
+    assert [(r.domain, r.path, r.method) for r in refused] == [
+        ("a.test", "/private/y", "POST"), ("a.test", "/open", "POST"), ("down.test", "/z", "POST"),
+        ("moved.test", "/z", "POST"), ("slow.test", "/z", "POST"), ("gone.test", "/z", "POST"),
+    ]  # fmt: skip
+    assert [r.error for r in refused] == [
+        "robots_disallowed", "robots_disallowed", "robots_unavailable", None,
+        "crawl_delay_too_long", "connect"]  # fmt: skip
+    assert robots_answer.method == "GET"
+
+
 async def test_a_disallowed_path_is_refused_without_a_request(server):
     server.on(ROBOTS, robots("User-agent: *\nDisallow: /private\n\nUser-agent: other\nDisallow: /"))
     async with server.fetcher() as fetcher:
