@@ -452,6 +452,7 @@ async def test_without_a_header_the_backoff_is_jittered_and_doubles(server, cloc
     server.on("/x", limited(503))
     async with server.fetcher(backoff_base=2.0, max_retries=2) as fetcher:
         response = await fetcher.request("a.test", "/x")
+        assert fetcher.stats["http_5xx"] == 3  # counted per attempt
     assert clock.waits == [2.5, 5.0]  # 2 * 2**attempt * 1.25, for attempts 0 and 1
     assert drawn == [(0.5, 1.5)] * 3
     assert (response.error, response.status, response.requests) == ("http_5xx", 503, 3)
@@ -523,5 +524,6 @@ async def test_retries_and_redirects_spend_the_hosts_budget(server):
     # robots.txt, /moved, /x, /x: the third try of /x finds the budget spent
     assert (response.error, response.requests) == ("budget_exhausted", 3)
     assert (after.error, after.requests) == ("budget_exhausted", 0)
+    assert (after.domain, after.path, after.method) == ("a.test", "/y", "GET")
     assert other.status == 404
     assert server.paths() == [ROBOTS, "/moved", "/x", "/x"]
