@@ -328,6 +328,26 @@ async def test_a_validator_is_not_sent_to_a_redirect_target(server):
     assert sent == [ETAG, None]
 
 
+async def test_a_conditional_request_answered_in_full_is_a_new_answer(server):
+    server.on("/peers", Answer(body=["new.test"], headers={"ETag": '"v2"'}))
+    async with server.fetcher() as fetcher:
+        fetcher.validators = {"a.test": {"/peers": (ETAG, None)}}
+        response = await fetcher.request("a.test", "/peers", conditional=True)
+    assert response.ok and not response.not_modified and response.validator is None
+    assert response.body == b'["new.test"]' and response.validators == ('"v2"', None)
+
+
+@pytest.mark.parametrize("path", ["/answer", "/moved", "/unchanged"])
+async def test_every_answer_says_how_long_it_took(server, path):
+    server.on("/answer", Answer(body={}))
+    server.on("/moved", redirect("https://b.test/", 302))
+    server.on("/unchanged", Answer(status=304))
+    async with server.fetcher() as fetcher:
+        fetcher.validators = {"a.test": {"/unchanged": (ETAG, None)}}
+        response = await fetcher.request("a.test", path, conditional=True)
+    assert isinstance(response.elapsed, float) and 0.0 <= response.elapsed < 60.0
+
+
 async def test_only_conditional_gets_send_validators(server):
     server.on("/peers", rails_list)
     server.on("/api/meta", Answer(body={}))

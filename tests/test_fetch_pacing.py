@@ -365,7 +365,8 @@ async def test_a_429_or_503_pauses_every_host_on_the_address(server, status):
 
 
 async def test_an_address_pause_under_a_second_is_waited_and_frees_every_slot(server, clock):
-    server.on("/x", limited(503, **{"X-RateLimit-Reset": "0.5"}), Answer(body={}))
+    slow_down = limited(503, **{"X-RateLimit-Reset": "0.5"})
+    server.on("/x", slow_down, slow_down, Answer(body={}))
     server.on("/list", Answer(body={}), host="b.test")
     resolver = provider("a.test", "b.test")
     async with server.fetcher(resolver, concurrency=3) as fetcher:
@@ -377,9 +378,10 @@ async def test_an_address_pause_under_a_second_is_waited_and_frees_every_slot(se
         posted = await fetcher.request("b.test", "/list", method="POST", json_body={"a": 1})
         listed = await fetcher.request("b.test", "/list", conditional=True)
         assert fetcher._semaphore._value == 3  # every global slot given back
-        assert group.queue_seconds == 0.25 and group.requests == 6  # b.test waited once
+        assert group.queue_seconds == 0.25 and group.requests == 7  # b.test waited once
+        assert group.backoffs == 2
     assert first.ok and posted.ok and listed.ok
-    assert clock.waits == [0.5, 0.25]
+    assert clock.waits == [0.5, 0.5, 0.25]
     assert server.log[-2].body == b'{"a": 1}'
     assert server.log[-1].headers.get("If-None-Match") == '"v"'
 
@@ -402,6 +404,29 @@ async def test_a_released_host_is_resolved_again_on_its_next_visit(server):
         fetcher.release("never.test")  # nothing to forget: no error
         await fetcher.request("a.test", "/x")
     assert resolver.asked == ["a.test", "a.test"]
+
+
+async def test_a_hosts_address_is_asked_again_after_the_dns_lifetime(server, clock):
+    resolver = provider("a.test")
+    async with server.fetcher(resolver) as fetcher:
+        await fetcher.request("a.test", "/x")
+        clock.now += 301  # past the 300 s an answer is kept, on the fetch clock
+        fetcher._host("a.test").grouped = False  # as on the host's next visit
+        await fetcher.address_of("a.test")
+    assert resolver.asked == ["a.test", "a.test"]
+
+
+async def test_leaving_the_fetcher_closes_its_session_and_resolvers(server):
+    class Closing(AddressResolver):
+        closed = False
+
+        async def close(self) -> None:
+            self.closed = True
+
+    resolver = Closing({})
+    async with server.fetcher(resolver) as fetcher:
+        session = fetcher._session
+    assert session is not None and session.closed and resolver.closed
 
 
 async def test_without_a_resolver_via_mode_groups_no_host(server):
@@ -502,7 +527,8 @@ async def test_a_backoff_longer_than_the_longest_retry_wait_is_left(server, monk
 
 
 @pytest.mark.parametrize(("status", "kind"), [(500, "http_5xx"), (502, "http_5xx"),
-                                              (404, "http_4xx"), (418, "http_4xx")])  # fmt: skip
+                                              (404, "http_4xx"), (418, "http_4xx"),
+                                              (300, "http_4xx")])  # fmt: skip
 async def test_other_failures_are_not_retried(server, status, kind):
     server.on("/x", Answer(status=status, body="no"))
     async with server.fetcher() as fetcher:
