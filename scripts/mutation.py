@@ -1,6 +1,6 @@
 """Mutation testing of the modules that hold the product's promises (never part of the test suite).
 
-For each target (fetch, blocks, who_blocks, store, graph) this copies the project into
+For each target (fetch, probe, blocks, who_blocks, store, graph) this copies the project into
 `scripts/out/mutation/<target>/`, configures mutmut 3 there to mutate only that target and to
 run only the test files that cover it, runs it under `nice` with a time box, and writes the
 score and every surviving mutant (with its diff) to `scripts/out/mutation-<target>.txt`.
@@ -64,11 +64,27 @@ TARGETS: dict[str, Target] = {
     ),
     "fetch": Target(
         ("crawler/fetch/*",),
-        ("tests/test_robots_and_guard.py", "tests/test_politeness.py"),
+        (
+            "tests/test_fetch_pacing.py",
+            "tests/test_fetch_answers.py",
+            "tests/test_fetch_addresses.py",
+            "tests/test_robots_and_guard.py",
+            "tests/test_shared_hosting.py::test_one_dns_answer_serves_the_grouping_and_the_connection",
+            "tests/test_politeness.py",
+        ),
         (
             "tests/test_politeness.py::test_a_second_crawl_visits_only_what_is_due",
             "tests/test_politeness.py::test_crawl_delay_is_the_hosts_gap",
             "tests/test_politeness.py::test_exclusion_file_is_honoured_before_any_request",
+            "tests/test_politeness.py::test_the_global_concurrency_cap_holds_across_hosts",
+        ),
+    ),
+    "probe": Target(
+        ("crawler/adapters/probe.py",),
+        (
+            "tests/test_probe_rules.py",
+            "tests/test_probes.py::test_the_instance_api_names_the_family",
+            "tests/test_probes.py::test_the_other_probes_recognise_only_their_platform",
         ),
     ),
     "store": Target(
@@ -95,6 +111,12 @@ def project_files() -> list[Path]:
     return [Path(p) for p in listed if p and (REPO / p).is_file()]
 
 
+def existing_tests(work: Path, target: Target) -> list[str]:
+    """The target's tests (files or node ids) whose file exists in `work` (new files may not
+    exist at an older revision)."""
+    return [t for t in target.tests if (work / t.split("::", 1)[0]).exists()]
+
+
 def prepare(name: str, target: Target, revision: str | None) -> Path:
     """A fresh copy of the project (the work tree, or a commit) with mutmut configured."""
     work = OUT / "mutation" / (f"{name}-{revision}" if revision else name)
@@ -112,7 +134,9 @@ def prepare(name: str, target: Target, revision: str | None) -> Path:
             if path.parts[0] in PARTS or path.name == "pyproject.toml":
                 (work / path).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(REPO / path, work / path)
-    tests = [t for t in target.tests if (work / t).exists()]  # new files may not exist yet
+    tests = existing_tests(work, target)
+    if not tests:  # an empty selection would make mutmut run the whole suite per mutant
+        raise SystemExit(f"{name}: none of its test files exist at {revision or 'the work tree'}")
     selection = [*tests, *(f"--deselect={d}" for d in target.deselect)]
     config = (
         "\n[tool.mutmut]\n"
@@ -159,7 +183,7 @@ def run(
     score = 100.0 * killed / checked if checked else 0.0
     lines = [
         f"target: {name} ({', '.join(target.mutate)}) at {revision or 'the work tree'}",
-        f"tests: {' '.join(t for t in target.tests if (work / t).exists())}",
+        f"tests: {' '.join(existing_tests(work, target))}",
         f"finished: {finished} after {elapsed:.0f} s (limit {limit:.0f} s)",
         f"mutants: {len(statuses)}; " + ", ".join(f"{s}: {n}" for s, n in sorted(counts.items())),
         f"score: {score:.1f}% of {checked} checked (killed or timed out / checked)",

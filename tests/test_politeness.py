@@ -1,6 +1,6 @@
 """Politeness and safety rules not covered by the sandbox and hostile crawls.
 
-Exclusion and seed files, the per-host budget, 503 backoff, Crawl-delay, the address guard
+Exclusion and seed files, the per-host budget, Crawl-delay, the address guard
 after DNS, and incremental re-crawls that visit only what is due.
 """
 
@@ -45,24 +45,6 @@ async def test_request_budget_per_host(tmp_path):
         results = [await fetcher.request("a.test", f"/{n}") for n in range(4)]
     # robots.txt is the first of the three requests
     assert [r.error for r in results] == [None, None, "budget_exhausted", "budget_exhausted"]
-
-
-async def test_503_is_retried_with_backoff_then_succeeds():
-    calls: list[str] = []
-
-    async def answer(request: web.Request) -> web.Response:
-        calls.append(request.path)
-        if request.path == "/flaky" and calls.count("/flaky") < 3:
-            return web.Response(status=503)
-        return web.json_response({"ok": True})
-
-    async with (
-        serve(answer) as port,
-        Fetcher(fetch_settings(port, backoff_base=0.05)) as fetcher,
-    ):
-        result = await fetcher.request("a.test", "/flaky")
-    assert result.ok and result.requests == 3
-    assert calls.count("/flaky") == 3
 
 
 class PrivateResolver(AbstractResolver):

@@ -252,6 +252,9 @@ def test_rules_expire_after_the_ttl():
         pytest.param("2002:0a00:0001::1", id="6to4_wrapping_10.0.0.1"),
         pytest.param("2002:7f00:0001::1", id="6to4_wrapping_127.0.0.1"),
         pytest.param("2001:0:4136:e378:8000:63bf:3fff:fdd2", id="teredo"),
+        pytest.param("64:ff9b::a00:1", id="nat64_wrapping_10.0.0.1"),
+        pytest.param("64:ff9b::7f00:1", id="nat64_wrapping_127.0.0.1"),
+        pytest.param("4000::1", id="ipv6_reserved_but_global"),
     ],
 )
 def test_non_public_addresses_are_refused(address):
@@ -268,6 +271,8 @@ def test_non_public_addresses_are_refused(address):
         pytest.param("2001:4860:4860::8888", id="public_v6_b"),
         pytest.param("::ffff:8.8.8.8", id="v4_mapped_public"),
         pytest.param("2002:0808:0808::1", id="6to4_wrapping_public"),
+        pytest.param("64:ff9b::808:808", id="nat64_wrapping_public"),
+        pytest.param("2606:4700:4700::1111%eth0", id="public_v6_with_zone"),
     ],
 )
 def test_public_addresses_are_allowed(address):
@@ -357,6 +362,11 @@ def test_rate_limit_reset_epoch_seconds():
 
 def test_rate_limit_reset_small_number_is_a_delay():
     assert _retry_after(headers(X_RateLimit_Reset="45")) == 45.0
+    assert _retry_after(headers(X_RateLimit_Reset="3600")) == 3600.0
+    # Below 10**8 seconds (three years) a number is a delay; from there on a Unix time.
+    assert _retry_after(headers(X_RateLimit_Reset="99999999")) == 99999999.0
+    assert _retry_after(headers(X_RateLimit_Reset="100000000")) == 0.0  # 1973: past
+    assert _retry_after(headers(X_RateLimit_Reset="200000000")) == 0.0
 
 
 def test_rate_limit_reset_in_the_past_is_zero():
@@ -431,6 +441,13 @@ def test_other_content_types_are_not_json(content_type, body):
 
 def test_untyped_body_that_looks_like_json_is_parsed():
     assert answer("", b"  [1, 2]").json() == ([1, 2], None)
+    assert answer("", b'\n{"a": 1}').json() == ({"a": 1}, None)
+
+
+def test_only_the_media_type_before_the_first_parameter_counts():
+    typed = answer("application/json; charset=utf-8; profile=a/b", b"{}")
+    assert typed.json() == ({}, None)
+    assert answer("application/vnd/json", b"{}").json() == (None, errors.NOT_JSON)
 
 
 @pytest.mark.parametrize(

@@ -61,9 +61,8 @@ def family_from_instance(value: Any) -> str | None:
     if not isinstance(version, str) or not ("uri" in document or "domain" in document):
         return None
     compatible = _COMPATIBLE.search(version)
-    if compatible:
-        name = normalise_software(compatible.group(1))
-        return family_of(name) if name else None
+    if compatible:  # the name starts with a letter: never empty
+        return family_of(normalise_software(compatible.group(1)))
     if "account_domain" in document or _GOTOSOCIAL_VERSION.fullmatch(version.strip()):
         return "gotosocial"
     return "mastodon"

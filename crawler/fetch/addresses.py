@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import time
 from dataclasses import dataclass, field
 
 from aiohttp.abc import AbstractResolver, ResolveResult
+
+from crawler.fetch.clock import REAL_CLOCK, Clock
 
 #: Seconds a DNS answer (or failure) is reused; the connector's own cache uses the same.
 ANSWER_TTL = 300.0
@@ -30,9 +31,10 @@ class SharedAnswers(AbstractResolver):
     """Caches one resolver's answers (and failures) per host name for the grouping and the
     connector alike; `forget` drops a host once its visit is over."""
 
-    def __init__(self, inner: AbstractResolver, ttl: float = ANSWER_TTL):
+    def __init__(self, inner: AbstractResolver, ttl: float = ANSWER_TTL, clock: Clock = REAL_CLOCK):
         self._inner = inner
         self._ttl = ttl
+        self._clock = clock
         self._answers: dict[str, tuple[float, list[ResolveResult] | BaseException]] = {}
         self._pending: dict[str, asyncio.Future[list[ResolveResult]]] = {}
 
@@ -40,7 +42,7 @@ class SharedAnswers(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         cached = self._answers.get(host)
-        if cached is None or cached[0] < time.monotonic():
+        if cached is None or cached[0] < self._clock.monotonic():
             pending = self._pending.get(host)
             if pending is None:
                 pending = self._pending[host] = asyncio.ensure_future(
@@ -65,7 +67,7 @@ class SharedAnswers(AbstractResolver):
             answer = exc
         finally:
             self._pending.pop(host, None)
-        self._answers[host] = (time.monotonic() + self._ttl, answer)
+        self._answers[host] = (self._clock.monotonic() + self._ttl, answer)
         if isinstance(answer, BaseException):
             raise answer
         return answer

@@ -7,7 +7,8 @@ requests keep a minimum gap (the host's Crawl-delay when larger); 429/503 answer
 few times after Retry-After / X-RateLimit-Reset or a jittered exponential backoff; each host
 has a request budget per crawl; a global semaphore bounds the requests in flight. Hosts that
 resolve to one address (shared hosting) share `per_address` slots and its backoff
-(`addresses.py`).
+(`addresses.py`). Every one of these waits reads and sleeps on the fetcher's `clock`
+(`clock.py`; real time unless a test injects a fake one).
 
 Conditional requests: for a request made with `conditional=True`, the validators kept from the
 previous crawl (`Fetcher.validators`: ETag, Last-Modified) are sent as If-None-Match /
@@ -43,6 +44,7 @@ import orjson
 from crawler.domains import REAL_NETWORK, DomainPolicy
 from crawler.fetch import errors
 from crawler.fetch.addresses import AddressBook, AddressState, SharedAnswers
+from crawler.fetch.clock import REAL_CLOCK, Clock
 from crawler.fetch.errors import BodyTooLarge, classify
 from crawler.fetch.gate import Gate
 from crawler.fetch.guard import GuardedResolver, is_public_address
@@ -129,11 +131,11 @@ class Response:
 
     def is_json_type(self) -> bool:
         """JSON-ish content types only (or no type, when the body looks like JSON)."""
-        media = self.content_type.split(";", 1)[0].strip().lower()
+        media = self.content_type.partition(";")[0].strip().lower()
         if not media:
             return bool(self.body) and self.body.lstrip()[:1] in (b"{", b"[")
-        main, _, sub = media.partition("/")
-        return sub == "json" or sub.endswith("+json") or (main == "text" and sub == "json")
+        sub = media.partition("/")[2]  # application/json, text/json, application/ld+json
+        return sub == "json" or sub.endswith("+json")
 
     def json(self) -> tuple[Any, str | None]:
         """(value, None) or (None, error kind) — `not_json` for other content types."""
@@ -177,9 +179,14 @@ class Fetcher:
     """Polite, guarded HTTP for the crawler. Use as an async context manager."""
 
     def __init__(
-        self, settings: FetchSettings, resolver: aiohttp.abc.AbstractResolver | None = None
+        self,
+        settings: FetchSettings,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
+        clock: Clock = REAL_CLOCK,
     ):
         self.settings = settings
+        #: What every pacing, backoff and Crawl-delay wait reads and sleeps on (tests fake it).
+        self.clock = clock
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
         self._hosts: dict[str, HostState] = {}
@@ -198,11 +205,11 @@ class Fetcher:
             # Nothing is resolved to connect; only an injected resolver groups hosts.
             inner: aiohttp.abc.AbstractResolver = aiohttp.resolver.ThreadedResolver()
             if self._resolver is not None:
-                self._grouping = SharedAnswers(GuardedResolver(self._resolver))
-            self._answers = SharedAnswers(GuardedResolver(inner))
+                self._grouping = SharedAnswers(GuardedResolver(self._resolver), clock=self.clock)
+            self._answers = SharedAnswers(GuardedResolver(inner), clock=self.clock)
         else:
             inner = self._resolver or aiohttp.resolver.DefaultResolver()
-            self._answers = self._grouping = SharedAnswers(GuardedResolver(inner))
+            self._answers = self._grouping = SharedAnswers(GuardedResolver(inner), clock=self.clock)
         connector = aiohttp.TCPConnector(
             limit=s.concurrency + 8,
             limit_per_host=0,  # one-per-host is enforced per *name* by HostState, not per IP
@@ -279,22 +286,22 @@ class Fetcher:
         """The host's robots rules, fetched once per host and visit (RFC 9309 semantics)."""
         state = self._host(domain)
         async with state.robots_lock:
-            if state.robots is None or state.robots.expired:
+            if state.robots is None or state.robots.expired_at(self.clock.monotonic()):
                 response = await self._follow(domain, "/robots.txt", "GET", None, check=False)
-                token = self.settings.robots_token
+                token, now = self.settings.robots_token, self.clock.monotonic()
                 if response.moved_to:
-                    rules = RobotsRules("allow_all", token, status=response.status)
+                    rules = RobotsRules("allow_all", token, fetched_at=now, status=response.status)
                 elif response.status is None or response.error in _ROBOTS_UNREACHABLE:
-                    rules = RobotsRules.from_answer(None, None, token)
+                    rules = RobotsRules.from_answer(None, None, token, now)
                 else:
                     # Other 3xx outcomes (offsite temporary redirect, loop) count as
                     # "unavailable" in RFC 9309 terms: allow everything.
-                    rules = RobotsRules.from_answer(response.status, response.body, token)
+                    rules = RobotsRules.from_answer(response.status, response.body, token, now)
                 state.robots, state.robots_response = rules, response
                 delay = rules.crawl_delay
                 if delay is not None:
                     # The pause after robots.txt itself was set before its Crawl-delay was known.
-                    state.strict(max(self.settings.min_gap, delay), time.monotonic())
+                    state.strict(max(self.settings.min_gap, delay), self.clock.monotonic())
             assert state.robots_response is not None
             return state.robots, state.robots_response
 
@@ -409,9 +416,9 @@ class Fetcher:
                 response.requests = used
                 return response
             async with state.lock:
-                wait = state.next_allowed - time.monotonic()
+                wait = state.next_allowed - self.clock.monotonic()
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    await self.clock.sleep(wait)
                 group = state.group if state.grouped else await self.address_of(domain)
                 state.requests += 1
                 used += 1
@@ -421,7 +428,7 @@ class Fetcher:
                     response = await self._address_slot(
                         group, domain, path, method, json_body, validator
                     )
-                state.sent(time.monotonic())
+                state.sent(self.clock.monotonic())
             response.requests = used
             self.stats[response.error or f"http_{response.status}"] += 1
             if response.status not in (429, 503):
@@ -433,11 +440,11 @@ class Fetcher:
             if attempt == s.max_retries or delay > s.max_retry_wait:
                 response.error = errors.HTTP_429 if response.status == 429 else errors.HTTP_5XX
                 return response
-            state.strict(state.gap, time.monotonic())  # a server pushing back ends the burst
-            state.next_allowed = max(state.next_allowed, time.monotonic() + delay)
+            state.strict(state.gap, self.clock.monotonic())  # a server pushing back ends the burst
+            state.next_allowed = max(state.next_allowed, self.clock.monotonic() + delay)
             if group is not None:
                 group.backoffs += 1
-                group.next_allowed = max(group.next_allowed, time.monotonic() + delay)
+                group.next_allowed = max(group.next_allowed, self.clock.monotonic() + delay)
         raise AssertionError("unreachable")
 
     async def _address_slot(
@@ -450,18 +457,18 @@ class Fetcher:
         validator: Validator | None,
     ) -> Response:
         """Wait for one of the address's slots and its backoff, then send."""
-        queued = time.monotonic()
+        queued = self.clock.monotonic()
         async with group.slots:
             while True:
-                if (pause := group.next_allowed - time.monotonic()) > 0:
-                    await asyncio.sleep(pause)
+                if (pause := group.next_allowed - self.clock.monotonic()) > 0:
+                    await self.clock.sleep(pause)
                     continue
                 await self._semaphore.acquire()
                 # A 429 may have paused the address while this waited for the global slot.
-                if group.next_allowed <= time.monotonic():
+                if group.next_allowed <= self.clock.monotonic():
                     break
                 self._semaphore.release()
-            group.queue_seconds += time.monotonic() - queued
+            group.queue_seconds += self.clock.monotonic() - queued
             group.requests += 1
             group.in_flight += 1
             group.max_in_flight = max(group.max_in_flight, group.in_flight)
@@ -617,7 +624,7 @@ def _retry_after(headers: Any) -> float | None:
                 number = float(reset)
                 # Small numbers are seconds from now; large ones are Unix timestamps.
                 return number if number < 10**8 else max(0.0, number - time.time())
-            when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+            when = datetime.fromisoformat(reset)  # Python 3.11 reads a trailing Z
             if when.tzinfo is None:
                 when = when.replace(tzinfo=UTC)
             return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -28,9 +28,13 @@ class RobotsRules:
     status: int | None = None
 
     @classmethod
-    def from_answer(cls, status: int | None, body: bytes | None, token: str) -> RobotsRules:
-        """Rules from an HTTP answer (status None = the host was unreachable)."""
-        now = time.monotonic()
+    def from_answer(
+        cls, status: int | None, body: bytes | None, token: str, now: float | None = None
+    ) -> RobotsRules:
+        """Rules from an HTTP answer (status None = the host was unreachable) fetched at `now`
+        (the fetch layer's monotonic clock; real time when not given)."""
+        if now is None:
+            now = time.monotonic()
         if status is None or status >= 500 or status == 429:
             return cls("disallow_all", token, fetched_at=now, status=status)
         if 400 <= status < 500:
@@ -43,7 +47,7 @@ class RobotsRules:
         """Whether our token may fetch `path` (a path with optional query)."""
         if self.mode == "allow_all":
             return True
-        if self.mode == "disallow_all" or self.parser is None:
+        if self.parser is None:  # disallow_all
             return False
         return bool(self.parser.can_fetch(path or "/", self.token))
 
@@ -57,4 +61,8 @@ class RobotsRules:
 
     @property
     def expired(self) -> bool:
-        return time.monotonic() - self.fetched_at > ROBOTS_TTL_SECONDS
+        return self.expired_at(time.monotonic())
+
+    def expired_at(self, now: float) -> bool:
+        """Whether the rules are older than their lifetime at `now` (monotonic seconds)."""
+        return now - self.fetched_at > ROBOTS_TTL_SECONDS

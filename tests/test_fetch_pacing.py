@@ -1,0 +1,555 @@
+"""The politeness rules of `Fetcher`, driven against a scripted loopback server on a fake clock.
+
+Each test pins one rule of README's politeness section or the crawler/fetch docstrings: robots.txt
+first and its status semantics, Crawl-delay from the first request after robots.txt, one request
+in flight per host, the minimum gap, the per-address cap and pause, the retry limits and waits,
+the host budget. Waits are asserted exactly (the fake clock records them); nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from crawler.fetch.robots import ROBOTS_MAX_BYTES, ROBOTS_TTL_SECONDS
+from tests.fetch_harness import AddressResolver, Answer, FakeClock, ScriptedServer, redirect
+
+ROBOTS = "/robots.txt"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def server(clock):
+    async with ScriptedServer(clock) as running:
+        yield running
+
+
+def robots(text: str) -> Answer:
+    return Answer(body=text)
+
+
+# --- robots.txt first, once, with RFC 9309 status semantics ---------------------------------
+
+
+async def test_robots_txt_comes_first_and_once_per_host(server):
+    async with server.fetcher() as fetcher:
+        await fetcher.request("a.test", "/one")
+        await fetcher.request("a.test", "/two")
+        await fetcher.request("b.test", "/three")
+        assert fetcher.requests_made("a.test") == 3
+        assert fetcher.requests_made("c.test") == 0
+    assert server.paths("a.test") == [ROBOTS, "/one", "/two"]
+    assert server.paths("b.test") == [ROBOTS, "/three"]
+
+
+async def test_concurrent_first_requests_share_one_robots_fetch(server):
+    async with server.fetcher() as fetcher:
+        await asyncio.gather(*(fetcher.request("a.test", f"/{n}") for n in range(3)))
+    assert server.paths().count(ROBOTS) == 1 and server.paths()[0] == ROBOTS
+
+
+async def test_robots_txt_is_fetched_again_after_its_lifetime_or_a_release(server, clock):
+    async with server.fetcher() as fetcher:
+        await fetcher.request("a.test", "/one")
+        clock.now += ROBOTS_TTL_SECONDS  # not yet older than the lifetime
+        await fetcher.request("a.test", "/two")
+        clock.now += 1
+        await fetcher.request("a.test", "/three")
+        fetcher.release("a.test")
+        await fetcher.request("a.test", "/four")
+    assert server.paths() == [ROBOTS, "/one", "/two", ROBOTS, "/three", ROBOTS, "/four"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [redirect("https://b.test/robots.txt", 301), Answer(status=503), Answer(body="Allow: /")],
+    ids=["moved", "unavailable", "parsed"],
+)
+async def test_every_robots_outcome_lasts_the_visit_on_the_fetch_clock(answer):
+    clock = FakeClock(start=1e7)  # far from real monotonic time: a real-time stamp would expire
+    async with ScriptedServer(clock) as server:
+        server.on(ROBOTS, answer)
+        async with server.fetcher(max_retries=0) as fetcher:
+            await fetcher.request("a.test", "/x")
+            await fetcher.request("a.test", "/y")
+            rules, _ = await fetcher.robots("a.test")
+        assert rules.fetched_at == 1e7
+        assert server.paths().count(ROBOTS) == 1
+
+
+async def test_a_robots_txt_whose_body_never_ends_means_nothing_is_fetched(server):
+    stalled = asyncio.Event()
+    server.on(ROBOTS, Answer(body="User-agent: *\nAllow: /\n", stall=stalled))
+    async with server.fetcher(read_timeout=0.05) as fetcher:
+        response = await fetcher.request("a.test", "/x")
+    stalled.set()
+    assert (response.error, response.detail) == ("robots_unavailable", "timeout")
+    assert server.paths() == [ROBOTS]
+
+
+async def test_a_refused_request_names_what_was_asked(server):
+    server.on(ROBOTS, Answer(body="User-agent: *\nDisallow: /private\n"), host="a.test")
+    server.on("/open", redirect("/private/x"), host="a.test")
+    server.on(ROBOTS, Answer(status=500), host="down.test")
+    server.on(ROBOTS, redirect("https://new.test/robots.txt", 301), host="moved.test")
+    server.on(ROBOTS, Answer(body="User-agent: *\nCrawl-delay: 900\n"), host="slow.test")
+    async with server.fetcher(max_retries=0) as fetcher:
+        refused = [
+            await fetcher.request(host, path, method="POST", json_body={})
+            for host, path in [("a.test", "/private/y"), ("a.test", "/open"),
+                               ("down.test", "/z"), ("moved.test", "/z"), ("slow.test", "/z")]
+        ]  # fmt: skip
+        _, robots_answer = await fetcher.robots("a.test")
+        with socket.socket() as probe:  # a loopback port nobody listens on: no answer at all
+            probe.bind(("127.0.0.1", 0))
+            server.port = probe.getsockname()[1]
+        async with server.fetcher() as unreachable:
+            refused.append(await unreachable.request("gone.test", "/z", method="POST"))
+    assert [(r.domain, r.path, r.method) for r in refused] == [
+        ("a.test", "/private/y", "POST"), ("a.test", "/open", "POST"), ("down.test", "/z", "POST"),
+        ("moved.test", "/z", "POST"), ("slow.test", "/z", "POST"), ("gone.test", "/z", "POST"),
+    ]  # fmt: skip
+    assert [r.error for r in refused] == [
+        "robots_disallowed", "robots_disallowed", "robots_unavailable", None,
+        "crawl_delay_too_long", "connect"]  # fmt: skip
+    assert robots_answer.method == "GET"
+
+
+async def test_a_disallowed_path_is_refused_without_a_request(server):
+    server.on(ROBOTS, robots("User-agent: *\nDisallow: /private\n\nUser-agent: other\nDisallow: /"))
+    async with server.fetcher() as fetcher:
+        refused = await fetcher.request("a.test", "/private/list")
+        allowed = await fetcher.request("a.test", "/public")
+    assert (refused.error, refused.requests, refused.status) == ("robots_disallowed", 0, None)
+    assert refused.fetched_at and refused.path == "/private/list"
+    assert allowed.status == 404  # asked (and unscripted)
+    assert server.paths() == [ROBOTS, "/public"]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410])
+async def test_a_4xx_robots_txt_allows_everything(server, status):
+    server.on(ROBOTS, Answer(status=status, body="User-agent: *\nDisallow: /\n"))
+    async with server.fetcher() as fetcher:
+        response = await fetcher.request("a.test", "/x")
+    assert response.status == 404 and response.error == "http_4xx"  # /x itself is unscripted
+    assert server.paths() == [ROBOTS, "/x"]
+
+
+@pytest.mark.parametrize(("status", "kind"), [(500, "http_5xx"), (502, "http_5xx"),
+                                              (503, "http_5xx"), (429, "http_429")])  # fmt: skip
+async def test_a_5xx_or_429_robots_txt_means_nothing_is_fetched(server, status, kind):
+    server.on(ROBOTS, Answer(status=status))
+    async with server.fetcher(max_retries=0) as fetcher:
+        first = await fetcher.request("a.test", "/x")
+        second = await fetcher.request("a.test", "/y")
+    for response in (first, second):
+        assert (response.error, response.detail) == ("robots_unavailable", kind)
+        assert response.requests == 0
+    assert server.paths() == [ROBOTS]
+
+
+async def test_an_unreachable_robots_txt_reports_the_hosts_own_failure(clock):
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ScriptedServer(clock)
+    server.port = port
+    async with server.fetcher() as fetcher:
+        response = await fetcher.request("a.test", "/x")
+    assert response.error == "connect" and response.status is None
+    assert response.detail and "Connect" in response.detail
+
+
+async def test_a_robots_txt_moved_to_another_host_moves_every_request(server):
+    server.on(ROBOTS, redirect("https://b.test/robots.txt", 301))
+    async with server.fetcher() as fetcher:
+        rules, answer = await fetcher.robots("a.test")
+        response = await fetcher.request("a.test", "/x")
+    assert (rules.mode, rules.status, answer.moved_to) == ("allow_all", 301, "b.test")
+    assert (response.moved_to, response.error, response.requests) == ("b.test", None, 0)
+    assert server.log and server.paths("b.test") == [] and server.paths() == [ROBOTS]
+
+
+async def test_a_robots_txt_redirect_within_the_host_is_followed(server):
+    server.on(ROBOTS, redirect("/real-robots.txt", 301))
+    server.on("/real-robots.txt", robots("User-agent: *\nDisallow: /x\n"))
+    async with server.fetcher() as fetcher:
+        response = await fetcher.request("a.test", "/x")
+    assert response.error == "robots_disallowed"
+    assert server.paths() == [ROBOTS, "/real-robots.txt"]
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["https://b.test/robots.txt", "https://10.0.0.1/robots.txt", "http://a.test/robots.txt"],
+)
+async def test_a_robots_txt_temporary_redirect_elsewhere_allows_everything(server, location):
+    server.on(ROBOTS, redirect(location, 302))
+    async with server.fetcher() as fetcher:
+        rules, _ = await fetcher.robots("a.test")
+        response = await fetcher.request("a.test", "/x")
+    assert rules.mode == "parsed" and rules.status == 302
+    assert response.status == 404 and server.paths() == [ROBOTS, "/x"]
+
+
+async def test_robots_txt_is_read_to_512_kib_and_cut_there(server):
+    rules = "User-agent: *\nDisallow: /early\n"
+    padding = "#" * 1000 + "\n"
+    body = rules + padding * (ROBOTS_MAX_BYTES // len(padding) + 1) + "Disallow: /late\n"
+    assert len(body) > ROBOTS_MAX_BYTES
+    server.on(ROBOTS, robots(body))
+    async with server.fetcher(max_body=1000) as fetcher:  # the body cap is not robots.txt's
+        early = await fetcher.request("a.test", "/early")
+        late = await fetcher.request("a.test", "/late")
+        _, answer = await fetcher.robots("a.test")
+    assert early.error == "robots_disallowed" and late.status == 404
+    assert answer.ok and len(answer.body or b"") == ROBOTS_MAX_BYTES
+
+
+# --- the gap between requests, and Crawl-delay ---------------------------------------------
+
+
+async def test_requests_to_a_host_are_at_least_the_minimum_gap_apart(server):
+    async with server.fetcher(min_gap=1.5) as fetcher:
+        for n in range(3):
+            await fetcher.request("a.test", f"/{n}")
+        await fetcher.request("b.test", "/0")  # another host waits for nobody
+    assert server.clock.waits == [1.5, 1.5, 1.5, 1.5]  # robots, /0, /1, /2 | b: robots, /0
+
+
+async def test_the_gap_counts_from_the_end_of_the_previous_answer(server, clock):
+    server.on("/slow", Answer(body={}, elapse=5.0))
+    async with server.fetcher(min_gap=2.0) as fetcher:
+        await fetcher.request("a.test", "/slow")
+        await fetcher.request("a.test", "/next")
+    assert clock.waits == [2.0, 2.0]
+
+
+async def test_without_a_gap_nothing_waits(server, clock):
+    async with server.fetcher(min_gap=0.0) as fetcher:
+        await fetcher.request("a.test", "/0")
+        await fetcher.request("a.test", "/1")
+    assert clock.waits == []
+
+
+async def test_crawl_delay_paces_from_the_first_request_after_robots_txt(server, clock):
+    server.on(ROBOTS, robots("User-agent: *\nCrawl-delay: 3\n"))
+    async with server.fetcher(min_gap=1.0) as fetcher:
+        await fetcher.request("a.test", "/0")
+        await fetcher.request("a.test", "/1")
+    assert clock.waits == [3.0, 3.0]
+
+
+async def test_a_crawl_delay_below_the_minimum_gap_is_the_minimum_gap(server, clock):
+    server.on(ROBOTS, robots("User-agent: fediscope\nCrawl-delay: 0.5\n"))
+    async with server.fetcher(min_gap=1.0) as fetcher:
+        await fetcher.request("a.test", "/0")
+        await fetcher.request("a.test", "/1")
+    assert clock.waits == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(("delay", "refused"), [(60, False), (61, True)])
+async def test_a_host_asking_for_more_than_the_longest_crawl_delay_is_skipped(
+    server, delay, refused
+):
+    server.on(ROBOTS, robots(f"User-agent: *\nCrawl-delay: {delay}\n"))
+    async with server.fetcher(max_crawl_delay=60.0) as fetcher:
+        response = await fetcher.request("a.test", "/x")
+    if refused:
+        assert (response.error, response.detail, response.requests) == (
+            "crawl_delay_too_long", "61s", 0)  # fmt: skip
+        assert server.paths() == [ROBOTS]
+    else:
+        assert response.status == 404 and server.clock.waits == [60.0]
+
+
+# --- one request in flight per host, the global and the per-address caps ----------------------
+
+
+async def test_one_request_in_flight_per_host(server):
+    release = asyncio.Event()
+    for path in ("/a1", "/a2", "/b1"):
+        server.on(path, Answer(body={}, hold=release), host=path[1] + ".test")
+    async with server.fetcher() as fetcher:
+        await fetcher.robots("a.test")
+        await fetcher.robots("b.test")
+        tasks = [
+            asyncio.create_task(fetcher.request(path[1] + ".test", path))
+            for path in ("/a1", "/a2", "/b1")
+        ]
+        await server.arrived(4)  # both robots, then a1 and b1
+        assert fetcher.in_flight == 2 and server.paths("a.test") == [ROBOTS, "/a1"]
+        release.set()
+        results = await asyncio.gather(*tasks)
+    assert all(r.ok for r in results)
+    assert server.host_max_in_flight == {"a.test": 1, "b.test": 1} and server.max_in_flight == 2
+
+
+async def test_the_global_cap_bounds_requests_in_flight_over_all_hosts(server):
+    release = asyncio.Event()
+    hosts = [f"h{n}.test" for n in range(3)]
+    for host in hosts:
+        server.on("/x", Answer(body={}, hold=release), host=host)
+    async with server.fetcher(concurrency=2) as fetcher:
+        for host in hosts:
+            await fetcher.robots(host)
+        tasks = [asyncio.create_task(fetcher.request(host, "/x")) for host in hosts]
+        await server.arrived(5)
+        assert fetcher.in_flight == 2
+        release.set()
+        results = await asyncio.gather(*tasks)
+    assert all(r.ok for r in results) and server.max_in_flight == 2
+
+
+SHARED = "93.184.216.34"  # never contacted: `--via` sends everything to loopback
+
+
+def provider(*hosts: str, **others: str) -> AddressResolver:
+    return AddressResolver({**dict.fromkeys(hosts, SHARED), **others})
+
+
+async def test_hosts_on_one_address_share_its_slots(server):
+    release = asyncio.Event()
+    hosts = [f"h{n}.test" for n in range(3)]
+    for host in hosts:
+        server.on("/x", Answer(body={}, hold=release), host=host)
+    resolver = provider(*hosts, **{"own.test": "8.8.8.8"})
+    server.on("/x", Answer(body={}, hold=release), host="own.test")
+    async with server.fetcher(resolver, per_address=2) as fetcher:
+        for host in [*hosts, "own.test"]:
+            await fetcher.robots(host)
+        tasks = [asyncio.create_task(fetcher.request(h, "/x")) for h in [*hosts, "own.test"]]
+        await server.arrived(7)  # four robots, two of the shared address, own.test's
+        assert fetcher.in_flight == 3
+        assert "own.test" in [seen.host for seen in server.log[4:]]
+        release.set()
+        results = await asyncio.gather(*tasks)
+        group = await fetcher.address_of("h0.test")
+        assert group is not None and (group.hosts, group.requests) == (3, 6)
+        assert group.max_in_flight == 2
+        assert fetcher.addresses.busiest() == [group.report()]
+    assert all(r.ok for r in results)
+    assert sorted(resolver.asked) == sorted([*hosts, "own.test"])  # once per host and visit
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_a_429_or_503_pauses_every_host_on_the_address(server, status):
+    clock = FakeClock(auto=False)
+    server.clock = clock
+    server.on("/x", Answer(status=status, headers={"Retry-After": "5"}), Answer(body={}))
+    server.on("/y", Answer(body={}), host="b.test")
+    server.on("/z", Answer(body={}), host="c.test")
+    resolver = provider("a.test", "b.test", **{"c.test": "8.8.8.8"})
+    async with server.fetcher(resolver) as fetcher:
+        for host in ("a.test", "b.test", "c.test"):
+            await fetcher.robots(host)
+        first = asyncio.create_task(fetcher.request("a.test", "/x"))
+        await clock.sleeping(1)  # a.test waits for its Retry-After
+        other = asyncio.create_task(fetcher.request("b.test", "/y"))
+        await clock.sleeping(2)  # so does b.test, on the same address
+        elsewhere = await fetcher.request("c.test", "/z")  # another address does not
+        assert elsewhere.ok and clock.waits == [5.0, 5.0]
+        assert server.paths("b.test") == [ROBOTS]
+        await clock.advance(5)
+        results = await asyncio.gather(first, other)
+        group = await fetcher.address_of("a.test")
+        assert group is not None and group.backoffs == 1 and group.queue_seconds == 5.0
+    assert [r.ok for r in results] == [True, True]
+    assert server.paths("b.test") == [ROBOTS, "/y"]
+
+
+async def test_an_address_pause_under_a_second_is_waited_and_frees_every_slot(server, clock):
+    slow_down = limited(503, **{"X-RateLimit-Reset": "0.5"})
+    server.on("/x", slow_down, slow_down, Answer(body={}))
+    server.on("/list", Answer(body={}), host="b.test")
+    resolver = provider("a.test", "b.test")
+    async with server.fetcher(resolver, concurrency=3) as fetcher:
+        first = await fetcher.request("a.test", "/x")
+        group = await fetcher.address_of("a.test")
+        assert group is not None
+        group.next_allowed = clock.now + 0.25  # as if another host's 429 had just paused it
+        fetcher.validators = {"b.test": {"/list": ('"v"', None)}}
+        posted = await fetcher.request("b.test", "/list", method="POST", json_body={"a": 1})
+        listed = await fetcher.request("b.test", "/list", conditional=True)
+        assert fetcher._semaphore.in_use == 0  # every global slot given back
+        assert group.queue_seconds == 0.25 and group.requests == 7  # b.test waited once
+        assert group.backoffs == 2
+    assert first.ok and posted.ok and listed.ok
+    assert clock.waits == [0.5, 0.5, 0.25]
+    assert server.log[-2].body == b'{"a": 1}'
+    assert server.log[-1].headers.get("If-None-Match") == '"v"'
+
+
+async def test_a_host_whose_address_is_unknown_is_its_own_group(server):
+    resolver = AddressResolver({})
+    async with server.fetcher(resolver) as fetcher:
+        response = await fetcher.request("a.test", "/x")
+        assert await fetcher.address_of("a.test") is None
+    assert response.status == 404
+    # Asked as the connector would ask in production: the https port, every address family.
+    assert resolver.queries == [("a.test", 443, socket.AF_UNSPEC)]
+
+
+async def test_a_released_host_is_resolved_again_on_its_next_visit(server):
+    resolver = provider("a.test")
+    async with server.fetcher(resolver) as fetcher:
+        await fetcher.request("a.test", "/x")
+        fetcher.release("a.test")
+        fetcher.release("never.test")  # nothing to forget: no error
+        await fetcher.request("a.test", "/x")
+    assert resolver.asked == ["a.test", "a.test"]
+
+
+async def test_a_hosts_address_is_asked_again_after_the_dns_lifetime(server, clock):
+    resolver = provider("a.test")
+    async with server.fetcher(resolver) as fetcher:
+        await fetcher.request("a.test", "/x")
+        clock.now += 301  # past the 300 s an answer is kept, on the fetch clock
+        fetcher._host("a.test").grouped = False  # as on the host's next visit
+        await fetcher.address_of("a.test")
+    assert resolver.asked == ["a.test", "a.test"]
+
+
+async def test_leaving_the_fetcher_closes_its_session_and_resolvers(server):
+    class Closing(AddressResolver):
+        closed = False
+
+        async def close(self) -> None:
+            self.closed = True
+
+    resolver = Closing({})
+    async with server.fetcher(resolver) as fetcher:
+        session = fetcher._session
+    assert session is not None and session.closed and resolver.closed
+
+
+async def test_without_a_resolver_via_mode_groups_no_host(server):
+    async with server.fetcher() as fetcher:
+        await fetcher.request("a.test", "/x")
+        assert await fetcher.address_of("a.test") is None
+        assert fetcher.addresses.addresses == {}
+
+
+# --- 429/503: retry limits and waits -------------------------------------------------------
+
+
+def limited(status: int = 429, **headers: str) -> Answer:
+    return Answer(status=status, headers=headers, body="slow down")
+
+
+async def test_retry_after_seconds_is_waited_then_retried(server, clock):
+    server.on("/x", limited(**{"Retry-After": "5"}), Answer(body={"ok": True}))
+    async with server.fetcher() as fetcher:
+        response = await fetcher.request("a.test", "/x")
+        assert fetcher.stats == {"http_4xx": 1, "http_429": 1, "http_200": 1}  # robots: 404
+    assert response.ok and response.requests == 2 and response.retry_after is None
+    assert clock.waits == [5.0]
+
+
+async def test_x_ratelimit_reset_is_waited_then_retried(server, clock):
+    server.on("/x", limited(503, **{"X-RateLimit-Reset": "7"}), Answer(body={}))
+    async with server.fetcher() as fetcher:
+        response = await fetcher.request("a.test", "/x")
+    assert response.ok and clock.waits == [7.0]
+
+
+async def test_the_retry_wait_is_at_least_the_gap(server, clock):
+    server.on("/x", limited(**{"Retry-After": "0"}), Answer(body={}))
+    async with server.fetcher(min_gap=2.0) as fetcher:
+        await fetcher.request("a.test", "/x")
+    assert clock.waits == [2.0, 2.0]  # after robots.txt, then after the 429
+
+
+async def test_without_a_header_the_backoff_is_jittered_and_doubles(server, clock, monkeypatch):
+    drawn: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        drawn.append((low, high))
+        return 1.25
+
+    monkeypatch.setattr("crawler.fetch.client.random.uniform", uniform)
+    server.on("/x", limited(503))
+    async with server.fetcher(backoff_base=2.0, max_retries=2) as fetcher:
+        response = await fetcher.request("a.test", "/x")
+        assert fetcher.stats["http_5xx"] == 3  # counted per attempt
+    assert clock.waits == [2.5, 5.0]  # 2 * 2**attempt * 1.25, for attempts 0 and 1
+    assert drawn == [(0.5, 1.5)] * 3
+    assert (response.error, response.status, response.requests) == ("http_5xx", 503, 3)
+    assert response.retry_after == 10.0  # what a third retry would have waited
+    assert server.paths() == [ROBOTS, "/x", "/x", "/x"]
+
+
+async def test_a_503_backed_off_twice_then_answered_is_an_answer(server, clock, monkeypatch):
+    monkeypatch.setattr("crawler.fetch.client.random.uniform", lambda low, high: low)
+    server.on("/x", limited(503), limited(503), Answer(body={"ok": True}))
+    async with server.fetcher(backoff_base=2.0) as fetcher:
+        response = await fetcher.request("a.test", "/x")
+    assert response.ok and response.requests == 3 and response.json() == ({"ok": True}, None)
+    assert clock.waits == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(("retries", "asked"), [(0, 1), (1, 2), (3, 4)])
+async def test_retries_stop_at_the_limit(server, retries, asked):
+    server.on("/x", limited(**{"Retry-After": "1"}))
+    async with server.fetcher(max_retries=retries) as fetcher:
+        response = await fetcher.request("a.test", "/x")
+    assert (response.error, response.requests) == ("http_429", asked)
+    assert server.paths().count("/x") == asked and server.clock.waits == [1.0] * (asked - 1)
+
+
+@pytest.mark.parametrize(("wait", "retried"), [("60", True), ("61", False)])
+async def test_a_host_asking_to_wait_longer_than_the_longest_retry_wait_is_left(
+    server, wait, retried
+):
+    server.on("/x", limited(**{"Retry-After": wait}), Answer(body={}))
+    async with server.fetcher(max_retry_wait=60.0) as fetcher:
+        response = await fetcher.request("a.test", "/x")
+    if retried:
+        assert response.ok and server.clock.waits == [60.0]
+    else:
+        assert (response.error, response.retry_after, response.requests) == ("http_429", 61.0, 1)
+        assert server.clock.waits == [] and server.paths().count("/x") == 1
+
+
+async def test_a_backoff_longer_than_the_longest_retry_wait_is_left(server, monkeypatch):
+    monkeypatch.setattr("crawler.fetch.client.random.uniform", lambda low, high: high)
+    server.on("/x", limited(503))
+    async with server.fetcher(backoff_base=30.0, max_retry_wait=60.0) as fetcher:
+        response = await fetcher.request("a.test", "/x")
+    assert (response.error, response.retry_after, response.requests) == ("http_5xx", 90.0, 2)
+    assert server.clock.waits == [45.0]
+
+
+@pytest.mark.parametrize(("status", "kind"), [(500, "http_5xx"), (502, "http_5xx"),
+                                              (404, "http_4xx"), (418, "http_4xx"),
+                                              (300, "http_4xx")])  # fmt: skip
+async def test_other_failures_are_not_retried(server, status, kind):
+    server.on("/x", Answer(status=status, body="no"))
+    async with server.fetcher() as fetcher:
+        response = await fetcher.request("a.test", "/x")
+    assert (response.error, response.detail, response.requests) == (kind, f"HTTP {status}", 1)
+    assert response.body == b"no" and server.clock.waits == []
+
+
+# --- the request budget per host -------------------------------------------------------------
+
+
+async def test_retries_and_redirects_spend_the_hosts_budget(server):
+    server.on("/moved", redirect("/x"))
+    server.on("/x", limited(**{"Retry-After": "1"}))
+    async with server.fetcher(host_budget=4) as fetcher:
+        response = await fetcher.request("a.test", "/moved")
+        after = await fetcher.request("a.test", "/y")
+        other = await fetcher.request("b.test", "/y")  # the budget is per host
+    # robots.txt, /moved, /x, /x: the third try of /x finds the budget spent
+    assert (response.error, response.requests) == ("budget_exhausted", 3)
+    assert (after.error, after.requests) == ("budget_exhausted", 0)
+    assert (after.domain, after.path, after.method) == ("a.test", "/y", "GET")
+    assert other.status == 404
+    assert server.paths() == [ROBOTS, "/moved", "/x", "/x"]
