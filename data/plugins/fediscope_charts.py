@@ -25,6 +25,7 @@ from datasette.utils.asgi import Response
 from crawler import site
 from graph import charts
 from graph.map_chart import map_spec
+from graph.map_colours import COLOURINGS
 from graph.map_layout import map_data
 
 CACHE_SIZE = 16
@@ -140,8 +141,10 @@ async def chart_data(datasette: Any, request: Any) -> Response:
     )
 
 
-def map_picture(connection: sqlite3.Connection, db_param: str | None) -> dict[str, Any]:
-    """The /map spec over the stored layout, or what is missing."""
+def map_picture(
+    connection: sqlite3.Connection, db_param: str | None, colour: str = "platform"
+) -> dict[str, Any]:
+    """The /map spec over the stored layout coloured by `colour`, or what is missing."""
     nodes, edges, total = map_data(connection)
     if not nodes:
         return {"spec_json": "", "nodes": 0, "edges": 0}
@@ -151,12 +154,18 @@ def map_picture(connection: sqlite3.Connection, db_param: str | None) -> dict[st
         total,
         charts.data_date(connection),
         href=lambda domain: site.link("/instance", db_param, domain=domain),
+        colour=colour,
     )
     return {
         "spec_json": markupsafe.Markup(site.vega_spec_json(spec)),
         "nodes": len(nodes),
         "edges": len(edges),
         "total_edges": total,
+        "colour": colour,
+        "colourings": [
+            (name, label, site.link("/map", db_param, colour=name))
+            for name, label in zip(COLOURINGS, ("Platform", "Language", "Block camp"), strict=True)
+        ],
     }
 
 
@@ -164,7 +173,11 @@ async def map_page(datasette: Any, request: Any) -> Response:
     try:
         database = await site.pick_database(datasette, request)
         db_param = database.name if request.args.get("db") == database.name else None
-        picture = await _cached(datasette, database, f"map:{db_param}", map_picture, db_param)
+        colour = request.args.get("colour", "platform")
+        colour = colour if colour in COLOURINGS else "platform"
+        picture = await _cached(
+            datasette, database, f"map:{db_param}:{colour}", map_picture, db_param, colour
+        )
     except site.NoDatabase:
         return await site.render_message(
             datasette, request, "No fediscope database is being served.", 404
