@@ -247,8 +247,19 @@ async def test_map_draws_toggles_block_edges_and_shows_a_server_on_hover(browser
     await page.check(".vega-bind input[type=checkbox]")
     await page.wait_for_function(f"{rules} > 0")
     await browser_page.screenshot("map")
+    legend = (
+        "(() => { const out = []; const walk = (m) => { for (const it of m.items || []) {"
+        " if (m.role === 'legend-label' && it.text) out.push(String(it.text));"
+        " for (const c of it.items || []) walk(c); } };"
+        " walk(document.getElementById('chart-map').__fsView.scenegraph().root); return out; })()"
+    )
+    for colour, expected in (("language", {"en", "ja", "de"}), ("camp", {"camp 1", "camp 2"})):
+        await browser_page.open(f"/map?colour={colour}")
+        await page.wait_for_selector('#chart-map[data-drawn="1"] canvas', timeout=60_000)
+        assert expected <= set(await page.evaluate(legend)), colour
+        await browser_page.screenshot(f"map-{colour}")
     await page.set_viewport_size({"width": 390, "height": 844})
-    await browser_page.open("/map")
+    await browser_page.open("/map?colour=language")
     await page.wait_for_selector('#chart-map[data-drawn="1"] canvas', timeout=60_000)
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
     await browser_page.screenshot("map-390px")
