@@ -66,8 +66,9 @@ def from_answers(connection: sqlite3.Connection, domains: list[str]) -> dict[str
     )
     wanted = " OR ".join("l.url LIKE ?" for _ in PATHS)
     rows = connection.execute(
+        # CROSS JOIN keeps the map's domains outermost: their answers come by the domain index.
         "SELECT l.domain, l.url, b.encoding, b.body FROM temp.map_language_domains m "
-        "JOIN document_log l ON l.domain = m.domain "
+        "CROSS JOIN document_log l ON l.domain = m.domain "
         "JOIN document_bodies b ON b.sha256 = l.body_sha256 "
         f"WHERE l.status = 200 AND ({wanted}) "
         "ORDER BY l.domain, coalesce(l.last_crawl_id, l.crawl_id) DESC, l.id DESC",
