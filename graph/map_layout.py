@@ -1,14 +1,13 @@
-"""The `/map` layout: the largest alive servers placed by who federates with whom.
+"""The `/map` layout: the largest alive servers placed by how alike they federate.
 
 `map_nodes` holds the MAP_NODES alive servers with the most monthly active users (then most
-users, then by name) and their 2-D position; `map_edges` the public block edges among them, with
-both ends' positions, so the page only draws. The layout is a Fruchterman-Reingold force layout
-in numpy on the block-aware federation graph among those servers: peer edges (weight 2 when both
-list each other) minus the pairs where either side publicly suspends the other, with hubs damped
-(weight / sqrt(degree_i * degree_j)) so the few servers that list everyone do not pull the whole
-map into one knot. Start positions come from a fixed seed: the same database gives the same map.
+users, then by name), their 2-D position, declared language and block camp; `map_edges` the
+public block edges among them, with both ends' positions, so the page only draws. Positions come
+from graph.map_embedding: servers whose peer lists name the same less-common servers (and that
+belong to one block camp) sit close; pairs where either side publicly suspends the other are
+never close. A fixed seed: the same database gives the same map.
 
-The full peer graph is only ever numpy arrays (graph.edges); no Python object per edge.
+Only the peer edges among the map's servers leave SQLite; no Python object per edge.
 """
 
 from __future__ import annotations
@@ -19,13 +18,13 @@ import numpy as np
 from scipy import sparse
 
 from crawler.blocks import strongest_by
+from graph import map_embedding
+from graph.map_languages import map_languages
 from observatory.palette import FAMILY_COLOURS
 
 MAP_NODES = 1000
 SEED = 20240601
-ITERATIONS = 60
 EXTENT = 1000.0
-GRAVITY = 0.3
 
 
 def map_domains(connection: sqlite3.Connection, limit: int = MAP_NODES) -> list[tuple]:
@@ -65,10 +64,8 @@ def _edges_among(connection: sqlite3.Connection, ids: np.ndarray) -> tuple[np.nd
     return edges[:, 0], edges[:, 1]
 
 
-def federation_matrix(
-    connection: sqlite3.Connection, ids: np.ndarray, suspended: list[tuple[int, int]]
-) -> sparse.csr_matrix:
-    """Symmetric weights among the map's servers: 1 per direction listed, severed pairs removed."""
+def listed_matrix(connection: sqlite3.Connection, ids: np.ndarray) -> sparse.csr_matrix:
+    """Directed 0/1 matrix among the map's servers: [i, j] = 1 when server i lists server j."""
     size = ids.shape[0]
     sources, targets = _edges_among(connection, ids)
     lookup = np.full(int(max(ids.max(initial=0), sources.max(initial=0), targets.max(initial=0)))
@@ -76,76 +73,48 @@ def federation_matrix(
     lookup[ids] = np.arange(size)
     rows, cols = lookup[sources], lookup[targets]
     keep = (rows >= 0) & (cols >= 0) & (rows != cols)
-    rows, cols = rows[keep], cols[keep]
-    directed = sparse.csr_matrix((np.ones(rows.shape[0]), (rows, cols)), shape=(size, size))
-    directed.data[:] = 1.0  # a duplicate listing counts once
-    weights = (directed + directed.T).tocsr()
-    if suspended:
-        pairs = np.asarray(suspended, dtype=np.int64)
-        severed = sparse.csr_matrix(
-            (np.ones(pairs.shape[0]), (pairs[:, 0], pairs[:, 1])), shape=(size, size)
-        )
-        severed = ((severed + severed.T) > 0).astype(np.float64)
-        weights = weights - weights.multiply(severed)
-    matrix = sparse.csr_matrix(weights)
+    listed = sparse.csr_matrix(
+        (np.ones(int(keep.sum())), (rows[keep], cols[keep])), shape=(size, size)
+    )
+    listed.data[:] = 1.0  # a duplicate listing counts once
+    return listed
+
+
+def severed_matrix(suspended: list[tuple[int, int]], size: int) -> sparse.csr_matrix:
+    """Symmetric 0/1 matrix of the pairs where either side publicly suspends the other."""
+    pairs = np.asarray(suspended, dtype=np.int64).reshape(-1, 2)
+    severed = sparse.csr_matrix(
+        (np.ones(pairs.shape[0]), (pairs[:, 0], pairs[:, 1])), shape=(size, size)
+    )
+    return ((severed + severed.T) > 0).astype(np.float64).tocsr()
+
+
+def federation_matrix(listed: sparse.csr_matrix, severed: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Symmetric weights: 1 per direction listed, severed pairs removed."""
+    weights = (listed + listed.T).tocsr()
+    matrix = sparse.csr_matrix(weights - weights.multiply(severed))
     matrix.eliminate_zeros()
     return matrix
 
 
-def force_layout(
-    matrix: sparse.csr_matrix, seed: int = SEED, iterations: int = ITERATIONS
+def layout(
+    listed: sparse.csr_matrix, camps: np.ndarray, severed: sparse.csr_matrix, seed: int = SEED
 ) -> np.ndarray:
-    """Fruchterman-Reingold positions (n x 2) for a symmetric weight matrix, deterministic."""
-    size = matrix.shape[0]
-    rng = np.random.default_rng(seed)
-    positions = rng.random((size, 2))
-    if size <= 1:
-        return positions * 0
-    coo = sparse.triu(matrix, k=1).tocoo()
-    degree = np.asarray(matrix.sum(axis=1)).ravel()
-    damping = np.sqrt(np.maximum(degree[coo.row], 1) * np.maximum(degree[coo.col], 1))
-    weight = coo.data / damping * max(float(degree.mean()), 1.0)
-    k = np.sqrt(1.0 / size)
-    weight32 = (weight / k).astype(np.float32)
-    temperature = 0.1
-    cooling = temperature / (iterations + 1)
-    for _ in range(iterations):
-        displacement = _repulsion(positions, k)
-        delta = (positions[coo.row] - positions[coo.col]).astype(np.float32)
-        distance = np.maximum(np.sqrt((delta**2).sum(axis=1)), np.float32(1e-6))
-        pull = delta * (weight32 * distance)[:, None]
-        for axis in (0, 1):
-            displacement[:, axis] -= np.bincount(coo.row, pull[:, axis], minlength=size)
-            displacement[:, axis] += np.bincount(coo.col, pull[:, axis], minlength=size)
-        displacement -= GRAVITY * (positions - positions.mean(axis=0)) * size * k
-        length = np.maximum(np.sqrt((displacement**2).sum(axis=1)), 1e-9)
-        positions += displacement * (np.minimum(length, temperature) / length)[:, None]
-        temperature -= cooling
-    return positions
+    """Positions (n x 2) from peer-list specificity and block camps (graph.map_embedding)."""
+    federating = sparse.csr_matrix(listed - listed.multiply(severed))
+    federating.eliminate_zeros()
+    similar = map_embedding.similarity(federating, camps, severed)
+    return map_embedding.embed(map_embedding.neighbour_affinities(similar), seed)
 
 
-def _repulsion(positions: np.ndarray, k: float) -> np.ndarray:
-    """Sum over all other nodes of k^2 / distance^2 along the separating vector (n x 2).
-
-    Written with n x n float32 matrices of scalars rather than an n x n x 2 float64 array of
-    differences: a quarter of the memory (4 MB at 1,000 servers) and several times faster.
-    """
-    xs = positions[:, 0].astype(np.float32)
-    ys = positions[:, 1].astype(np.float32)
-    distance2 = np.subtract.outer(xs, xs)
-    distance2 *= distance2
-    across = np.subtract.outer(ys, ys)
-    across *= across
-    distance2 += across
-    del across
-    np.maximum(distance2, np.float32(1e-6), out=distance2)
-    inverse = np.divide(np.float32(k * k), distance2, out=distance2)
-    np.fill_diagonal(inverse, 0.0)
-    totals = inverse.sum(axis=1)
-    result = np.empty_like(positions)
-    result[:, 0] = xs * totals - inverse @ xs
-    result[:, 1] = ys * totals - inverse @ ys
-    return result
+def _camps(connection: sqlite3.Connection, position: dict[str, int]) -> np.ndarray:
+    """Block camp number of each map server (0 = none), from graph.camps."""
+    camps = np.zeros(len(position), dtype=np.int64)
+    if _has_table(connection, "block_camp_members"):
+        for domain, camp in connection.execute("SELECT domain, camp FROM block_camp_members"):
+            if domain in position and camp:
+                camps[position[domain]] = int(camp)
+    return camps
 
 
 def _scaled(positions: np.ndarray) -> np.ndarray:
@@ -201,17 +170,21 @@ def build_map_layout(
         suspended, block_edges = _suspend_pairs(connection, position)
     else:
         suspended, block_edges = [], []
-    matrix = federation_matrix(connection, ids, suspended)
-    xy = _scaled(force_layout(matrix, seed))
+    listed = listed_matrix(connection, ids)
+    severed = severed_matrix(suspended, len(servers))
+    camps = _camps(connection, position)
+    xy = _scaled(layout(listed, camps, severed, seed))
+    matrix = federation_matrix(listed, severed)
     degree = np.diff(matrix.indptr)
+    languages = map_languages(connection, [row[0] for row in servers])
     connection.execute("DROP TABLE IF EXISTS map_nodes")
     connection.execute(
         "CREATE TABLE map_nodes (domain TEXT PRIMARY KEY, rank INTEGER, x REAL, y REAL, "
         "family TEXT, colour_group TEXT, software TEXT, users_active_month INTEGER, "
-        "users_total INTEGER, links INTEGER, crawl_id INTEGER)"
+        "users_total INTEGER, links INTEGER, language TEXT, camp INTEGER, crawl_id INTEGER)"
     )
     connection.executemany(
-        "INSERT INTO map_nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO map_nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             (
                 domain,
@@ -224,6 +197,8 @@ def build_map_layout(
                 active,
                 users,
                 int(degree[index]),
+                languages.get(domain),
+                int(camps[index]) or None,
                 crawl_id,
             )
             for index, (domain, _id, family, software, active, users) in enumerate(servers)
@@ -251,7 +226,8 @@ def build_map_layout(
     )
     return (
         f"{len(servers)} servers placed, {matrix.nnz // 2} federation links, "
-        f"{len(suspended)} severed by suspends, {len(block_edges)} block edges"
+        f"{len(suspended)} severed by suspends, {len(block_edges)} block edges, "
+        f"{int((camps > 0).sum())} in block camps, {len(languages)} with a declared language"
     )
 
 
@@ -271,7 +247,7 @@ def map_data(
         return [], [], 0
     cursor = connection.execute(
         "SELECT m.domain, m.rank, m.x, m.y, m.colour_group, m.family, m.software, "
-        "m.users_active_month, m.users_total, i.name, m.links "
+        "m.users_active_month, m.users_total, i.name, m.links, m.language, m.camp "
         "FROM map_nodes m LEFT JOIN instances i ON i.domain = m.domain ORDER BY m.rank"
     )
     columns = [d[0] for d in cursor.description]

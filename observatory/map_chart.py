@@ -1,9 +1,9 @@
 """The `/map` picture as one Vega-Lite spec over the stored layout (`map_nodes`, `map_edges`).
 
-Servers are circles at their stored position, coloured by platform (the charts' palette), sized
-by monthly active users; block edges are drawn over the map (beneath the circles, which stay
-visible and hoverable) only when the reader ticks the box. The page computes nothing: positions
-come from `fediscope analyze` (graph.map_layout).
+Servers are circles at their stored position, coloured by platform, declared language or block
+camp (observatory.map_colours), sized by monthly active users; block edges are drawn over the map
+(beneath the circles, which stay visible and hoverable) only when the reader ticks the box. The
+page computes nothing: positions come from `fediscope analyze` (graph.map_layout).
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ from typing import Any
 import altair as alt
 
 from graph.map_layout import EXTENT, MAP_NODES
-from observatory.chart_kit import FAMILY_COLOURS, SEVERITY_COLOURS, Chart, DataDate, finish_chart
+from observatory.chart_kit import SEVERITY_COLOURS, Chart, DataDate, finish_chart
+from observatory.map_colours import colouring
 
 MAP_CHART = Chart(
     slug="map",
-    title="The Fediverse's largest servers, placed by federation",
+    title="The Fediverse's largest servers, placed by whom they federate with",
     units=(
-        f"Up to {MAP_NODES:,} servers with the most monthly active users; servers that federate "
-        "with each other sit close. Circle area: active users. Colour: platform."
+        f"Up to {MAP_NODES:,} servers with the most monthly active users; servers whose peer "
+        "lists name the same less-common servers, or that block alike, sit close. "
+        "Circle area: active users."
     ),
     method=(
-        "peer lists (block-aware: pairs where either side suspends the other are cut), "
-        "force layout with a fixed seed; positions have no unit."
+        "peer lists (common peers count for little; pairs where either side suspends the other "
+        "are never close) and block camps, t-SNE with a fixed seed; positions have no unit."
     ),
     sql="SELECT * FROM map_nodes ORDER BY rank",
     needs=("map_nodes", "map_edges"),
@@ -42,8 +44,10 @@ def map_spec(
     date: DataDate,
     width: int = 720,
     href: Callable[[str], str] | None = None,
+    colour: str = "platform",
 ) -> dict[str, Any]:
     """The map's Vega-Lite spec with its nodes and edges attached as named data sets."""
+    colours = colouring(nodes, colour)
     side = width - 20
     position = alt.Scale(domain=[0, EXTENT], nice=False, zero=False)
     show = alt.param(
@@ -89,9 +93,9 @@ def map_spec(
             y=alt.Y("y:Q", scale=position, axis=None),
             size=alt.Size("area:Q", scale=alt.Scale(type="sqrt", range=[10, 700]), legend=None),
             color=alt.Color(
-                "colour_group:N",
-                scale=alt.Scale(domain=list(FAMILY_COLOURS), range=list(FAMILY_COLOURS.values())),
-                legend=alt.Legend(title="Platform", orient="top", columns=3),
+                "colour_key:N",
+                scale=alt.Scale(domain=colours.domain, range=colours.colours),
+                legend=alt.Legend(title=colours.title, orient="top", columns=3),
             ),
             order=alt.Order("rank:Q", sort="ascending"),
             tooltip=tooltip,
@@ -117,8 +121,13 @@ def map_spec(
     spec = finish_chart(body, chart, nodes, date, width).to_dict(validate=False)
     link = href or (lambda domain: "")
     spec.setdefault("datasets", {}).update(
-        nodes=[{**node, "href": link(node["domain"])} for node in nodes],
+        nodes=[
+            {**node, "href": link(node["domain"]), "colour_key": key}
+            for node, key in zip(nodes, colours.keys, strict=True)
+        ],
         edges=edges,
     )
-    spec["usermeta"] = {"fediscope": {"chart": "map", "width": width, "square": True}}
+    spec["usermeta"] = {
+        "fediscope": {"chart": "map", "width": width, "square": True, "colour": colours.name}
+    }
     return spec

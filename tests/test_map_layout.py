@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from itertools import combinations
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from crawler.store.schema import open_database
 from graph.analyze import analyze
+from graph.map_languages import map_languages, primary
 from graph.map_layout import build_map_layout
 from tests.support import rows
 
@@ -172,3 +174,78 @@ def test_sandbox_map_holds_the_true_top_servers(demo_db, analysed_twice, tmp_pat
         assert node["family"] == alive[domain]["family"]
     everything = {r["domain"] for r in rows(analysed_twice[0], "SELECT domain FROM map_nodes")}
     assert everything == reached  # the demo world is smaller than the map's limit
+
+
+def silhouette(points: np.ndarray, labels: list[str]) -> float:
+    """Mean silhouette (Rousseeuw 1987) with Euclidean distances; singletons score 0."""
+    names = sorted(set(labels))
+    index = np.array([names.index(label) for label in labels])
+    members = np.eye(len(names))[index]  # n x groups, one 1 per row
+    distance = np.sqrt(((points[:, None, :] - points[None, :, :]) ** 2).sum(axis=2))
+    sums, sizes = distance @ members, members.sum(axis=0)
+    rows_ = np.arange(len(labels))
+    own = sums[rows_, index] / np.maximum(sizes[index] - 1, 1)
+    mean_to = sums / sizes
+    mean_to[rows_, index] = np.inf
+    nearest = mean_to.min(axis=1)
+    score = (nearest - own) / np.maximum(np.maximum(own, nearest), 1e-12)
+    return float(np.where(sizes[index] > 1, score, 0.0).mean())
+
+
+def test_silhouette_by_hand():
+    points = np.array([[0.0, 0.0], [0.0, 2.0], [10.0, 0.0]])
+    # a: own 2, nearest 10 -> 0.8; b: own 2, nearest sqrt(104) -> 1 - 2/sqrt(104); c: alone -> 0
+    expected = (0.8 + 1 - 2 / np.sqrt(104) + 0.0) / 3
+    assert silhouette(points, ["x", "x", "y"]) == pytest.approx(expected)
+
+
+def test_map_separates_the_planted_communities(demo_db):
+    """The sandbox's language groups and its two block camps are islands on the map."""
+    truth = json.loads(demo_db.with_suffix(".truth.json").read_text())["instances"]
+    nodes = rows(demo_db, "SELECT domain, x, y, language, camp FROM map_nodes ORDER BY rank")
+    assert len(nodes) > 500
+    points = np.array([[n["x"], n["y"]] for n in nodes])
+    groups = [truth[n["domain"]]["language_group"] for n in nodes]
+    assert len(set(groups)) >= 8
+    assert silhouette(points, groups) >= 0.5
+    in_camp = [i for i, n in enumerate(nodes) if truth[n["domain"]]["block_camp"]]
+    camps = [truth[nodes[i]["domain"]]["block_camp"] for i in in_camp]
+    assert set(camps) == {"strict", "rival"} and len(camps) >= 12
+    assert silhouette(points[in_camp], camps) >= 0.5
+    # The colourings read what the servers declared and what the analysis found.
+    declared = [n for n in nodes if n["language"]]
+    assert len(declared) > len(nodes) / 2
+    assert all(n["language"] == truth[n["domain"]]["language_group"] for n in declared)
+    found = {truth[n["domain"]]["block_camp"]: n["camp"] for n in nodes if n["camp"]}
+    assert found["strict"] != found["rival"]
+
+
+def test_declared_language_from_the_column_or_the_stored_answers(tmp_path):
+    path = build_world(tmp_path / "w.db", suspend_bridge=True)
+    connection = sqlite3.connect(path)
+    answers = {
+        ("a1.test", "/api/v2/instance"): zlib.compress(b'{"languages": ["de-AT", "en"]}'),
+        ("a2.test", "/api/v1/instance"): zlib.compress(b'{"languages": [7, "not a tag!"]}'),
+        ("b1.test", "/api/meta"): b"not zlib at all",
+        ("b2.test", "/api/meta"): zlib.compress(b'{"langs": [" JA "]}'),
+        ("b3.test", "/api/v1/config/about"): zlib.compress(
+            b'{"instance": {"languages": ["pt-BR"]}}'
+        ),
+        ("b4.test", "/nodeinfo/2.0"): zlib.compress(b'{"languages": ["es"]}'),  # not a source
+    }  # fmt: skip
+    for number, ((domain, path_), body) in enumerate(answers.items()):
+        digest = f"{number:064d}"
+        connection.execute("INSERT INTO document_bodies VALUES (?, 'zlib', ?)", (digest, body))
+        connection.execute(
+            "INSERT INTO document_log (domain, url, method, status, crawl_id, body_sha256) "
+            "VALUES (?, ?, 'GET', 200, 1, ?)",
+            (domain, f"https://{domain}{path_}", digest),
+        )
+    domains = list(WORLD)
+    assert map_languages(connection, domains) == {"a1.test": "de", "b2.test": "ja", "b3.test": "pt"}
+    connection.execute("ALTER TABLE instances ADD COLUMN languages TEXT")
+    connection.execute("UPDATE instances SET languages = '[\"fr-CA\"]' WHERE domain = 'a1.test'")
+    connection.execute("UPDATE instances SET languages = '{broken' WHERE domain = 'a2.test'")
+    assert map_languages(connection, domains) == {"a1.test": "fr"}
+    connection.close()
+    assert primary(["EN-us"]) == "en" and primary("en") is None and primary([]) is None

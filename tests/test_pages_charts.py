@@ -10,6 +10,7 @@ import json
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,6 +57,20 @@ async def test_platforms_page_carries_every_chart_with_the_databases_rows(demo_d
     assert (await ds.client.get("/platforms/no-such-chart.csv")).status_code == 404
 
 
+def colour_domain(spec: Any) -> list[str] | None:
+    """The legend domain of the map's circles (the colour scale over `colour_key`)."""
+    if isinstance(spec, dict):
+        colour = spec.get("encoding", {}).get("color", {})
+        if colour.get("field") == "colour_key":
+            return colour["scale"]["domain"]
+        children = [v for k, v in spec.items() if k != "datasets"]
+    elif isinstance(spec, list):
+        children = spec
+    else:
+        return None
+    return next((d for d in map(colour_domain, children) if d is not None), None)
+
+
 async def test_map_page_carries_the_stored_layout(demo_db):
     ds = await datasette_for(demo_db)
     page = await ds.client.get("/map")
@@ -69,6 +84,25 @@ async def test_map_page_carries_the_stored_layout(demo_db):
     assert all(n["href"].startswith("/instance?domain=") for n in nodes)
     (edges,) = rows(demo_db, "SELECT count(*) AS n FROM map_edges")
     assert len(spec["datasets"]["edges"]) == min(edges["n"], 8000)
+    assert 'id="fs-map-closeness"' in page.text and "Closeness means" in page.text
+    assert [n["colour_key"] for n in nodes] == [n["colour_group"] for n in nodes]
+    stored = {r["domain"]: r for r in rows(demo_db, "SELECT * FROM map_nodes")}
+    for colour, column, missing in (("language", "language", "none declared"),
+                                    ("camp", "camp", "in no camp")):  # fmt: skip
+        page = await ds.client.get(f"/map?colour={colour}")
+        spec = specs(page.text)["map"]
+        assert spec["usermeta"]["fediscope"]["colour"] == colour
+        assert f'href="/map?colour={colour}" aria-current="true"' in page.text
+        legend = colour_domain(spec)
+        for node in spec["datasets"]["nodes"]:
+            value = stored[node["domain"]][column]
+            if value is None:
+                assert node["colour_key"] == missing
+            elif node["colour_key"] in legend[:8]:
+                assert node["colour_key"] == (value if colour == "language" else f"camp {value}")
+        assert "en" in legend if colour == "language" else "camp 1" in legend
+    fallback = specs((await ds.client.get("/map?colour=nonsense")).text)["map"]
+    assert fallback["usermeta"]["fediscope"]["colour"] == "platform"
 
 
 async def test_pages_say_what_to_run_before_analyze(tmp_path):
@@ -213,8 +247,19 @@ async def test_map_draws_toggles_block_edges_and_shows_a_server_on_hover(browser
     await page.check(".vega-bind input[type=checkbox]")
     await page.wait_for_function(f"{rules} > 0")
     await browser_page.screenshot("map")
+    legend = (
+        "(() => { const out = []; const walk = (m) => { for (const it of m.items || []) {"
+        " if (m.role === 'legend-label' && it.text) out.push(String(it.text));"
+        " for (const c of it.items || []) walk(c); } };"
+        " walk(document.getElementById('chart-map').__fsView.scenegraph().root); return out; })()"
+    )
+    for colour, expected in (("language", {"en", "ja", "de"}), ("camp", {"camp 1", "camp 2"})):
+        await browser_page.open(f"/map?colour={colour}")
+        await page.wait_for_selector('#chart-map[data-drawn="1"] canvas', timeout=60_000)
+        assert expected <= set(await page.evaluate(legend)), colour
+        await browser_page.screenshot(f"map-{colour}")
     await page.set_viewport_size({"width": 390, "height": 844})
-    await browser_page.open("/map")
+    await browser_page.open("/map?colour=language")
     await page.wait_for_selector('#chart-map[data-drawn="1"] canvas', timeout=60_000)
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
     await browser_page.screenshot("map-390px")

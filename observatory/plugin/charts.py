@@ -26,6 +26,7 @@ from datasette.utils.asgi import Response
 from graph.map_layout import map_data
 from observatory import as_of, charts, site
 from observatory.map_chart import map_spec
+from observatory.map_colours import COLOURINGS
 from observatory.snapshots import snapshot_rows, stored_specs
 
 CACHE_SIZE = 16
@@ -228,8 +229,10 @@ async def chart_data(datasette: Any, request: Any) -> Response:
     return await site.respond(datasette, request, format_, rows, "", {}, csv=table)
 
 
-def map_picture(connection: sqlite3.Connection, db_param: str | None) -> dict[str, Any]:
-    """The /map spec over the stored layout, or what is missing."""
+def map_picture(
+    connection: sqlite3.Connection, db_param: str | None, colour: str = "platform"
+) -> dict[str, Any]:
+    """The /map spec over the stored layout coloured by `colour`, or what is missing."""
     nodes, edges, total = map_data(connection)
     if not nodes:
         return {"spec_json": "", "nodes": 0, "edges": 0}
@@ -239,12 +242,18 @@ def map_picture(connection: sqlite3.Connection, db_param: str | None) -> dict[st
         total,
         charts.data_date(connection),
         href=lambda domain: site.link("/instance", db_param, domain=domain),
+        colour=colour,
     )
     return {
         "spec_json": markupsafe.Markup(site.vega_spec_json(spec)),
         "nodes": len(nodes),
         "edges": len(edges),
         "total_edges": total,
+        "colour": colour,
+        "colourings": [
+            (name, label, site.link("/map", db_param, colour=name))
+            for name, label in zip(COLOURINGS, ("Platform", "Language", "Block camp"), strict=True)
+        ],
     }
 
 
@@ -253,7 +262,11 @@ async def map_page(datasette: Any, request: Any) -> Response:
         with site.problems("The map"):
             database = await site.pick_database(datasette, request)
             db_param = database.name if request.args.get("db") == database.name else None
-            picture = await _cached(datasette, database, f"map:{db_param}", map_picture, db_param)
+            colour = request.args.get("colour", "platform")
+            colour = colour if colour in COLOURINGS else "platform"
+            picture = await _cached(
+                datasette, database, f"map:{db_param}:{colour}", map_picture, db_param, colour
+            )
     except site.Problem as problem:
         return await site.render_message(datasette, request, problem.sentence, problem.status)
     return await site.render_page(datasette, request, "fediscope_map.html", {"map": picture})
