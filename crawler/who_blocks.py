@@ -346,8 +346,9 @@ def match_rule(
     Also the `block_match()` SQL function of the Atom feed's canned query."""
     if blocked == domain:
         return "exact"
-    if rule_digest is not None:
+    if rule_digest is not None and blocked is None:
         # A digest is proof either way: a masked name with another digest is another domain.
+        # (A name in clear says more than its digest: its parent rule still covers subdomains.)
         return "digest" if rule_digest == digest else None
     if kind in ("wildcard", "suffix"):
         base = wildcard_base(pattern)
