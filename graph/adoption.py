@@ -28,7 +28,7 @@ Tables (kept over crawls, growing only with change):
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from crawler.blocks import digest_of, wildcard_base
@@ -120,60 +120,89 @@ def compute_adoption(connection: sqlite3.Connection) -> tuple[list[AdoptionRow],
         for entry_number, entry in enumerate(shared.entries):
             for key in set(entry.keys()):
                 index[key].append((list_number, entry_number))
-    covered = _covered_entries(connection, lists, index)
-    published = {shared.source: set() for shared in lists}
-    rows = []
-    for server in servers:
-        for list_number, shared in enumerate(lists):
-            own = sum(1 for e in shared.entries if e.domain == server)
-            found = covered.get((server, list_number), set())
-            published[shared.source] |= found
-            rows.append(AdoptionRow(shared.source, server, len(shared.entries) - own, len(found)))
-    return rows, {source: len(found) for source, found in published.items()}
+    covered, published = _covered_counts(connection, lists, index)
+    names = [Counter(e.domain for e in shared.entries) for shared in lists]
+    rows = [
+        AdoptionRow(
+            shared.source,
+            server,
+            len(shared.entries) - names[list_number][server],
+            covered.get((server, list_number), 0),
+        )
+        for server in servers
+        for list_number, shared in enumerate(lists)
+    ]
+    return rows, {shared.source: published.get(n, 0) for n, shared in enumerate(lists)}
 
 
-def _covered_entries(
+def _covered_counts(
     connection: sqlite3.Connection,
     lists: list[SharedList],
     index: dict[str, list[tuple[int, int]]],
-) -> dict[tuple[str, int], set[int]]:
-    """(server, list number) -> numbers of the list's entries the server's active rules cover."""
+) -> tuple[dict[tuple[str, int], int], dict[int, int]]:
+    """({(server, list number): entries covered}, {list number: entries covered by anyone}).
+
+    SQLite hands over the active rules of readable servers that carry a key of the index (one
+    indexed look-up per key, plus the few wildcard rules); `match_rule` decides each distinct
+    rule shape once; the per-server unions are hashed sets of entry numbers."""
     connection.execute("DROP TABLE IF EXISTS temp.adoption_keys")
     connection.execute("CREATE TEMP TABLE adoption_keys (key TEXT PRIMARY KEY)")
     connection.executemany("INSERT INTO temp.adoption_keys VALUES (?)", ((k,) for k in index))
     readable = "i.status = 'alive' AND i.blocks_visibility = 'public' AND b.active = 1"
-    columns = "b.blocker, i.family, b.blocked, b.blocked_pattern, b.blocked_digest, b.kind"
-    rules = connection.execute(
+    shapes = connection.execute(
         f"""
-        SELECT {columns} FROM temp.adoption_keys k JOIN blocks b ON b.blocked = k.key
-            JOIN instances i ON i.domain = b.blocker WHERE {readable}
-        UNION ALL
-        SELECT {columns} FROM temp.adoption_keys k JOIN blocks b ON b.blocked_digest = k.key
-            JOIN instances i ON i.domain = b.blocker WHERE {readable} AND b.blocked IS NULL
-        UNION ALL
-        SELECT {columns} FROM blocks b JOIN instances i ON i.domain = b.blocker
-            WHERE {readable} AND b.kind IN ('wildcard', 'suffix') AND b.blocked IS NULL
-            AND b.blocked_digest IS NULL
+        SELECT i.family, b.blocked, b.blocked_pattern, b.blocked_digest, b.kind,
+               group_concat(b.blocker, char(10))
+        FROM (
+            SELECT b.rowid AS id FROM temp.adoption_keys k JOIN blocks b ON b.blocked = k.key
+            UNION ALL
+            SELECT b.rowid FROM temp.adoption_keys k JOIN blocks b ON b.blocked_digest = k.key
+                WHERE b.blocked IS NULL
+            UNION ALL
+            SELECT rowid FROM blocks WHERE kind IN ('wildcard', 'suffix') AND blocked IS NULL
+                AND blocked_digest IS NULL
+        ) r JOIN blocks b ON b.rowid = r.id JOIN instances i ON i.domain = b.blocker
+        WHERE {readable}
+        GROUP BY 1, 2, 3, 4, 5
         """
     )
-    decided: dict[tuple, list[tuple[int, int]]] = {}
-    covered: dict[tuple[str, int], set[int]] = defaultdict(set)
-    for blocker, family, blocked, pattern, digest, kind in rules:
-        rule = (blocked, pattern, digest, kind)
-        shape = (family, *rule)
-        hits = decided.get(shape)
-        if hits is None:
-            key = blocked or digest or wildcard_base(pattern) or ""
-            hits = decided[shape] = [
-                (list_number, entry_number)
-                for list_number, entry_number in index.get(key, ())
-                if entry_covered(lists[list_number].entries[entry_number], family, rule)
-            ]
-        for list_number, entry_number in hits:
-            if lists[list_number].entries[entry_number].domain != blocker:
-                covered[(blocker, list_number)].add(entry_number)
+    found: dict[tuple[str, int], set[int]] = defaultdict(set)
+    for *shape, blockers in shapes:
+        hits = _decide(lists, index, *shape)
+        if hits:
+            for blocker in blockers.split("\n"):
+                for list_number, entries in hits:
+                    found[(blocker, list_number)].update(entries)
     connection.execute("DROP TABLE temp.adoption_keys")
-    return covered
+    own = {
+        (entry.domain, list_number): entry_number
+        for list_number, shared in enumerate(lists)
+        for entry_number, entry in enumerate(shared.entries)
+    }
+    published: dict[int, set[int]] = defaultdict(set)
+    for (server, list_number), entries in found.items():
+        entries.discard(own.get((server, list_number), -1))  # a server never blocks itself
+        published[list_number] |= entries
+    per_server = {key: len(entries) for key, entries in found.items()}
+    return per_server, {n: len(entries) for n, entries in published.items()}
+
+
+def _decide(
+    lists: list[SharedList],
+    index: dict[str, list[tuple[int, int]]],
+    family: str | None,
+    blocked: str | None,
+    pattern: str,
+    digest: str | None,
+    kind: str,
+) -> list[tuple[int, frozenset[int]]]:
+    """(list number, entry numbers) of the entries one rule shape covers."""
+    rule = (blocked, pattern, digest, kind)
+    by_list: dict[int, set[int]] = defaultdict(set)
+    for list_number, entry_number in index.get(blocked or digest or wildcard_base(pattern), ()):
+        if entry_covered(lists[list_number].entries[entry_number], family, rule):
+            by_list[list_number].add(entry_number)
+    return [(n, frozenset(entries)) for n, entries in by_list.items()]
 
 
 def build_shared_list_adoption(connection: sqlite3.Connection, crawl_id: int | None) -> str:
