@@ -185,6 +185,12 @@ def import_blocklist(db_path: str, file: str, source: str) -> ImportResult:
     except UnicodeDecodeError as exc:
         raise BlocklistImportError(f"{file} is not UTF-8 text") from exc
     result = parse_blocklist(text)
+    if not result.rules:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(result.skipped_by_reason.items()))
+        raise BlocklistImportError(
+            f"no rule in {file} could be read ({reasons or 'no rows'}); "
+            f"the stored list {source!r} is kept"
+        )
     db = open_database(db_path)
     try:
         connection = db.conn
