@@ -12,9 +12,13 @@ from hashlib import sha256
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from crawler.cli import cli
 from crawler.importer import import_blocklist
+from crawler.who_blocks import format_answer, who_blocks
 from graph.analyze import analyze
+from graph.blocklists import blocklists
 from tests.small_world import build_world
 
 TIER0 = (
@@ -163,3 +167,92 @@ def test_a_crawl_skipped_by_analyze_breaks_the_run(world: Path) -> None:
         "ORDER BY first_crawl",
     )
     assert runs == [(3, 3), (5, 5)], "e.test's list was not read in crawl 4"
+
+
+def test_who_blocks_names_the_shared_lists_and_their_adopters(world: Path) -> None:
+    answer = who_blocks(str(world), "bad.test")
+    # blockers: a.test, b.ops.test, c.test (clear), e.test (digest); adopters >= 90%: a, b.
+    assert [
+        (s.source, s.pattern, s.match, s.blockers, s.adopters) for s in answer.shared_lists
+    ] == [("tier0", "bad.test", "exact", 4, 2)]
+    assert "also on shared lists: tier0 (2 of the 4 servers blocking it" in format_answer(answer)
+    assert answer.to_dict()["shared_lists"][0]["adopters"] == 2
+
+
+def test_who_blocks_shared_list_wildcards_and_masks(world: Path) -> None:
+    # sub.evil.test: a.test (parent on Mastodon), b.ops.test (*.test), e.test (*.evil.test);
+    # c.test's evil.test does not cover subdomains on Misskey.
+    (shared,) = who_blocks(str(world), "sub.evil.test").shared_lists
+    assert (shared.pattern, shared.match, shared.blockers, shared.adopters) == (
+        "*.evil.test",
+        "wildcard",
+        3,
+        2,
+    )
+    # The list's masked entry b*d.test may mean bed.test: it is no evidence.
+    assert who_blocks(str(world), "bed.test").shared_lists == []
+    # spam.test: a.test, b.ops.test (*.test) and c.test block it; c.test covers only 50%.
+    assert (
+        who_blocks(str(world), "spam.test")
+        .to_dict()["shared_lists_line"]
+        .startswith("also on shared lists: tier0 (2 of the 3")
+    )
+
+
+GARDEN = "domain\nbad.test\nspam.test\nother.test\n"
+
+
+def test_blocklists_answer_adoption_overlap_and_adopters(world: Path, tmp_path: Path) -> None:
+    garden = tmp_path / "garden.csv"
+    garden.write_text(GARDEN)
+    import_blocklist(str(world), str(garden), "garden")
+    analyze(str(world))
+    result = blocklists(str(world))
+    # garden (bad, spam, other): a.test 2/3, b.ops.test 3/3 (*.test), c.test 2/3, e.test 1/3.
+    by_list = {
+        s.source: (s.entries, s.masked_entries, s.servers_90, s.servers_50) for s in result.lists
+    }
+    assert by_list == {"garden": (3, 0, 1, 3), "tier0": (6, 1, 2, 3)}
+    assert [(r["list"], r["band"], r["servers"], r["active_users"]) for r in result.chart_rows] == [
+        ("garden", "at least 90%", 1, 12),
+        ("garden", "50% to 90%", 2, 60),
+        ("tier0", "at least 90%", 2, 62),
+        ("tier0", "50% to 90%", 1, 10),
+    ]
+    # bad.test and spam.test are on both: 2 of garden's 3 rows, 2 of tier0's 7 (mask included).
+    assert [
+        (r["list"], r["other_list"], r["shared_entries"], r["share_percent"])
+        for r in result.overlap
+    ] == [
+        ("garden", "tier0", 2, 66.7),
+        ("tier0", "garden", 2, 28.6),
+    ]
+    assert [(a.server, a.coverage) for a in result.adopters if a.source == "tier0"] == [
+        ("a.test", 1.0),
+        ("b.ops.test", 1.0),
+        ("c.test", 0.5),
+    ]
+    spec = result.chart
+    assert spec is not None and "How many servers publish" in str(spec["title"])
+    assert "crawl #3 of 2026-01-19" in str(spec)
+    out = CliRunner().invoke(cli, ["blocklists", "--db", str(world)])
+    assert out.exit_code == 0 and "tier0: 6 entries (1 masked" in out.output
+    assert "2 cover >= 90% (62 active users)" in out.output
+
+
+def test_a_bad_import_file_is_refused_and_keeps_the_stored_list(
+    world: Path, tmp_path: Path
+) -> None:
+    before = _query(world, "SELECT * FROM imported_blocks ORDER BY blocked_pattern")
+    broken = tmp_path / "broken.csv"
+    for content, message in (
+        (b"domain,severity\ndni.invalid,suspend\nx.test,explode\n", "no rule in"),
+        (b"\xff\xfe\x00b\x00a\x00d", "not UTF-8"),
+        (b"", "empty"),
+    ):
+        broken.write_bytes(content)
+        out = CliRunner().invoke(
+            cli, ["import-blocklist", str(broken), "--source", "tier0", "--db", str(world)]
+        )
+        assert out.exit_code != 0 and message in str(out.output) + str(out.exception)
+        assert _query(world, "SELECT * FROM imported_blocks ORDER BY blocked_pattern") == before
