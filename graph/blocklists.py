@@ -104,7 +104,7 @@ def _draw_adoption(rows: list[dict[str, Any]], chart: Chart, date: DataDate, wid
         .mark_bar()
         .encode(
             y=alt.Y("list:N", title=None, sort=None),
-            x=alt.X("servers:Q", title="Servers", axis=alt.Axis(format="~s")),
+            x=alt.X("servers:Q", title="Servers", axis=alt.Axis(format="~s", tickMinStep=1)),
             color=alt.Color(
                 "band:N",
                 title="Share of the list their rules cover",
