@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from crawler.blocks import digest_of, wildcard_base
@@ -148,31 +149,24 @@ def _covered_counts(
     connection.execute("DROP TABLE IF EXISTS temp.adoption_keys")
     connection.execute("CREATE TEMP TABLE adoption_keys (key TEXT PRIMARY KEY)")
     connection.executemany("INSERT INTO temp.adoption_keys VALUES (?)", ((k,) for k in index))
-    readable = "i.status = 'alive' AND i.blocks_visibility = 'public' AND b.active = 1"
-    shapes = connection.execute(
-        f"""
-        SELECT i.family, b.blocked, b.blocked_pattern, b.blocked_digest, b.kind,
-               group_concat(b.blocker, char(10))
-        FROM (
-            SELECT b.rowid AS id FROM temp.adoption_keys k JOIN blocks b ON b.blocked = k.key
-            UNION ALL
-            SELECT b.rowid FROM temp.adoption_keys k JOIN blocks b ON b.blocked_digest = k.key
-                WHERE b.blocked IS NULL
-            UNION ALL
-            SELECT rowid FROM blocks WHERE kind IN ('wildcard', 'suffix') AND blocked IS NULL
-                AND blocked_digest IS NULL
-        ) r JOIN blocks b ON b.rowid = r.id JOIN instances i ON i.domain = b.blocker
-        WHERE {readable}
-        GROUP BY 1, 2, 3, 4, 5
-        """
+    families = dict(
+        connection.execute(
+            "SELECT domain, family FROM instances "
+            "WHERE status = 'alive' AND blocks_visibility = 'public'"
+        )
     )
+    decided: dict[tuple, list[tuple[int, frozenset[int]]]] = {}
     found: dict[tuple[str, int], set[int]] = defaultdict(set)
-    for *shape, blockers in shapes:
-        hits = _decide(lists, index, *shape)
-        if hits:
-            for blocker in blockers.split("\n"):
-                for list_number, entries in hits:
-                    found[(blocker, list_number)].update(entries)
+    for key, blocker, rule in _matching_rules(connection):
+        family = families.get(blocker, _UNREAD)
+        if family is _UNREAD:
+            continue
+        shape = (family, *rule)
+        hits = decided.get(shape)
+        if hits is None:
+            hits = decided[shape] = _decide(lists, index, key, family, rule)
+        for list_number, entries in hits:
+            found[(blocker, list_number)].update(entries)
     connection.execute("DROP TABLE temp.adoption_keys")
     own = {
         (entry.domain, list_number): entry_number
@@ -187,19 +181,42 @@ def _covered_counts(
     return per_server, {n: len(entries) for n, entries in published.items()}
 
 
+_UNREAD = object()
+
+
+def _matching_rules(connection: sqlite3.Connection) -> Iterator[tuple[str, str, tuple]]:
+    """(key, blocker, rule) for every active rule carrying a key of `temp.adoption_keys`.
+
+    `match_rule` decides a rule naming a domain in clear by that name (and the platform), and a
+    masked rule with a digest by the digest, so only those are read back: the rows come in key
+    order from the indexes, with no join or sort, and most share a decided shape."""
+    for key, blocker in connection.execute(
+        "SELECT k.key, b.blocker FROM temp.adoption_keys k JOIN blocks b ON b.blocked = k.key "
+        "WHERE b.active = 1"
+    ):
+        yield key, blocker, (key, key, None, "clear")
+    for key, blocker, kind in connection.execute(
+        "SELECT k.key, b.blocker, b.kind FROM temp.adoption_keys k "
+        "JOIN blocks b ON b.blocked_digest = k.key WHERE b.active = 1 AND b.blocked IS NULL"
+    ):
+        yield key, blocker, (None, "", key, kind)  # the digest decides, never the mask
+    for blocker, pattern, kind in connection.execute(
+        "SELECT blocker, blocked_pattern, kind FROM blocks WHERE active = 1 "
+        "AND kind IN ('wildcard', 'suffix') AND blocked IS NULL AND blocked_digest IS NULL"
+    ):
+        yield wildcard_base(pattern) or "", blocker, (None, pattern, None, kind)
+
+
 def _decide(
     lists: list[SharedList],
     index: dict[str, list[tuple[int, int]]],
+    key: str,
     family: str | None,
-    blocked: str | None,
-    pattern: str,
-    digest: str | None,
-    kind: str,
+    rule: tuple,
 ) -> list[tuple[int, frozenset[int]]]:
     """(list number, entry numbers) of the entries one rule shape covers."""
-    rule = (blocked, pattern, digest, kind)
     by_list: dict[int, set[int]] = defaultdict(set)
-    for list_number, entry_number in index.get(blocked or digest or wildcard_base(pattern), ()):
+    for list_number, entry_number in index.get(key, ()):
         if entry_covered(lists[list_number].entries[entry_number], family, rule):
             by_list[list_number].add(entry_number)
     return [(n, frozenset(entries)) for n, entries in by_list.items()]

@@ -58,7 +58,7 @@ def build(path: Path, args: argparse.Namespace) -> None:
             ((source, e, e) for e in entries),
         )
     rules: dict[tuple[str, str], tuple] = {}
-    for number, entries in enumerate(lists):
+    for entries in lists:
         for server in rng.sample(servers, args.adopters):
             for name in entries:
                 rules[(server, name)] = _rule(server, name, family[server], rng)
@@ -101,7 +101,7 @@ def main() -> None:
         path = Path(work) / "adoption.db"
         started = time.perf_counter()
         build(path, args)
-        print(f"built in {time.perf_counter() - started:.1f} s")
+        print(f"built in {time.perf_counter() - started:.1f} s", flush=True)
         connection = sqlite3.connect(path, isolation_level=None)
         for run in (1, 2):
             started = time.perf_counter()
@@ -109,7 +109,9 @@ def main() -> None:
             what = build_shared_list_adoption(connection, 1)
             connection.execute("COMMIT")
             seconds = time.perf_counter() - started
-            print(f"run {run}: {what} ({seconds:.2f} s, peak RSS {peak_rss_mb():.0f} MB)")
+            print(
+                f"run {run}: {what} ({seconds:.2f} s, peak RSS {peak_rss_mb():.0f} MB)", flush=True
+            )
         connection.close()
 
 
