@@ -7,10 +7,12 @@ Readable servers in crawl 3: a.test, b.ops.test (mastodon), c.test (misskey), e.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from hashlib import sha256
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -19,6 +21,7 @@ from crawler.importer import import_blocklist
 from crawler.who_blocks import format_answer, who_blocks
 from graph.analyze import analyze
 from graph.blocklists import blocklists
+from graph.dataset import export_dataset
 from tests.small_world import build_world
 
 TIER0 = (
@@ -256,3 +259,16 @@ def test_a_bad_import_file_is_refused_and_keeps_the_stored_list(
         )
         assert out.exit_code != 0 and message in str(out.output) + str(out.exception)
         assert _query(world, "SELECT * FROM imported_blocks ORDER BY blocked_pattern") == before
+
+
+def test_the_dataset_exports_the_adoption_tables(world: Path, tmp_path: Path) -> None:
+    export_dataset(str(world), str(tmp_path / "dataset"))
+    adoption = pq.read_table(tmp_path / "dataset" / "shared_list_adoption.parquet").to_pylist()
+    assert {r["server"]: r["covered"] for r in adoption} == {
+        server: covered for server, (_entries, covered, _coverage) in EXPECTED.items()
+    }
+    summary = pq.read_table(tmp_path / "dataset" / "shared_list_summary.parquet").to_pylist()
+    assert [(r["source"], r["servers_90"]) for r in summary] == [("tier0", 2)]
+    package = json.loads((tmp_path / "dataset" / "datapackage.json").read_text())
+    described = {r["name"]: r for r in package["resources"]}
+    assert "shared_list_adoption_runs" in described
