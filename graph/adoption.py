@@ -32,6 +32,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from crawler.blocks import digest_of, wildcard_base
 from crawler.who_blocks import SUBDOMAIN_BLOCKING_FAMILIES, match_rule
 
@@ -107,94 +109,92 @@ class AdoptionRow:
 def compute_adoption(connection: sqlite3.Connection) -> tuple[list[AdoptionRow], dict[str, int]]:
     """(one row per list and readable server, entries published by at least one server per list)."""
     lists = shared_lists(connection)
-    servers = [
-        row[0]
-        for row in connection.execute(
-            "SELECT domain FROM instances WHERE status = 'alive' AND blocks_visibility = 'public' "
-            "ORDER BY domain"
-        )
-    ]
-    if not lists or not servers:
+    readable = connection.execute(
+        "SELECT domain, family FROM instances "
+        "WHERE status = 'alive' AND blocks_visibility = 'public' ORDER BY domain"
+    ).fetchall()
+    if not lists or not readable:
         return [], {shared.source: 0 for shared in lists}
-    index: dict[str, list[tuple[int, int]]] = defaultdict(list)  # key -> (list, entry)
-    for list_number, shared in enumerate(lists):
-        for entry_number, entry in enumerate(shared.entries):
-            for key in set(entry.keys()):
-                index[key].append((list_number, entry_number))
-    covered, published = _covered_counts(connection, lists, index)
+    entries = [entry for shared in lists for entry in shared.entries]  # global entry numbers
+    list_of = np.array([n for n, shared in enumerate(lists) for _ in shared.entries], np.int64)
+    covered = _covered(connection, entries, readable)
+    total = max(1, len(entries))  # lists of masked entries only have none
+    # (server number, list number) -> entries covered; list number -> entries covered by anyone
+    per_server = np.bincount(
+        covered // total * len(lists) + list_of[covered % total],
+        minlength=len(readable) * len(lists),
+    ).reshape(len(readable), len(lists))
+    published = np.bincount(list_of[np.unique(covered % total)], minlength=len(lists))
     names = [Counter(e.domain for e in shared.entries) for shared in lists]
     rows = [
         AdoptionRow(
             shared.source,
             server,
             len(shared.entries) - names[list_number][server],
-            covered.get((server, list_number), 0),
+            int(per_server[server_number, list_number]),
         )
-        for server in servers
+        for server_number, (server, _family) in enumerate(readable)
         for list_number, shared in enumerate(lists)
     ]
-    return rows, {shared.source: published.get(n, 0) for n, shared in enumerate(lists)}
+    return rows, {shared.source: int(published[n]) for n, shared in enumerate(lists)}
 
 
-def _covered_counts(
+def _covered(
     connection: sqlite3.Connection,
-    lists: list[SharedList],
-    index: dict[str, list[tuple[int, int]]],
-) -> tuple[dict[tuple[str, int], int], dict[int, int]]:
-    """({(server, list number): entries covered}, {list number: entries covered by anyone}).
+    entries: list[ListEntry],
+    readable: list[tuple[str, str | None]],
+) -> np.ndarray:
+    """Every (server, entry) pair where the server's active rules cover the entry, coded as
+    server number * len(entries) + entry number, without repeats.
 
-    SQLite hands over the active rules of readable servers that carry a key of the index (one
-    indexed look-up per key, plus the few wildcard rules); `match_rule` decides each distinct
-    rule shape once; the per-server unions are hashed sets of entry numbers."""
+    SQLite hands over the active rules that carry a key of the entries' index (indexed look-ups,
+    plus the few wildcard rules); `match_rule` decides each distinct rule shape once; the pairs
+    are one hashed set of integers."""
+    index: dict[str, list[int]] = defaultdict(list)
+    for number, entry in enumerate(entries):
+        for key in set(entry.keys()):
+            index[key].append(number)
+    total = max(1, len(entries))
+    servers = {server: (n * total, family) for n, (server, family) in enumerate(readable)}
     connection.execute("DROP TABLE IF EXISTS temp.adoption_keys")
     connection.execute("CREATE TEMP TABLE adoption_keys (key TEXT PRIMARY KEY)")
     connection.executemany("INSERT INTO temp.adoption_keys VALUES (?)", ((k,) for k in index))
-    families = dict(
-        connection.execute(
-            "SELECT domain, family FROM instances "
-            "WHERE status = 'alive' AND blocks_visibility = 'public'"
-        )
-    )
-    decided: dict[tuple, list[tuple[int, frozenset[int]]]] = {}
-    found: dict[tuple[str, int], set[int]] = defaultdict(set)
+    decided: dict[tuple, tuple[int, ...]] = {}
+    pairs: set[int] = set()
     for key, blocker, rule in _matching_rules(connection):
-        family = families.get(blocker, _UNREAD)
-        if family is _UNREAD:
-            continue
-        shape = (family, *rule)
+        server = servers.get(blocker)
+        if server is None:
+            continue  # its list was not read in this crawl
+        base, family = server
+        shape = (family, key) if rule is None else (family, key, *rule)
         hits = decided.get(shape)
         if hits is None:
-            hits = decided[shape] = _decide(lists, index, key, family, rule)
-        for list_number, entries in hits:
-            found[(blocker, list_number)].update(entries)
+            as_published = rule or (key, key, None, "clear")
+            hits = decided[shape] = tuple(
+                n for n in index.get(key, ()) if entry_covered(entries[n], family, as_published)
+            )
+        if len(hits) == 1:
+            pairs.add(base + hits[0])
+        else:
+            pairs.update(base + n for n in hits)
     connection.execute("DROP TABLE temp.adoption_keys")
-    own = {
-        (entry.domain, list_number): entry_number
-        for list_number, shared in enumerate(lists)
-        for entry_number, entry in enumerate(shared.entries)
-    }
-    published: dict[int, set[int]] = defaultdict(set)
-    for (server, list_number), entries in found.items():
-        entries.discard(own.get((server, list_number), -1))  # a server never blocks itself
-        published[list_number] |= entries
-    per_server = {key: len(entries) for key, entries in found.items()}
-    return per_server, {n: len(entries) for n, entries in published.items()}
+    for number, entry in enumerate(entries):  # a server never blocks itself
+        if entry.domain in servers:
+            pairs.discard(servers[entry.domain][0] + number)
+    return np.fromiter(pairs, dtype=np.int64, count=len(pairs))
 
 
-_UNREAD = object()
-
-
-def _matching_rules(connection: sqlite3.Connection) -> Iterator[tuple[str, str, tuple]]:
+def _matching_rules(connection: sqlite3.Connection) -> Iterator[tuple[str, str, tuple | None]]:
     """(key, blocker, rule) for every active rule carrying a key of `temp.adoption_keys`.
 
-    `match_rule` decides a rule naming a domain in clear by that name (and the platform), and a
-    masked rule with a digest by the digest, so only those are read back: the rows come in key
-    order from the indexes, with no join or sort, and most share a decided shape."""
+    `match_rule` decides a rule naming a domain in clear by that name and the platform (rule
+    None: the name is the key), and a masked rule with a digest by the digest, so only those are
+    read back: most rows then share a decided shape."""
     for key, blocker in connection.execute(
         "SELECT k.key, b.blocker FROM temp.adoption_keys k JOIN blocks b ON b.blocked = k.key "
         "WHERE b.active = 1"
     ):
-        yield key, blocker, (key, key, None, "clear")
+        yield key, blocker, None
     for key, blocker, kind in connection.execute(
         "SELECT k.key, b.blocker, b.kind FROM temp.adoption_keys k "
         "JOIN blocks b ON b.blocked_digest = k.key WHERE b.active = 1 AND b.blocked IS NULL"
@@ -205,21 +205,6 @@ def _matching_rules(connection: sqlite3.Connection) -> Iterator[tuple[str, str, 
         "AND kind IN ('wildcard', 'suffix') AND blocked IS NULL AND blocked_digest IS NULL"
     ):
         yield wildcard_base(pattern) or "", blocker, (None, pattern, None, kind)
-
-
-def _decide(
-    lists: list[SharedList],
-    index: dict[str, list[tuple[int, int]]],
-    key: str,
-    family: str | None,
-    rule: tuple,
-) -> list[tuple[int, frozenset[int]]]:
-    """(list number, entry numbers) of the entries one rule shape covers."""
-    by_list: dict[int, set[int]] = defaultdict(set)
-    for list_number, entry_number in index.get(key, ()):
-        if entry_covered(lists[list_number].entries[entry_number], family, rule):
-            by_list[list_number].add(entry_number)
-    return [(n, frozenset(entries)) for n, entries in by_list.items()]
 
 
 def build_shared_list_adoption(connection: sqlite3.Connection, crawl_id: int | None) -> str:

@@ -272,3 +272,18 @@ def test_the_dataset_exports_the_adoption_tables(world: Path, tmp_path: Path) ->
     package = json.loads((tmp_path / "dataset" / "datapackage.json").read_text())
     described = {r["name"]: r for r in package["resources"]}
     assert "shared_list_adoption_runs" in described
+
+
+def test_a_list_of_masked_names_only_has_no_entries(world: Path, tmp_path: Path) -> None:
+    masked = tmp_path / "masked.csv"
+    masked.write_text("domain\nb*d.test\ns**m.test\n")
+    import_blocklist(str(world), str(masked), "masked-only")
+    analyze(str(world))
+    rows = _query(
+        world, "SELECT DISTINCT entries, covered, coverage FROM shared_list_adoption "
+        "WHERE source = 'masked-only'"
+    )  # fmt: skip
+    assert rows == [(0, 0, 0.0)]
+    assert _query(world, "SELECT count(*) FROM shared_list_adoption WHERE source = 'tier0'") == [
+        (4,)
+    ]
