@@ -110,3 +110,4 @@ async def test_who_blocks_says_which_shared_lists_name_the_domain(lists_page, li
     await lists_page.open(f"/who-blocks?domain={domain}")
     line = await lists_page.page.inner_text("#fs-shared-lists")
     assert line.startswith("also on shared lists:") and "wide-list (" in line
+    await lists_page.screenshot("who-blocks-shared-lists")
