@@ -176,7 +176,7 @@ def _covered(
         if len(hits) == 1:
             pairs.add(base + hits[0])
         else:
-            pairs.update(base + n for n in hits)
+            pairs.update(map(base.__add__, hits))
     connection.execute("DROP TABLE temp.adoption_keys")
     for number, entry in enumerate(entries):  # a server never blocks itself
         if entry.domain in servers:
