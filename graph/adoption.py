@@ -3,7 +3,7 @@
 For every list imported with `fediscope import-blocklist FILE --source NAME` and every server
 whose block list was read in the latest crawl (alive, `blocks_visibility = 'public'`), count the
 list's entries that the server's active rules cover, with who-blocks' own matching
-(`crawler.who_blocks.match_rule`): the name in clear, a parent domain on platforms whose blocks
+(`crawler.blocks.match_rule`): the name in clear, a parent domain on platforms whose blocks
 cover subdomains, a wildcard or suffix rule over it, or the name's SHA-256 digest. A masked rule
 that merely fits (a candidate) covers nothing. A wildcard entry of the list (`*.x.com`) is
 covered only by a rule that also covers every subdomain of x.com. The list's own masked entries
@@ -34,8 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crawler.blocks import digest_of, wildcard_base
-from crawler.who_blocks import SUBDOMAIN_BLOCKING_FAMILIES, match_rule
+from crawler.blocks import SUBDOMAIN_BLOCKING_FAMILIES, digest_of, match_rule, wildcard_base
 
 #: Coverage thresholds of the summary: a server "adopted" a list at >= 90%.
 ADOPTED = 0.9

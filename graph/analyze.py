@@ -27,10 +27,10 @@ from graph.concentration import build_concentration
 from graph.edges import current_peer_edges
 from graph.federation import build_federation
 from graph.history import build_history
+from graph.hops import build_hops
 from graph.map_layout import build_map_layout
 from graph.peers import build_peer_metrics
 from graph.platforms import build_platform_share
-from graph.reach import build_hops
 from graph.versions import build_version_share
 
 

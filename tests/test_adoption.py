@@ -18,10 +18,10 @@ from click.testing import CliRunner
 
 from crawler.cli import cli
 from crawler.importer import import_blocklist
-from crawler.who_blocks import format_answer, who_blocks
 from graph.analyze import analyze
-from graph.blocklists import blocklists
-from graph.dataset import export_dataset
+from observatory.blocklists import blocklists
+from observatory.dataset import export_dataset
+from observatory.who_blocks import format_answer, who_blocks
 from tests.small_world import build_world
 
 TIER0 = (
