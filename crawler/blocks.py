@@ -198,8 +198,9 @@ def match_rule(
     SQL function, the who_blocks, reach and block_changes canned queries all decide with it."""
     if blocked == domain:
         return "exact"
-    if rule_digest is not None:
+    if rule_digest is not None and blocked is None:
         # A digest is proof either way: a masked name with another digest is another domain.
+        # (A name in clear says more than its digest: its parent rule still covers subdomains.)
         return "digest" if rule_digest == digest else None
     if kind in ("wildcard", "suffix"):
         base = wildcard_base(pattern)

@@ -555,6 +555,17 @@ def charts(db: str, out: str) -> None:
         click.echo(file)
 
 
+@cli.command()
+@db_option
+@json_option
+def blocklists(db: str, as_json: bool) -> None:
+    """Imported shared block lists: how many servers publish each, overlap, adopters."""
+    from observatory.blocklists import blocklists as run_blocklists
+    from observatory.blocklists import format_blocklists
+
+    _echo_answer(run_blocklists(existing_database(db)), as_json, format_blocklists)
+
+
 @cli.command("import-blocklist")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--source", required=True, metavar="NAME", help="Name of this shared block list.")

@@ -143,8 +143,11 @@ def _read_row(row: list[str], column: dict[str, int]) -> tuple[ImportedRule | No
     if _RESERVED.search(pattern):
         return None, "reserved_name"  # sentinels and canaries (RFC 2606 names), not servers
     kind, blocked = classify_pattern(REAL_NETWORK, pattern)
-    if kind == "invalid":
-        kind, blocked = classify_pattern(SANDBOX, pattern)
+    if kind in ("invalid", "masked"):
+        # A wildcard over a sandbox name is no real domain, so it would read as a mask.
+        sandbox_kind, sandbox_blocked = classify_pattern(SANDBOX, pattern)
+        if sandbox_kind not in ("invalid", "masked"):
+            kind, blocked = sandbox_kind, sandbox_blocked
     if kind == "invalid":
         return None, "not_a_domain"  # canaries such as dni.invalid, TLD rules such as .cf
     severity = normalise_severity("mastodon", severity_raw)
@@ -183,6 +186,12 @@ def import_blocklist(db_path: str, file: str, source: str) -> ImportResult:
     except UnicodeDecodeError as exc:
         raise BlocklistImportError(f"{file} is not UTF-8 text") from exc
     result = parse_blocklist(text)
+    if not result.rules:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(result.skipped_by_reason.items()))
+        raise BlocklistImportError(
+            f"no rule in {file} could be read ({reasons or 'no rows'}); "
+            f"the stored list {source!r} is kept"
+        )
     db = open_database(db_path)
     try:
         connection = db.conn

@@ -20,6 +20,7 @@ import numpy as np
 from crawler.store.lock import database_lock
 from crawler.store.schema import ensure_target_index, open_database
 from graph.activity import build_weekly_activity
+from graph.adoption import build_shared_list_adoption
 from graph.blocks import build_block_tables
 from graph.camps import build_block_camps
 from graph.concentration import build_concentration
@@ -110,6 +111,7 @@ def _analyze(db_path: str) -> AnalyzeReport:
             ),
             ("instance_metrics", lambda: build_peer_metrics(connection, crawl_id, edges.release())),
             ("blocks", lambda: build_block_tables(connection)),
+            ("shared_list_adoption", lambda: build_shared_list_adoption(connection, crawl_id)),
             ("history", lambda: build_history(connection)),
             ("concentration", lambda: build_concentration(connection)),
             ("weekly_activity", lambda: build_weekly_activity(connection)),

@@ -39,10 +39,10 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-#: The paths answered with validators: the five pages and their data, and the block feed.
+#: The paths answered with validators: the six pages and their data, and the block feed.
 PUBLIC = re.compile(
     r"^/($|platforms($|/[a-z0-9-]+\.(csv|json)$)|who-blocks(\.json|\.csv)?$"
-    r"|instance(\.json)?$|map$|[^/]+/block_changes\.atom$)"
+    r"|instance(\.json)?$|map$|blocklists(\.json|\.csv)?$|[^/]+/block_changes\.atom$)"
 )
 #: Answers worth keeping: what the page computed, including its plain-sentence refusals.
 KEPT_STATUSES = frozenset({200, 400, 404, 409})

@@ -31,11 +31,12 @@ from observatory.summary import data_date
 
 T = TypeVar("T")
 
-#: The five pages, in navigation order: (path, label).
+#: The pages, in navigation order: (path, label).
 NAVIGATION = (
     ("/", "Home"),
     ("/platforms", "Platforms"),
     ("/who-blocks", "Who blocks?"),
+    ("/blocklists", "Shared lists"),
     ("/instance", "One server"),
     ("/map", "Map"),
 )

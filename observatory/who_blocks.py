@@ -116,12 +116,24 @@ class Asked:
 
 
 @dataclass
+class SharedListMatch:
+    """An imported shared block list that covers the asked domain (graph.adoption)."""
+
+    source: str
+    pattern: str
+    match: str  # exact | parent | wildcard | suffix (read as Mastodon reads its import format)
+    blockers: int  # servers whose published rules certainly block the domain
+    adopters: int  # of those, servers whose rules cover >= 90% of the list
+
+
+@dataclass
 class WhoBlocksAnswer:
     domain: str
     blockers: list[Blocker]
     coverage: Coverage
     changes: list[BlockChange] = field(default_factory=list)
     asked: Asked = field(default_factory=Asked)
+    shared_lists: list[SharedListMatch] = field(default_factory=list)
 
     @property
     def certain(self) -> list[Blocker]:
@@ -133,6 +145,7 @@ class WhoBlocksAnswer:
         data["coverage"]["lists_not_readable"] = self.coverage.lists_not_readable
         data["summary"] = summary_line(self)
         data["headline"] = headline(self)
+        data["shared_lists_line"] = shared_lists_line(self)
         return data
 
 
@@ -173,7 +186,59 @@ def answer(
     asked = Asked(True, *row) if row else Asked()
     for blocker in blockers:
         blocker.mutual = blocker.blocker in blocked_back
-    return WhoBlocksAnswer(domain, blockers, coverage, changes, asked)
+    certain = {b.blocker for b in blockers if b.match != "candidate"}
+    shared = on_shared_lists(connection, domain, certain)
+    return WhoBlocksAnswer(domain, blockers, coverage, changes, asked, shared)
+
+
+def on_shared_lists(
+    connection: sqlite3.Connection, domain: str, blockers: set[str]
+) -> list[SharedListMatch]:
+    """The imported lists whose entries cover `domain` (masked entries never do), and how many
+    of `blockers` cover at least 90% of each list (`shared_list_adoption`, built by analyze)."""
+    labels = domain.split(".")
+    names = [".".join(labels[i:]) for i in range(len(labels))]  # the domain and its parents
+    marks = ",".join("?" * len(names))
+    strongest: dict[str, tuple[str, str]] = {}
+    for source, blocked, pattern, kind in connection.execute(
+        "SELECT source, blocked, blocked_pattern, kind FROM imported_blocks WHERE "
+        f"blocked IN ({marks}) OR kind IN ('wildcard', 'suffix') ORDER BY source, blocked_pattern",
+        names,
+    ):
+        match = match_rule(domain, digest_of(domain), "mastodon", blocked, pattern, None, kind)
+        certain = match is not None and match != "candidate"
+        if certain and (
+            source not in strongest or match_rank(match) < match_rank(strongest[source][1])
+        ):
+            strongest[source] = (pattern, match)
+    found = []
+    for source, (pattern, match) in sorted(strongest.items()):
+        try:
+            adopted = {
+                server
+                for (server,) in connection.execute(
+                    "SELECT server FROM shared_list_adoption WHERE source = ? AND coverage >= 0.9",
+                    (source,),
+                )
+            }
+        except sqlite3.OperationalError:  # not analysed yet
+            adopted = set()
+        adopters = len(blockers & adopted)
+        found.append(SharedListMatch(source, pattern, match, len(blockers), adopters))
+    return found
+
+
+def shared_lists_line(answer: WhoBlocksAnswer) -> str:
+    """ "also on shared lists: tier0 (12 of the 31 servers blocking it cover at least 90% of
+    tier0)", or "" when no imported list covers the domain."""
+    parts = [
+        f"{s.source} ({s.adopters:,} of the {s.blockers:,} {_servers(s.blockers)} blocking it "
+        f"cover at least 90% of {s.source})"
+        for s in answer.shared_lists
+    ]
+    if not parts:
+        return ""
+    return "also on shared lists: " + "; ".join(parts)
 
 
 def blocked_by(connection: sqlite3.Connection, domain: str) -> set[str]:
@@ -445,5 +510,7 @@ def format_answer(answer: WhoBlocksAnswer) -> str:
         if reasons:
             lines.append("public reasons:")
             lines.extend(f"  {blocker}: {reason}" for blocker, reason in reasons)
+    if answer.shared_lists:
+        lines.append(shared_lists_line(answer))
     lines.append(coverage_line(answer.coverage))
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/growth.py                  # 500 servers, 10 crawls of each world
     .venv/bin/python scripts/growth.py --instances 300 --crawls 5
+    .venv/bin/python scripts/growth.py --shared-list 200   # with an imported shared list
 
 Two runs on loopback (sandbox in a child process, crawl + analyze like a daily timer would):
 an unchanged world (epoch 0 every time) and a changing one (epoch 0, 1, 2, ...: blocks, peers
@@ -23,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from crawler.engine import CrawlSettings, crawl
+from crawler.importer import import_blocklist
 from crawler.sandbox.process import sandbox_process
 from graph.analyze import analyze
 
@@ -50,7 +52,23 @@ def size(db: Path) -> tuple[int, dict[str, int]]:
     return db.stat().st_size, tables
 
 
-def run(name: str, instances: int, seed: int, crawls: int, changing: bool, work: Path) -> dict:
+def import_most_blocked(db: Path, names: int) -> None:
+    """Import the `names` most blocked domains as a shared list (`shared_list_adoption`)."""
+    connection = sqlite3.connect(db)
+    blocked = connection.execute(
+        "SELECT blocked FROM blocks WHERE active = 1 AND blocked IS NOT NULL "
+        "GROUP BY blocked ORDER BY count(*) DESC, blocked LIMIT ?",
+        (names,),
+    ).fetchall()
+    connection.close()
+    listed = db.with_suffix(".list.csv")
+    listed.write_text("domain\n" + "".join(f"{name}\n" for (name,) in blocked))
+    import_blocklist(str(db), str(listed), "most-blocked")
+
+
+def run(
+    name: str, instances: int, seed: int, crawls: int, changing: bool, work: Path, shared: int = 0
+) -> dict:
     db = work / f"{name}.db"
     rows = []
     for number in range(crawls):
@@ -68,6 +86,8 @@ def run(name: str, instances: int, seed: int, crawls: int, changing: bool, work:
                     recrawl_after=timedelta(0),
                 )
             )
+        if shared and number == 0:
+            import_most_blocked(db, shared)
         analyze(str(db))
         total, tables = size(db)
         rows.append(
@@ -103,6 +123,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--crawls", type=int, default=10)
     parser.add_argument("--keep", metavar="DIR", help="Keep the databases in DIR.")
+    parser.add_argument(
+        "--shared-list",
+        type=int,
+        default=0,
+        metavar="N",
+        help="After the first crawl, import its N most blocked domains as a shared list.",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(args.keep or scratch)
@@ -110,8 +137,12 @@ def main() -> int:
         result = {
             "instances": args.instances,
             "seed": args.seed,
-            "unchanged": run("unchanged", args.instances, args.seed, args.crawls, False, work),
-            "changing": run("changing", args.instances, args.seed, args.crawls, True, work),
+            "unchanged": run(
+                "unchanged", args.instances, args.seed, args.crawls, False, work, args.shared_list
+            ),
+            "changing": run(
+                "changing", args.instances, args.seed, args.crawls, True, work, args.shared_list
+            ),
         }
     for name in ("unchanged", "changing"):
         r = result[name]

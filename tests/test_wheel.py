@@ -128,8 +128,8 @@ def check_observatory(base: str, db: Path) -> None:
     assert blockers > 0
     query = urllib.parse.urlencode({"domain": domain})
     pages: dict[str, str] = {}
-    for path in ("/", "/platforms", f"/who-blocks?{query}", f"/instance?{query}", "/map",
-                 "/about"):  # fmt: skip
+    for path in ("/", "/platforms", f"/who-blocks?{query}", "/blocklists", f"/instance?{query}",
+                 "/map", "/about"):  # fmt: skip
         status, kind, body = get(base + path)
         assert status == 200 and kind.startswith("text/html"), (path, status, body[:300])
         pages[path] = body
@@ -154,6 +154,8 @@ def check_observatory(base: str, db: Path) -> None:
     assert status == 200 and "csv" in kind
     assert {row["blocker"] for row in csv.DictReader(io.StringIO(body))} >= clear_blockers
     assert all(blocker in pages[f"/who-blocks?{query}"] for blocker in clear_blockers)
+    status, _, body = get(f"{base}/blocklists.json")
+    assert status == 200 and "lists" in json.loads(body)
     status, _, body = get(f"{base}/instance.json?{query}")
     assert status == 200 and json.loads(body)["domain"] == domain
     # A chart's data: the rows the /platforms page says it draws.

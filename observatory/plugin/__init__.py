@@ -7,6 +7,7 @@ Datasette finds this package's `templates/` and `static/` itself (static files a
 
 - `pages`: `/`, `/who-blocks`, `/instance` and the base template context;
 - `charts`: `/platforms`, its chart data, and `/map`;
+- `blocklists`: `/blocklists`, the imported shared block lists and who adopted them;
 - `sql`: the SQL functions the canned queries call, and previews of stored answers;
 - `cache`: validators, 304s and the in-process answer cache around the public pages;
 - `config`: the metadata (descriptions, canned queries) for every served database, and the
@@ -19,7 +20,7 @@ from typing import Any
 
 from datasette import hookimpl
 
-from observatory.plugin import cache, charts, config, pages, sql
+from observatory.plugin import blocklists, cache, charts, config, pages, sql
 
 
 @hookimpl
@@ -34,7 +35,7 @@ def asgi_wrapper(datasette: Any) -> Any:
 
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
-    return pages.register_routes() + charts.register_routes()
+    return pages.register_routes() + charts.register_routes() + blocklists.register_routes()
 
 
 @hookimpl

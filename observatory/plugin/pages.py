@@ -121,6 +121,7 @@ async def who_blocks_page(datasette: Any, request: Any) -> Response:
         "answer": answer,
         "problem": problem.sentence if problem else None,
         "headline": who_blocks.headline(answer) if answer else None,
+        "shared_lists_line": who_blocks.shared_lists_line(answer) if answer else "",
         "database_name": database.name if database else None,
         "citation": citation,
     }

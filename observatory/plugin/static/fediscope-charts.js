@@ -1,10 +1,10 @@
-// The one chart script: draws every element with data-spec="ID" (the /platforms charts, the
-// /map, a server's users per crawl) from the Vega-Lite spec in <script type="application/json"
-// id="ID"> with the vendored vega-embed: no CDN, no inline script (the CSP forbids it). A spec
-// built at usermeta.fediscope.width pixels shrinks its plots on a narrower screen (text inside
-// the chart is already wrapped for phones). "Download PNG/SVG" buttons (data-download,
-// data-chart) export the drawn view; data-menu="export" shows vega-embed's own export menu
-// instead ("view source" and "open in editor", an external site, stay off).
+// The one chart script: draws every element with data-spec="ID" (the /platforms and /blocklists
+// charts, the /map, a server's users per crawl) from the Vega-Lite spec in <script
+// type="application/json" id="ID"> with the vendored vega-embed: no CDN, no inline script (the CSP
+// forbids it). A spec built at usermeta.fediscope.width pixels shrinks its plots on a narrower
+// screen (text inside the chart is already wrapped for phones). "Download PNG/SVG" buttons
+// (data-download, data-chart) export the drawn view; data-menu="export" shows vega-embed's own
+// export menu instead ("view source" and "open in editor", an external site, stay off).
 (function () {
   "use strict";
   var SKIP = { datasets: true, data: true, values: true };
