@@ -202,6 +202,12 @@ def _views(n: int, finished_at: str) -> dict[str, str]:
             SELECT id, name FROM main.domains WHERE id <= (
                 SELECT coalesce(max(domain_id), 0) FROM main.instances
                 WHERE first_seen <= {end})""",
+        "shared_list_adoption": f"""
+            SELECT source, server, entries, covered, coverage, {n} AS crawl_id
+            FROM main.shared_list_adoption_runs WHERE first_crawl <= {n} AND last_crawl >= {n}""",
+        # An imported list keeps no history (a new import replaces it), so no answer as of a
+        # crawl can say which lists a domain was on then: they are left out, never guessed.
+        "imported_blocks": "SELECT * FROM main.imported_blocks WHERE 0",
         "platform_share": """
             WITH alive AS (SELECT coalesce(family, 'unknown') AS family, users_total,
                                   users_active_month
@@ -231,6 +237,8 @@ ORDER = (
     "instance_metrics",
     "document_log",
     "domains",
+    "shared_list_adoption",
+    "imported_blocks",
     "platform_share",
 )
 
