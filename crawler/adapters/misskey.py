@@ -1,7 +1,7 @@
 """Misskey family (Misskey, Sharkey, Firefish, Iceshrimp, Catodon, CherryPick, Calckey, ...).
 
 Endpoints (all POST with a JSON body):
-- `/api/meta` `{}`: name and description (opt-out tags).
+- `/api/meta` `{}`: name, description (opt-out tags) and declared languages (`langs`).
 - `/api/federation/instances` `{"limit": 100, "offset": n, "sort": "+pubSub"}`: every host the
   server knows, paged by offset until an empty page (capped at MAX_PAGES); each entry carries
   `isBlocked`, `isSilenced`, `isSuspended` and (newer) `suspensionState`.
@@ -96,6 +96,7 @@ class MisskeyAdapter:
         meta = await visit.post_json("/api/meta", {})
         document = mapping(meta.value)
         visit.observation.name = visit.observation.name or read_text(document.get("name"), 500)
+        visit.declare_languages(document.get("langs"))
         if visit.check_description(read_text(document.get("description"))):
             return
         everything = await walk(visit, {})

@@ -17,7 +17,9 @@ from crawler.store.stats import TRIGGERS as STATS_TRIGGERS
 from crawler.store.stats import VIEW as STATS_VIEW
 from crawler.store.stats import migrate_stats_table
 
-SCHEMA_VERSION = 2
+#: 3 is the count-column rename of derived tables; 4 adds the declared languages and the
+#: address each host was reached at (instances and the time series).
+SCHEMA_VERSION = 4
 
 # name -> (columns in order as {column: type}, primary key, not-null set)
 TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
@@ -68,6 +70,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "open_registrations": int,
             "name": str,
             "description": str,
+            "languages": str,
+            "address": str,
             "quality_flags": str,
             "status": str,
             "status_reason": str,
@@ -111,6 +115,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "peers_count": int,
             "blocks_count": int,
             "quality_flags": str,
+            "languages": str,
+            "address": str,
         },
         ("domain", "first_crawl"),
         set(),
@@ -219,6 +225,31 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
         ("source", "blocked_pattern"),
         set(),
     ),
+    # An IP-to-AS table imported with `fediscope import-asn` (iptoasn TSV), and its import.
+    "asn_ranges": (
+        {
+            "start_key": str,
+            "end_key": str,
+            "range_start": str,
+            "range_end": str,
+            "asn": int,
+            "country": str,
+            "as_name": str,
+        },
+        "start_key",
+        {"end_key", "asn"},
+    ),
+    "asn_imports": (
+        {
+            "file_name": str,
+            "imported_at": str,
+            "ranges": int,
+            "skipped_rows": int,
+            "skipped_by_reason": str,
+        },
+        "file_name",
+        set(),
+    ),
 }
 
 RAW_SQL = [
@@ -316,6 +347,9 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     for statement in RAW_SQL:
         db.execute(statement)
     migrate_stats_table(db.conn)
+    stored_version = db.execute("PRAGMA user_version").fetchone()[0]
+    if 0 < stored_version < 4:
+        migrate_to_4(db)
     for table_name, columns, unique in INDEXES:
         db.table(table_name).create_index(columns, unique=unique, if_not_exists=True)
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS domains_name ON domains (name)")
@@ -324,6 +358,14 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     for trigger in STATS_TRIGGERS:
         db.execute(trigger)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def migrate_to_4(db: sqlite_utils.Database) -> None:
+    """Schema 4: `languages` and `address` joined the time series. The columns were added
+    above like any new column; the writable view's triggers name every column, so the old
+    ones are dropped to be created again with the new columns."""
+    for trigger in ("instance_stats_insert", "instance_stats_delete"):
+        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
 
 
 def ensure_target_index(db: sqlite_utils.Database) -> None:

@@ -24,6 +24,8 @@ VALUES = (
     "peers_count",
     "blocks_count",
     "quality_flags",
+    "languages",
+    "address",
 )
 
 VIEW = f"""
