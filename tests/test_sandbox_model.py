@@ -315,3 +315,39 @@ def test_truth_is_identical_across_processes() -> None:
         )
         digests.add(out.stdout.strip())
     assert len(digests) == 1
+
+
+def test_language_communities(truth: dict[str, Any], world: World) -> None:
+    inst = truth["instances"]
+    groups = Counter(e["language_group"] for e in inst.values() if e["language_group"])
+    assert [g for g, _ in groups.most_common(2)] == ["en", "ja"] and len(groups) >= 8
+    alive = {d: e for d, e in inst.items() if e["expected_status"] == "alive" and not e["farm"]}
+    declared = [e["languages"] for e in alive.values() if e["languages"] is not None]
+    assert all(tags == [t.lower() for t in tags] for tags in declared)
+    assert {"pt-br", "zh-tw"} <= {t for tags in declared for t in tags}
+    assert sum(len(tags) == 2 for tags in declared) > len(declared) / 10
+    # Small lists stay mostly within their group; the largest lists reach every group.
+    shares = []
+    for e in alive.values():
+        if e["peers"] and e["language_group"]:
+            own = [inst[p]["language_group"] == e["language_group"] for p in e["peers"]]
+            shares.append((len(own), sum(own) / len(own)))
+    small = [share for n, share in shares if n <= 50]
+    assert sum(small) / len(small) > 0.6
+    largest = max(shares)
+    assert largest[1] < 0.5
+
+
+def test_planted_block_camps(truth: dict[str, Any]) -> None:
+    inst = truth["instances"]
+    camps: dict[str, set[str]] = {"strict": set(), "rival": set()}
+    for d, e in inst.items():
+        if e["block_camp"]:
+            camps[e["block_camp"]].add(d)
+    assert len(camps["strict"]) >= 6 and len(camps["rival"]) >= 6
+    for camp, other in (("strict", "rival"), ("rival", "strict")):
+        for d in camps[camp]:
+            e = inst[d]
+            assert e["expected_status"] == "alive" and e["language_group"] == "en"
+            clear = {b["blocked"] for b in e["blocks"] if b["blocked"]}
+            assert camps[other] <= clear and len(camps[other]) * 2 > len(clear), d

@@ -225,6 +225,31 @@ async def test_lemmy_and_peertube(client: Client) -> None:
     assert (await client.get(d, "/api/v1/server/followers?count=101"))[0] == 400
 
 
+async def test_declared_languages(client: Client) -> None:
+    answers = {
+        "mastodon": [("/api/v2/instance", ("languages",)), ("/api/v1/instance", ("languages",))],
+        "pleroma": [("/api/v1/instance", ("languages",))],
+        "misskey": [("/api/meta", ("langs",)), ("/nodeinfo/2.1", ("metadata", "langs"))],
+        "peertube": [("/api/v1/config/about", ("instance", "languages"))],
+    }
+    for family, paths in answers.items():
+        d, e = client.find(
+            lambda e, f=family: (
+                alive(e) and e["family"] == f and not e["quirks"] and not e["failure"]
+            )
+        )
+        for path, keys in paths:
+            method = "POST" if path == "/api/meta" else "GET"
+            value = await client.json(d, path, method, {} if method == "POST" else None)
+            for key in keys:
+                value = value[key]
+            assert [t.lower() for t in value] == e["languages"], (d, path)
+    d, e = client.find(
+        lambda e: alive(e) and e["family"] == "mastodon" and "pt-br" in (e["languages"] or [])
+    )
+    assert "pt-BR" in (await client.json(d, "/api/v1/instance"))["languages"]
+
+
 async def test_gotosocial_modes(client: Client) -> None:
     d, e = client.find(lambda e: "gts_admin_open" in e["quirks"])
     robots = (await client.get(d, "/robots.txt"))[2].decode()

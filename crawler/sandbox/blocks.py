@@ -230,5 +230,35 @@ def base_rules(
     return list(rules.values())
 
 
+def camp_rules(
+    hosts: list[Host], blocker: Host, camp_targets: list[int], own: list[BlockRule], seed: int
+) -> list[BlockRule]:
+    """Clear rules of a camp member against the other camp (crawler.sandbox.camps).
+
+    Published in clear and as suspensions: a camp's list is a statement of where it stands.
+    """
+    rng = random.Random(f"{seed}:camp-rules:{blocker.idx}")
+    taken = {r.true_domain for r in own}
+    rules = []
+    for t in camp_targets:
+        target = hosts[t]
+        if target.domain in taken:
+            continue
+        raw = next(iter(SEVERITY[blocker.platform]))  # each platform's first word: suspend
+        rules.append(
+            BlockRule(
+                t,
+                target.domain,
+                target.domain,
+                "clear",
+                raw,
+                SEVERITY[blocker.platform][raw],
+                _reason(rng, blocker.platform, True),
+                digest(target.domain) if blocker.platform == "mastodon" else None,
+            )
+        )
+    return rules
+
+
 def _farm_raw(platform: str) -> str:
     return "reject" if platform == "pleroma" else "blocked"

@@ -50,6 +50,9 @@ class Host:
     private_to: int | None = None  # listed (or blocked) by this host index only
     seed: bool = False
     growth: int = 0  # user growth per epoch, in percent
+    lang_group: str | None = None  # language community (crawler.sandbox.languages)
+    languages: tuple[str, ...] = ()  # declared tags, as published
+    camp: str | None = None  # planted block camp (crawler.sandbox.camps)
 
     @property
     def family(self) -> str | None:

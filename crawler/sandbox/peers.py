@@ -4,7 +4,10 @@ Targets are chosen by popularity (bigger instances are known by more servers; de
 known too). Small lists sample with replacement from the popularity CDF and keep the first `k`
 distinct hosts; large lists include each host independently with probability `min(1, c * q_j)`,
 `c` solved so the expected size is `k`. Seeds use a popularity vector without the hidden
-(hop-2-only) instances. Junk entries derived from real names are mixed into some flat lists.
+(hop-2-only) instances. Each language group (crawler.sandbox.languages) has its own vector that
+puts `IN_GROUP` of the popularity on the group's own servers, so small lists stay mostly within
+the group while large lists, saturated with the popular servers of every group, peer widely.
+Junk entries derived from real names are mixed into some flat lists.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from crawler.sandbox.model import Host
 from crawler.sandbox.names import registrable, to_unicode
 
 BERNOULLI_AT = 1 / 40  # lists at least this share of the eligible names use Bernoulli sampling
+IN_GROUP = 0.8  # share of a peer list's popularity on servers of the host's own language group
 
 
 class _Popularity:
@@ -85,6 +89,22 @@ class PeerModel:
         seed_weights = weights.copy()
         seed_weights[hidden] = 0.0
         self.for_seeds = _Popularity(seed_weights) if len(hidden) else self.normal
+        group_of = np.array([h.lang_group or "" for h in hosts], dtype=object)
+        self.groups: dict[str, tuple[_Popularity, _Popularity | None]] = {}
+        for group in sorted({h.lang_group for h in hosts if h.lang_group}):
+            inside = group_of == group
+            self.groups[group] = (
+                _Popularity(_mixed(weights, inside)),
+                _Popularity(_mixed(seed_weights, inside)) if len(hidden) else None,
+            )
+
+    def popularity(self, h: Host) -> _Popularity:
+        """The vector h's list is drawn from: its language group's, without hidden for seeds."""
+        mixed = self.groups.get(h.lang_group or "")
+        if mixed is None:
+            return self.for_seeds if h.seed else self.normal
+        normal, for_seeds = mixed
+        return (for_seeds or normal) if h.seed else normal
 
     def base(self, h: Host) -> np.ndarray:
         """Sorted distinct host indices of h's epoch-0 list (without h itself)."""
@@ -95,7 +115,7 @@ class PeerModel:
         if h.kind == "farm":
             others = self.farm[self.farm != h.idx]
             return np.sort(rng.choice(others, size=min(k, len(others)), replace=False))
-        pop = self.for_seeds if h.seed else self.normal
+        pop = self.popularity(h)
         if k >= pop.eligible:
             idx = np.nonzero(pop.q > 0)[0]
         elif k >= BERNOULLI_AT * pop.eligible:
@@ -103,6 +123,14 @@ class PeerModel:
         else:
             idx = pop.sample(rng, k)
         return idx[idx != h.idx]
+
+
+def _mixed(weights: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Weights rescaled so the group holds IN_GROUP of the total and the rest 1 - IN_GROUP."""
+    own, rest = weights[inside].sum(), weights[~inside].sum()
+    if own <= 0 or rest <= 0:
+        return weights
+    return np.where(inside, weights * (IN_GROUP / own), weights * ((1 - IN_GROUP) / rest))
 
 
 def variant(name: str, rng: random.Random) -> str:

@@ -7,6 +7,10 @@ Semantics (see also the sandbox contract):
   `public`. `junk_peers` are the raw strings of a flat list the crawler must reject.
 - `hops`: BFS from the seeds over discovery links of alive hosts (readable peers, clear block
   domains) and of moved hosts (their target); null = never discovered.
+- `language_group` is the planted language community of every instance (also of failing ones);
+  `languages` are the tags an alive host's answers declare, lowercased, in declared order, and
+  null where no answer of its platform declares any (`LANGUAGE_SOURCES` says where each
+  platform declares them). `block_camp` names the planted camp (crawler.sandbox.camps).
 - Hosts whose NodeInfo names no software, or that have none (crawler.sandbox.probes), are
   alive with `software` null and the family their platform API shows, flagged
   `family_from_probe`; without NodeInfo, only the counts the family's API gives are known.
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from crawler.sandbox.languages import declared
 from crawler.sandbox.model import FARM_DOMAIN, Host
 from crawler.sandbox.probes import nameless_variant, probed
 from crawler.sandbox.usage import COUNT_KEYS, MISSING, RawUsage, stored_usage
@@ -54,6 +59,15 @@ DESCRIBING = (
     "generic",
 )
 FLAT = ("mastodon", "pleroma", "pixelfed", "generic")
+LANGUAGE_SOURCES: dict[str, tuple[str, ...]] = {
+    "mastodon": ("/api/v2/instance languages", "/api/v1/instance languages"),
+    "pleroma": ("/api/v1/instance languages",),
+    "gotosocial": ("/api/v1/instance languages",),
+    "pixelfed": ("/api/v1/instance languages",),
+    "misskey": ("/api/meta langs", "NodeInfo metadata.langs"),
+    "peertube": ("/api/v1/config/about instance.languages",),
+    "hubzilla": ("/siteinfo.json language (the first only)",),
+}
 
 
 def status_of(h: Host) -> tuple[str, str | None, str | None]:
@@ -96,6 +110,9 @@ def _empty(h: Host, status: str, kind: str | None, opt_out: str | None) -> dict[
         "farm": FARM_DOMAIN if h.kind == "farm" else None,
         "failure": h.failure,
         "quirks": sorted(h.quirks),
+        "language_group": h.lang_group,
+        "languages": None,
+        "block_camp": h.camp,
     }
     return entry
 
@@ -121,6 +138,7 @@ def _alive(world: World, h: Host, entry: dict[str, object], with_peers: bool) ->
         else:
             entry["family"] = None
     entry["description"] = h.description if h.platform in DESCRIBING else None
+    entry["languages"] = published_languages(h)
     entry["peers_visibility"] = h.peers_vis
     entry["blocks_visibility"] = vis = world.blocks_visibility(h)
     if vis == "public":
@@ -131,6 +149,14 @@ def _alive(world: World, h: Host, entry: dict[str, object], with_peers: bool) ->
         entry["peers"] = sorted(names)
         if h.platform in FLAT and h.quirks & {"junk_peers", "self_in_peers"}:
             entry["junk_peers"] = world.flat_peers(h)[1]
+
+
+def published_languages(h: Host) -> list[str] | None:
+    """Lowercased tags h's answers declare (None when its platform declares none)."""
+    if h.platform not in LANGUAGE_SOURCES:
+        return None
+    tags = [t.lower() for t in declared(h)]
+    return tags[:1] if h.platform == "hubzilla" else tags
 
 
 def _readable_usage(world: World, h: Host) -> RawUsage:

@@ -14,9 +14,11 @@ import numpy as np
 import orjson
 
 from crawler.sandbox import assign, probes, quirks
-from crawler.sandbox.blocks import BlockRule, BlockTargets, base_rules
+from crawler.sandbox.blocks import BlockRule, BlockTargets, base_rules, camp_rules
+from crawler.sandbox.camps import assign_camps
 from crawler.sandbox.config import SandboxConfig
 from crawler.sandbox.history import Delta, History, apply_peers, apply_rules
+from crawler.sandbox.languages import assign_languages
 from crawler.sandbox.model import Host, build_hosts
 from crawler.sandbox.peers import (
     Decoration,
@@ -36,6 +38,7 @@ class World:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         hosts = build_hosts(config)
+        assign_languages(hosts, config.seed)
         rng = random.Random(f"{config.seed}:assign")
         pick = assign.Picker(rng, config.instances)
         self.seeds = assign.choose_seeds(hosts)
@@ -49,6 +52,8 @@ class World:
         self.anchors = np.array([h.idx for h in hosts if probes.special(h)], dtype=np.int64)
         universe = sum(1 for h in hosts if h.kind != "farm")
         self.max_peers = assign.assign_sizes(hosts, config, universe)
+        #: camp member index -> the other camp's members, all of which it blocks
+        self.camp_targets = assign_camps(hosts, config.seed)
         self.hosts = hosts
         self.by_domain = {h.domain: h for h in hosts}
         self.api_hosts = {f"api.{h.domain}": h for h in hosts if "api_host" in h.quirks}
@@ -92,6 +97,9 @@ class World:
             base = self._base_rules.get(h.idx)
             if base is None:
                 base = base_rules(self.hosts, self.targets, h, self.config.seed)
+                camp = self.camp_targets.get(h.idx)
+                if camp:
+                    base += camp_rules(self.hosts, h, camp, base, self.config.seed)
                 if h.peers_vis != "public":  # an anchor without peers lists its own by blocking
                     base += [private_rule(self.hosts[i]) for i in self.private_of.get(h.idx, ())]
                 self._base_rules[h.idx] = base

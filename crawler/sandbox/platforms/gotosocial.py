@@ -8,6 +8,7 @@ admin exposes peers; 400 for unknown filters.
 
 from __future__ import annotations
 
+from crawler.sandbox.languages import declared
 from crawler.sandbox.platforms.common import JSON, Ctx, Handler, Reply, json_reply
 
 UNAUTHORIZED = Reply(
@@ -80,7 +81,7 @@ def instance_v1(ctx: Ctx) -> Reply:
             "description": h.description,
             "version": h.version,
             "registrations": h.open_reg,
-            "languages": ["en"],
+            "languages": declared(h),
         }
     )
 

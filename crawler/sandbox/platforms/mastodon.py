@@ -9,6 +9,7 @@ Endpoints: NodeInfo 2.0, `/api/v2/instance` (404 on 3.x), `/api/v1/instance`,
 from __future__ import annotations
 
 from crawler.sandbox.assign import mastodon_nodeinfo_has_description
+from crawler.sandbox.languages import declared
 from crawler.sandbox.platforms.common import (
     JSON,
     JSON_NOT_FOUND,
@@ -90,7 +91,7 @@ def instance_v2(ctx: Ctx) -> Reply:
             "usage": {"users": {"active_month": api_count(raw.active_month)}},
             "thumbnail": {"url": f"https://{h.domain}/packs/media/images/preview.png"},
             "icon": [],
-            "languages": ["en"],
+            "languages": declared(h),
             "configuration": _configuration(ctx),
             "registrations": {
                 "enabled": h.open_reg,
@@ -124,7 +125,7 @@ def instance_v1(ctx: Ctx) -> Reply:
                 "domain_count": h.peer_count,
             },
             "thumbnail": f"https://{h.domain}/packs/media/images/preview.png",
-            "languages": ["en"],
+            "languages": declared(h),
             "registrations": h.open_reg,
             "approval_required": h.idx % 3 == 0,
             "invites_enabled": True,

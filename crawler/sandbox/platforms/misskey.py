@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import orjson
 
+from crawler.sandbox.languages import declared
 from crawler.sandbox.model import Host
 from crawler.sandbox.platforms.common import JSON, Ctx, Handler, Reply, json_reply
 
@@ -53,7 +54,7 @@ def metadata(ctx: Ctx) -> object:
         "nodeName": h.title,
         "nodeDescription": h.description,
         "maintainer": {"name": "admin", "email": f"admin@{h.domain}"},
-        "langs": ["ja", "en"],
+        "langs": declared(h),
         "tosUrl": f"https://{h.domain}/tos",
         "repositoryUrl": "https://github.com/misskey-dev/misskey",
         "feedbackUrl": "https://github.com/misskey-dev/misskey/issues/new",
@@ -82,7 +83,7 @@ def meta(ctx: Ctx) -> Reply:
             "name": h.title,
             "uri": f"https://{h.domain}",
             "description": h.description,
-            "langs": ["ja", "en"],
+            "langs": declared(h),
             "tosUrl": f"https://{h.domain}/tos",
             "repositoryUrl": "https://github.com/misskey-dev/misskey",
             "disableRegistration": not h.open_reg,

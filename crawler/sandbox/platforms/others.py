@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from crawler.sandbox.languages import declared
 from crawler.sandbox.platforms.common import JSON, Ctx, Handler, Reply, json_reply
 from crawler.sandbox.usage import api_count
 
@@ -81,7 +82,7 @@ def pixelfed_instance(ctx: Ctx) -> Reply:
                 "domain_count": h.peer_count,
             },
             "registrations": h.open_reg,
-            "languages": ["en"],
+            "languages": declared(h),
         }
     )
 
@@ -106,7 +107,7 @@ def siteinfo(ctx: Ctx) -> Reply:
             "register_policy": "REGISTER_OPEN" if h.open_reg else "REGISTER_CLOSED",
             "invitation_only": False,
             "directory_mode": "DIRECTORY_MODE_NORMAL",
-            "language": "en",
+            "language": declared(h)[0],
             "hide_in_statistics": h.opt_out == "hide_in_statistics",
             "admin": [{"name": "admin", "address": f"admin@{h.domain}"}],
             "channels_total": api_count(raw.total),

@@ -6,6 +6,7 @@ followed by this instance, odd positions follow it. No block list (unsupported).
 
 from __future__ import annotations
 
+from crawler.sandbox.languages import declared
 from crawler.sandbox.model import Host
 from crawler.sandbox.platforms.common import Ctx, Handler, Reply, json_reply
 
@@ -44,7 +45,7 @@ def about(ctx: Ctx) -> Reply:
                 "administrator": "",
                 "maintenanceLifetime": "",
                 "businessModel": "",
-                "languages": ["en"],
+                "languages": declared(h),
                 "categories": [],
             }
         }

@@ -8,6 +8,7 @@ entries. Transparency off -> `{"enabled": true}` only. Akkoma `metadata.private`
 
 from __future__ import annotations
 
+from crawler.sandbox.languages import declared
 from crawler.sandbox.platforms.common import JSON, Ctx, Handler, Reply, json_reply
 from crawler.sandbox.usage import api_count
 
@@ -115,7 +116,7 @@ def instance_v1(ctx: Ctx) -> Reply:
             },
             "registrations": h.open_reg,
             "approval_required": False,
-            "languages": ["en"],
+            "languages": declared(h),
             "max_toot_chars": 5000,
             "pleroma": {
                 "metadata": {
