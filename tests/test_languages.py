@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
+from click.testing import CliRunner
 
+from crawler.asn import import_asn
+from crawler.cli import cli
 from crawler.languages import INVALID_FLAG, normalise_tag, parse_languages
+from graph.analyze import analyze
+from graph.chart_kit import chart_rows
+from graph.charts import BY_SLUG, render_charts
+from graph.hosting_share import hosting
+from tests.small_world import build_world
 from tests.support import crawl_via, instance, rows, serve
 
 
@@ -180,3 +189,102 @@ async def test_each_platform_s_declared_languages_and_address_are_stored(tmp_pat
     assert series["miss.test"]["address"] == "2a01:4f8::1"
     kept = rows(db, "SELECT url FROM documents WHERE domain = 'tube.test'")
     assert "https://tube.test/api/v1/config/about" in {r["url"] for r in kept}
+
+
+# -- the derived tables on the hand-built world (tests/small_world.py) -------------------------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lang") / "world.db"
+    build_world(path)
+    table = path.with_name("as.tsv")
+    # 45.10.0.0/24 is AS64510; 81.2.3.4 is in no routed range (AS 0); one broken row.
+    table.write_text(
+        "45.10.0.0\t45.10.0.255\t64510\tDE\tEXAMPLE-NET\n"
+        "81.0.0.0\t81.255.255.255\t0\tNone\tNot routed\n"
+        "81.0.0.0\t81.0.0.9\n"
+    )
+    import_asn(str(path), str(table))
+    analyze(str(path))
+    return path
+
+
+def test_language_share_by_hand(world):
+    share = {(r["crawl_id"], r["language"]): r for r in rows(world, "SELECT * FROM language_share")}
+    # Crawl 3 answers: a (en, de; 120 users, 50 active), b (en; 60, 12), c (ja; 40, 10),
+    # e (en; 10, 2): 4 servers, 230 users, 74 active.
+    en = share[(3, "en")]
+    assert (en["servers"], en["users"], en["active_users"]) == (3, 190, 64)
+    assert (en["servers_share"], en["users_share"], en["active_users_share"]) == (
+        75.0,
+        82.61,
+        86.49,
+    )
+    assert (share[(3, "de")]["servers"], share[(3, "de")]["active_users"]) == (1, 50)
+    assert (3, None) not in share  # every answering server declared a language
+    # Crawl 2: a (en, de; 110, 44), c (ja; suspect counts: nothing summed), d (none; 20, 5).
+    ja = share[(2, "ja")]
+    assert (ja["servers"], ja["users"], ja["active_users"], ja["users_share"]) == (1, 0, 0, 0.0)
+    none = share[(2, None)]
+    assert (none["servers"], none["users"], none["servers_share"]) == (1, 20, 33.33)
+    assert share[(2, "de")]["active_users_share"] == round(100 * 44 / 49, 2)
+
+
+def test_hosting_share_by_hand(world):
+    share = {
+        (r["crawl_id"], r["unit"], r["key"]): r for r in rows(world, "SELECT * FROM hosting_share")
+    }
+    # Crawl 3: a and b on 45.10.0.1 (62 of 74 active), c on 45.10.0.77 (10), e on 81.2.3.4 (2).
+    shared = share[(3, "address", "45.10.0.1")]
+    assert (shared["servers"], shared["users"], shared["active_users"]) == (2, 180, 62)
+    assert (shared["rank"], shared["cumulative_active_users_share"]) == (1, 83.78)
+    prefix = share[(3, "prefix", "45.10.0.0/24")]
+    assert (prefix["servers"], prefix["active_users"], prefix["rank"]) == (3, 72, 1)
+    assert share[(3, "prefix", "81.2.3.0/24")]["cumulative_active_users_share"] == 100.0
+    network = share[(3, "network", "AS64510")]
+    assert (network["name"], network["servers"], network["active_users_share"]) == (
+        "EXAMPLE-NET", 3, 97.3,
+    )  # fmt: skip
+    unrouted = share[(3, "network", None)]
+    assert (unrouted["servers"], unrouted["rank"]) == (1, 2)
+    # Crawl 2: d answers on IPv6; its /48.
+    assert share[(2, "prefix", "2a01:4f8:1::/48")]["servers"] == 1
+    answer = hosting(sqlite3.connect(world))
+    assert (answer.unit, answer.half_count, answer.units) == ("network", 1, 2)
+    assert answer.servers_with_address == answer.servers_answering == 4
+
+
+def test_the_charts_draw_the_hand_built_world(world):
+    connection = sqlite3.connect(world)
+    languages_rows = chart_rows(connection, BY_SLUG["languages"])
+    mix = chart_rows(connection, BY_SLUG["language-platforms"])
+    networks = chart_rows(connection, BY_SLUG["hosting-networks"])
+    _date, rendered = render_charts(connection, validate=True)
+    connection.close()
+    servers = {r["language"]: r["count"] for r in languages_rows if r["measure_order"] == 1}
+    assert servers == {"en": 3, "de": 1, "ja": 1}
+    assert {(r["language"], r["family"], r["share_percent"]) for r in mix} == {
+        ("en", "mastodon", 66.67), ("en", "pleroma", 33.33), ("de", "mastodon", 100.0),
+        ("ja", "misskey", 100.0),
+    }  # fmt: skip
+    assert [(r["host"], r["in_half"]) for r in networks] == [
+        ("AS64510 EXAMPLE-NET", 1),
+        ("not in the AS table", 0),
+    ]
+    drawn = {r.chart.slug: r for r in rendered}
+    for slug in ("languages", "language-platforms", "hosting-networks"):
+        assert drawn[slug].spec is not None, drawn[slug].missing
+    assert "1 of 1 networks (AS) host half" in json.dumps(drawn["hosting-networks"].spec)
+
+
+def test_cli_answers_and_says_what_to_run(world, tmp_path):
+    result = CliRunner().invoke(cli, ["hosting", "--db", str(world), "--json"])
+    assert result.exit_code == 0 and json.loads(result.output)["half_count"] == 1
+    result = CliRunner().invoke(cli, ["languages", "--db", str(world), "--top", "1"])
+    assert result.exit_code == 0 and "en" in result.output and "2 more languages" in result.output
+    bare = tmp_path / "bare.db"
+    build_world(bare)
+    for verb in ("languages", "hosting"):
+        result = CliRunner().invoke(cli, [verb, "--db", str(bare)])
+        assert result.exit_code == 2 and "run `fediscope analyze`" in result.output
