@@ -46,8 +46,10 @@ PARTITIONED = {
 #: Never exported: raw answers (large, and fetched from servers that did not publish them as data),
 #: views that only restate exported tables with names (the peer graph twice over: 23M rows at
 #: full scale), instance_intervals (exported expanded, as instance_stats) and peer_intervals
-#: (written apart).
+#: (written apart), and the imported IP-to-AS table (third-party reference data, hundreds of
+#: thousands of ranges, available from its source; hosting_share carries what was found with it).
 LEFT_OUT = {
+    "asn_ranges",
     "document_log",
     "document_bodies",
     "instance_intervals",

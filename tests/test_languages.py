@@ -23,6 +23,7 @@ from crawler.languages import INVALID_FLAG, normalise_tag, parse_languages
 from graph.analyze import analyze
 from graph.chart_kit import chart_rows
 from graph.charts import BY_SLUG, render_charts
+from graph.dataset import export_dataset
 from graph.hosting_share import hosting
 from tests.small_world import build_world
 from tests.support import crawl_via, instance, rows, serve
@@ -288,3 +289,20 @@ def test_cli_answers_and_says_what_to_run(world, tmp_path):
     for verb in ("languages", "hosting"):
         result = CliRunner().invoke(cli, [verb, "--db", str(bare)])
         assert result.exit_code == 2 and "run `fediscope analyze`" in result.output
+
+
+def test_the_dataset_exports_the_new_tables_but_not_the_as_table(world, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    export_dataset(str(world), str(tmp_path / "ds"))
+    for table in ("language_share", "hosting_share"):
+        exported = pq.read_table(tmp_path / "ds" / f"{table}.parquet").to_pylist()
+        assert exported == rows(world, f"SELECT * FROM {table}"), table
+    assert not (tmp_path / "ds" / "asn_ranges.parquet").exists()
+    series = pq.read_table(tmp_path / "ds" / "instance_stats" / "crawl_id=3").to_pylist()
+    by_domain = {r["domain"]: r for r in series}
+    assert (by_domain["a.test"]["languages"], by_domain["a.test"]["address"]) == (
+        '["en","de"]', "45.10.0.1",
+    )  # fmt: skip
+    package = json.loads((tmp_path / "ds" / "datapackage.json").read_text())
+    described = {r["name"]: r for r in package["resources"]}
+    assert "only a proxy" in described["language_share"]["description"]
