@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from crawler.asn import import_asn
 from crawler.cli import cli
 from crawler.languages import INVALID_FLAG, normalise_tag, parse_languages
+from crawler.store.schema import SCHEMA_VERSION, open_database
 from graph.analyze import analyze
 from graph.chart_kit import chart_rows
 from graph.charts import BY_SLUG, render_charts
@@ -306,3 +307,32 @@ def test_the_dataset_exports_the_new_tables_but_not_the_as_table(world, tmp_path
     package = json.loads((tmp_path / "ds" / "datapackage.json").read_text())
     described = {r["name"]: r for r in package["resources"]}
     assert "only a proxy" in described["language_share"]["description"]
+
+
+def test_a_schema_2_database_is_migrated_without_loss(tmp_path):
+    path = tmp_path / "old.db"
+    open_database(str(path)).conn.close()
+    old = sqlite3.connect(path)  # back to schema 2: no languages or address anywhere
+    old.executescript(
+        "DROP VIEW instance_stats; ALTER TABLE instances DROP COLUMN languages; "
+        "ALTER TABLE instances DROP COLUMN address; "
+        "ALTER TABLE instance_intervals DROP COLUMN languages; "
+        "ALTER TABLE instance_intervals DROP COLUMN address; "
+        "INSERT INTO crawls (id, started_at, status) "
+        "VALUES (1, '2026-01-05T10:00:00Z', 'finished');"
+        "INSERT INTO instance_intervals (domain, first_crawl, last_crawl, status, users_total) "
+        "VALUES ('a.test', 1, 1, 'alive', 7); PRAGMA user_version = 2;"
+    )
+    old.close()
+    db = open_database(str(path))
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.execute(
+        "INSERT INTO instance_stats (domain, crawl_id, observed_at, status, languages, address) "
+        "VALUES ('b.test', 1, '2026-01-05T10:30:00Z', 'alive', '[\"fr\"]', '45.1.1.1')"
+    )
+    kept = db.execute("SELECT domain, users_total, languages, address FROM instance_stats")
+    assert sorted(kept.fetchall()) == [
+        ("a.test", 7, None, None),
+        ("b.test", None, '["fr"]', "45.1.1.1"),
+    ]
+    db.conn.close()

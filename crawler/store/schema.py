@@ -361,9 +361,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 
 
 def migrate_to_4(db: sqlite_utils.Database) -> None:
-    """Schema 4: `languages` and `address` joined the time series. The columns were added
-    above like any new column; the writable view's triggers name every column, so the old
-    ones are dropped to be created again with the new columns."""
+    """Schema 4: `languages` and `address` joined instances and the time series.
+
+    The columns are added like any new column and the instance_stats view is replaced; its
+    INSTEAD OF triggers name every column, so they are dropped here to be created again with
+    the new ones (replacing the view drops them too, but only when its SQL changed)."""
     for trigger in ("instance_stats_insert", "instance_stats_delete"):
         db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
 
