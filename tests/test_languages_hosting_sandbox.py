@@ -39,7 +39,7 @@ BIG, SMALL = "23.227.38.1", "104.16.0.5"
 AS_OF = (
     (ipaddress.ip_network("23.227.38.0/24"), "AS64500", "EXAMPLE-SHARED-HOSTING"),
     (ipaddress.ip_network("104.16.0.0/12"), "AS64501", "EXAMPLE-CDN"),
-    (ipaddress.ip_network("45.0.0.0/25"), "AS64502", "EXAMPLE-VPS"),
+    (ipaddress.ip_network("45.0.0.0/9"), "AS64502", "EXAMPLE-VPS"),
 )
 FIXTURE_BROKEN_ROWS = 5
 
