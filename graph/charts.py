@@ -842,8 +842,8 @@ def language_hosting_charts() -> tuple[Chart, ...]:
                 "Highlighted: the fewest that hold half."
             ),
             method=(
-                "the address each server was reached at, the imported iptoasn table; active "
-                "users from NodeInfo."
+                "the address each server was reached at (and an imported iptoasn IP-to-AS "
+                "table, when there is one); active users from NodeInfo."
             ),
             sql=NETWORKS_SQL,
             needs=("hosting_share",),
