@@ -11,12 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Hashable, Iterable
+from typing import TypeVar
 
 from crawler.domains import DomainPolicy
 from crawler.observation import BlockRule
 
 _DIGEST = re.compile(r"[0-9a-fA-F]{64}")
-SEVERITIES = ("suspend", "silence", "reject_media", "reject_reports", "quarantine", "other")
+
+#: Normalised severities, strongest first: a server with several rules on one domain counts
+#: once, at its strongest severity (who-blocks, profiles, the block graph, the map).
+SEVERITY_ORDER = ("suspend", "silence", "quarantine", "reject_media", "reject_reports", "other")
+#: Families whose domain blocks also apply to every subdomain of the blocked domain.
+SUBDOMAIN_BLOCKING_FAMILIES = frozenset({"mastodon", "gotosocial"})
+#: How a rule can cover a domain, most certain first (the strongest match per rule word wins).
+MATCH_ORDER = ("exact", "digest", "wildcard", "suffix", "parent", "candidate")
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 #: Raw word -> normalised severity, for words that mean the same on every platform.
 _COMMON = {
@@ -146,3 +158,54 @@ def mask_matches(pattern: str, domain: str) -> bool:
 def covers(rule_domain: str, domain: str) -> bool:
     """Whether a rule on `rule_domain` also covers `domain` as one of its subdomains."""
     return domain.endswith("." + rule_domain)
+
+
+def severity_rank(severity: str | None) -> int:
+    """Position in SEVERITY_ORDER (0 = strongest); unknown words rank after every known one."""
+    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
+
+
+def match_rank(match: str | None) -> int:
+    """Position in MATCH_ORDER (0 = most certain); no match ranks last."""
+    return MATCH_ORDER.index(match) if match in MATCH_ORDER else len(MATCH_ORDER)
+
+
+def strongest_by(
+    items: Iterable[T], key: Callable[[T], K], severity: Callable[[T], str]
+) -> dict[K, T]:
+    """Each key (a blocker, a blocker and blocked pair) once, at its strongest severity; the
+    first item seen wins a tie."""
+    strongest: dict[K, T] = {}
+    for item in items:
+        current = strongest.get(key(item))
+        if current is None or severity_rank(severity(item)) < severity_rank(severity(current)):
+            strongest[key(item)] = item
+    return strongest
+
+
+def match_rule(
+    domain: str,
+    digest: str,
+    family: str | None,
+    blocked: str | None,
+    pattern: str,
+    rule_digest: str | None,
+    kind: str,
+) -> str | None:
+    """How one rule covers `domain` (exact, digest, wildcard, suffix, parent, candidate), or None.
+
+    The one block-matching rule: `fediscope who-blocks`, the pages, and, as the `block_match()`
+    SQL function, the who_blocks, reach and block_changes canned queries all decide with it."""
+    if blocked == domain:
+        return "exact"
+    if rule_digest is not None:
+        # A digest is proof either way: a masked name with another digest is another domain.
+        return "digest" if rule_digest == digest else None
+    if kind in ("wildcard", "suffix"):
+        base = wildcard_base(pattern)
+        return kind if base and (domain == base or covers(base, domain)) else None
+    if blocked and covers(blocked, domain) and family in SUBDOMAIN_BLOCKING_FAMILIES:
+        return "parent"
+    if kind == "masked" and mask_matches(pattern, domain):
+        return "candidate"
+    return None

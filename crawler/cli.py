@@ -32,15 +32,50 @@ def _fail(message: str) -> None:
 
 
 def existing_database(path: str) -> str:
-    """The path of an existing SQLite database, or a CLIError."""
+    """The path of an existing SQLite database this fediscope can read, or a CLIError."""
     from crawler.store.schema import is_fediscope_database
 
     file = Path(path)
+    if file.is_dir():
+        _fail(
+            f"{path} is a folder: pass the database file itself, e.g. --db {file / 'fediverse.db'}"
+        )
     if not file.is_file():
         _fail(f"database {path} does not exist (run `fediscope crawl --db {path}` first)")
     if not is_fediscope_database(path):
         _fail(f"{path} is not a SQLite database")
+    _refuse_newer(path)
+    _upgrade_older(path)
     return path
+
+
+def _upgrade_older(path: str) -> None:
+    """Bring a database from an older fediscope to this schema (renames, no rebuild), or a
+    CLIError saying how when it cannot be written."""
+    from crawler.store.schema import SCHEMA_VERSION, open_database, schema_version
+
+    version = schema_version(path)
+    if not 0 < version < SCHEMA_VERSION:
+        return
+    try:
+        open_database(path).close()
+    except sqlite3.Error as exc:
+        _fail(
+            f"{path} is from an older fediscope (schema {version}) and could not be upgraded "
+            f"to schema {SCHEMA_VERSION} ({exc}): give fediscope write access to it and its folder"
+        )
+
+
+def _refuse_newer(path: str) -> None:
+    """A CLIError when the database was written by a newer fediscope than this one."""
+    from crawler.store.schema import SCHEMA_VERSION, schema_version
+
+    version = schema_version(path)
+    if version > SCHEMA_VERSION:
+        _fail(
+            f"{path} was written by a newer fediscope (schema {version}, this one knows up to "
+            f"{SCHEMA_VERSION}): upgrade fediscope (pip install -U fediscope)"
+        )
 
 
 def writable_database(path: str) -> str:
@@ -48,8 +83,14 @@ def writable_database(path: str) -> str:
     from crawler.store.schema import is_fediscope_database
 
     file = Path(path)
+    if file.is_dir():
+        _fail(
+            f"{path} is a folder: pass the database file itself, e.g. --db {file / 'fediverse.db'}"
+        )
     if file.exists() and not is_fediscope_database(path):
         _fail(f"{path} is not a SQLite database")
+    if file.exists():
+        _refuse_newer(path)
     if not file.exists():
         if path == DEFAULT_DB:
             file.parent.mkdir(parents=True, exist_ok=True)
@@ -281,9 +322,13 @@ def analyze(db: str) -> None:
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(min=0, max=65535))
 def serve(db: str, host: str, port: int) -> None:
     """Serve the database with Datasette (metadata, charts and canned queries from data/)."""
+    from crawler.serve import PortInUse
     from crawler.serve import serve as run_serve
 
-    run_serve(existing_database(db), host=host, port=port)
+    try:
+        run_serve(existing_database(db), host=host, port=port)
+    except PortInUse as exc:
+        _fail(f"{exc}: stop the program using it or pick another with --port")
 
 
 @cli.command("who-blocks")
@@ -292,14 +337,16 @@ def serve(db: str, host: str, port: int) -> None:
 @json_option
 def who_blocks(domain: str, db: str, as_json: bool) -> None:
     """Every instance that blocks DOMAIN, with severity, reason and the coverage behind it."""
-    from crawler.who_blocks import InvalidQuery, format_answer
-    from crawler.who_blocks import who_blocks as run_who_blocks
+    from observatory.who_blocks import InvalidQuery, answer, format_answer
 
+    connection = _read_only(existing_database(db))
     try:
-        answer = run_who_blocks(existing_database(db), domain)
+        result = answer(connection, domain)
     except InvalidQuery as exc:
         _fail(str(exc))
-    _echo_answer(answer, as_json, format_answer)
+    finally:
+        connection.close()
+    _echo_answer(result, as_json, format_answer)
 
 
 @cli.command()
@@ -309,14 +356,17 @@ def who_blocks(domain: str, db: str, as_json: bool) -> None:
 def reach(domain: str, db: str, as_json: bool) -> None:
     """Who can see DOMAIN's posts: servers that federate with it, by platform, next to those
     that suspend it, and what cannot be known."""
-    from crawler.who_blocks import InvalidQuery
-    from graph.server_reach import format_answer
-    from graph.server_reach import reach as run_reach
+    from observatory.reach import format_answer
+    from observatory.reach import reach as run_reach
+    from observatory.who_blocks import InvalidQuery
 
+    connection = _read_only(existing_database(db))
     try:
-        answer = run_reach(existing_database(db), domain)
+        answer = run_reach(connection, domain)
     except InvalidQuery as exc:
         _fail(str(exc))
+    finally:
+        connection.close()
     _echo_answer(answer, as_json, format_answer)
 
 
@@ -325,8 +375,8 @@ def reach(domain: str, db: str, as_json: bool) -> None:
 @json_option
 def summary(db: str, as_json: bool) -> None:
     """The database at a glance: crawl date, servers, users, platforms, block-list coverage."""
-    from graph.summary import format_summary
-    from graph.summary import summary as run_summary
+    from observatory.summary import format_summary
+    from observatory.summary import summary as run_summary
 
     connection = _read_only(existing_database(db))
     try:
@@ -342,9 +392,9 @@ def summary(db: str, as_json: bool) -> None:
 @json_option
 def profile(domain: str, db: str, as_json: bool) -> None:
     """One server: status, software, users per crawl, peers, blocks, raw answers."""
-    from crawler.who_blocks import InvalidQuery
-    from graph.profile import format_profile
-    from graph.profile import profile as run_profile
+    from observatory.profile import format_profile
+    from observatory.profile import profile as run_profile
+    from observatory.who_blocks import InvalidQuery
 
     connection = _read_only(existing_database(db))
     try:
@@ -404,7 +454,13 @@ def sandbox(
 def demo(instances: int, seed: int, db: str, port: int, no_serve: bool, crawls: int) -> None:
     """Sandbox + crawl + analyze + serve, all on loopback, in one command."""
     from crawler.demo import demo as run_demo
+    from crawler.serve import PortInUse, check_port
 
+    if not no_serve:
+        try:
+            check_port("127.0.0.1", port)
+        except PortInUse as exc:
+            _fail(f"{exc}: stop the program using it, pick another with --port, or use --no-serve")
     run_demo(instances=instances, seed=seed, db=db, port=port, serve=not no_serve, crawls=crawls)
 
 
@@ -422,8 +478,8 @@ def demo(instances: int, seed: int, db: str, port: int, no_serve: bool, crawls: 
 )
 def export(db: str, fmt: str, out: str, crawl: int | None) -> None:
     """Export tables and graphs; Parquet is a dataset that grows crawl by crawl."""
-    from graph.export import ExportError
-    from graph.export import export as run_export
+    from observatory.export import ExportError
+    from observatory.export import export as run_export
 
     try:
         lines = run_export(existing_database(db), fmt, out, crawl)
@@ -437,7 +493,7 @@ def export(db: str, fmt: str, out: str, crawl: int | None) -> None:
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
 def verify_dataset(directory: str) -> None:
     """Re-check a Parquet dataset's files against the SHA-256 sums in its manifest."""
-    from graph.manifest import verify_dataset as run_verify
+    from observatory.manifest import verify_dataset as run_verify
 
     check = run_verify(directory)
     if not check.ok:
@@ -453,7 +509,7 @@ def verify_dataset(directory: str) -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 def charts(db: str, out: str) -> None:
     """Write every /platforms chart as SVG and PNG, its data as CSV, and SOURCES.md."""
-    from graph.chart_export import charts as run_charts
+    from observatory.chart_export import charts as run_charts
 
     for file in run_charts(existing_database(db), out):
         click.echo(file)
@@ -511,8 +567,8 @@ def languages(db: str, as_json: bool, top: int) -> None:
 
     The latest analysed crawl; a server declaring several languages counts for each."""
     from graph.derived import NotAnalysed
-    from graph.language_share import format_languages
-    from graph.language_share import languages as run_languages
+    from observatory.languages import format_languages
+    from observatory.languages import languages as run_languages
 
     connection = _read_only(existing_database(db))
     try:
@@ -541,8 +597,8 @@ def hosting(db: str, as_json: bool, by: str | None, top: int) -> None:
 
     The latest analysed crawl, by address, /24 or /48 prefix, or AS network."""
     from graph.derived import NotAnalysed
-    from graph.hosting_share import format_hosting
-    from graph.hosting_share import hosting as run_hosting
+    from observatory.hosting import format_hosting
+    from observatory.hosting import hosting as run_hosting
 
     connection = _read_only(existing_database(db))
     try:

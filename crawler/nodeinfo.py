@@ -1,6 +1,6 @@
 """NodeInfo: discovery documents and NodeInfo documents, parsed leniently (pure functions).
 
-Real servers break the schema in many ways (protocols.md §1.6): `links` as an object, extra
+Real servers break the schema in many ways: `links` as an object, extra
 rels, `.json` suffixes, counts as strings or null, `metadata: []`, `openRegistrations: "FALSE"`,
 `localPosts` as an object, missing `services`/`metadata`, mixed-case names. Values that cannot be
 trusted become None with a quality flag (see `lenient.py`).

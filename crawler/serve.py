@@ -1,66 +1,28 @@
-"""`fediscope serve`: Datasette over a fediscope database, configured from data/.
+"""`fediscope serve`: Datasette over a fediscope database, with the observatory's settings.
 
-data/ is a Datasette configuration directory (metadata.yml, settings.json, plugins/, templates/,
-static/), so `datasette data/` serves the databases kept there directly. This command serves any
-database file with the same configuration, naming it after the file.
+The pages, templates, static files, metadata and canned queries come from the installed
+Datasette plugin (observatory.plugin, registered through the `datasette` entry point), so this
+command needs no checkout; it adds the settings of observatory/plugin/settings.json (the same
+as data/settings.json, which `datasette data/` reads).
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
+import socket
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-TEMPLATE_DATABASE = "fediverse"
+from observatory.plugin.config import settings
 
 
-def data_dir() -> Path:
-    """The configuration directory: ./data when it has metadata.yml, else the repository's."""
-    here = Path.cwd() / "data"
-    if (here / "metadata.yml").is_file():
-        return here
-    return Path(__file__).resolve().parent.parent / "data"
+class PortInUse(OSError):
+    """Another program already listens on the address `serve` was asked for."""
 
 
-def metadata_for(database_name: str, directory: Path | None = None) -> dict[str, Any]:
-    """metadata.yml with the database entry available under `database_name`."""
-    directory = directory or data_dir()
-    metadata = yaml.safe_load((directory / "metadata.yml").read_text(encoding="utf-8"))
-    databases = metadata.setdefault("databases", {})
-    if database_name not in databases and TEMPLATE_DATABASE in databases:
-        databases[database_name] = databases[TEMPLATE_DATABASE]
-    return metadata
-
-
-def settings(directory: Path | None = None) -> dict[str, Any]:
-    directory = directory or data_dir()
-    path = directory / "settings.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
-def datasette_arguments(db_path: str, host: str, port: int, metadata_file: str) -> list[str]:
+def datasette_arguments(db_path: str, host: str, port: int) -> list[str]:
     """The `datasette serve` command line for a database."""
-    directory = data_dir()
-    arguments = [
-        "serve",
-        db_path,
-        "--metadata",
-        metadata_file,
-        "--plugins-dir",
-        str(directory / "plugins"),
-        "--template-dir",
-        str(directory / "templates"),
-        "--static",
-        f"static:{directory / 'static'}",
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
-    for name, value in settings(directory).items():
+    arguments = ["serve", db_path, "--host", host, "--port", str(port)]
+    for name, value in settings().items():
         arguments += [
             "--setting",
             name,
@@ -69,21 +31,28 @@ def datasette_arguments(db_path: str, host: str, port: int, metadata_file: str) 
     return arguments
 
 
+def check_port(host: str, port: int) -> None:
+    """Raise PortInUse when (host, port) cannot be listened on (port 0 picks a free one)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(f"port {port} on {host} is in use ({exc.strerror})") from exc
+
+
 def serve(db_path: str, host: str = "127.0.0.1", port: int = 8001) -> None:
     """Run Datasette until interrupted."""
     from datasette.cli import cli as datasette_cli
 
+    check_port(host, port)
     name = Path(db_path).stem
-    with tempfile.TemporaryDirectory() as scratch:
-        metadata_file = Path(scratch) / "metadata.json"
-        metadata_file.write_text(json.dumps(metadata_for(name)), encoding="utf-8")
-        print(
-            f"serving {db_path}: open http://{host}:{port}/ for the home page, "
-            f"http://{host}:{port}/{name} for its tables and SQL (Ctrl-C to stop)",
-            flush=True,
-        )
-        datasette_cli.main(
-            datasette_arguments(db_path, host, port, str(metadata_file)),
-            prog_name="datasette",
-            standalone_mode=False,
-        )
+    print(
+        f"serving {db_path}: open http://{host}:{port}/ for the home page, "
+        f"http://{host}:{port}/{name} for its tables and SQL (Ctrl-C to stop)",
+        flush=True,
+    )
+    datasette_cli.main(
+        datasette_arguments(db_path, host, port),
+        prog_name="datasette",
+        standalone_mode=False,
+    )

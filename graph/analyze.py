@@ -26,12 +26,12 @@ from graph.concentration import build_concentration
 from graph.edges import current_peer_edges
 from graph.federation import build_federation
 from graph.history import build_history
+from graph.hops import build_hops
 from graph.hosting_share import build_hosting_share
 from graph.language_share import build_language_share
 from graph.map_layout import build_map_layout
 from graph.peers import build_peer_metrics
 from graph.platforms import build_platform_share
-from graph.reach import build_hops
 from graph.versions import build_version_share
 
 

@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from crawler.blocks import covers, wildcard_base
+from crawler.blocks import SUBDOMAIN_BLOCKING_FAMILIES, covers, severity_rank, wildcard_base
 from graph.blocked_reach import build_blocked_reach
 
-SUBDOMAIN_BLOCKING_FAMILIES = ("mastodon", "gotosocial")
 PUBLIC_MATCHES = ("exact", "wildcard", "suffix", "parent")
 
 
@@ -225,18 +224,13 @@ def _mutual_pairs(pairs: list[tuple[str, str, str, str, str]]) -> list[tuple[str
     graph = nx.DiGraph()
     for blocker, blocked, severity, _raw, _how in pairs:
         strongest = graph.get_edge_data(blocker, blocked, {}).get("severity")
-        if strongest is None or _strength(severity) < _strength(strongest):
+        if strongest is None or severity_rank(severity) < severity_rank(strongest):
             graph.add_edge(blocker, blocked, severity=severity)
     result = []
     for a, b in graph.edges():
         if a < b and graph.has_edge(b, a):
             result.append((a, b, graph[a][b]["severity"], graph[b][a]["severity"]))
     return sorted(result)
-
-
-def _strength(severity: str) -> int:
-    order = ("suspend", "silence", "quarantine", "reject_media", "reject_reports", "other")
-    return order.index(severity) if severity in order else len(order)
 
 
 def _build_by_platform(connection: sqlite3.Connection) -> None:

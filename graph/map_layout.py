@@ -18,14 +18,14 @@ import sqlite3
 import numpy as np
 from scipy import sparse
 
-from graph.chart_kit import FAMILY_COLOURS
+from crawler.blocks import strongest_by
+from observatory.palette import FAMILY_COLOURS
 
 MAP_NODES = 1000
 SEED = 20240601
 ITERATIONS = 60
 EXTENT = 1000.0
 GRAVITY = 0.3
-SEVERITY_ORDER = ("suspend", "silence", "quarantine", "reject_media", "reject_reports", "other")
 
 
 def map_domains(connection: sqlite3.Connection, limit: int = MAP_NODES) -> list[tuple]:
@@ -162,15 +162,15 @@ def _suspend_pairs(
     connection: sqlite3.Connection, position: dict[str, int]
 ) -> tuple[list[tuple[int, int]], list[tuple[str, str, str]]]:
     """Public block edges among the map's servers: suspended index pairs, strongest per pair."""
-    strongest: dict[tuple[str, str], str] = {}
-    for blocker, blocked, severity in connection.execute(
-        "SELECT blocker, blocked, severity FROM block_edges"
-    ):
-        if blocker not in position or blocked not in position:
-            continue
-        known = strongest.get((blocker, blocked))
-        if known is None or _rank(severity) < _rank(known):
-            strongest[(blocker, blocked)] = severity
+    among = (
+        row
+        for row in connection.execute("SELECT blocker, blocked, severity FROM block_edges")
+        if row[0] in position and row[1] in position
+    )
+    strongest = {
+        pair: row[2]
+        for pair, row in strongest_by(among, lambda r: (r[0], r[1]), lambda r: r[2]).items()
+    }
     suspended = [
         (position[a], position[b])
         for (a, b), severity in strongest.items()
@@ -178,10 +178,6 @@ def _suspend_pairs(
     ]
     edges = sorted((a, b, severity) for (a, b), severity in strongest.items())
     return suspended, edges
-
-
-def _rank(severity: str) -> int:
-    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
 
 
 def _has_table(connection: sqlite3.Connection, name: str) -> bool:

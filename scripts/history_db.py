@@ -1,6 +1,6 @@
 """Build a benchmark database with a history: crawl the sandbox once per epoch.
 
-    .venv/bin/python scripts/history_db.py --out /work/bench/fullscale.db            # full scale
+    .venv/bin/python scripts/history_db.py --out bench/fullscale.db                  # full scale
     .venv/bin/python scripts/history_db.py --quick --crawls 3 --out /tmp/hist.db      # ~2,000
 
 The analysis of change over time, the dataset export and the pages are benchmarked on a

@@ -51,7 +51,7 @@ TARGETS: dict[str, Target] = {
         ("tests/test_block_patterns.py", "tests/test_block_views.py", "tests/test_who_blocks.py"),
     ),
     "who_blocks": Target(
-        ("crawler/who_blocks.py",),
+        ("observatory/who_blocks.py",),
         ("tests/test_block_views.py", "tests/test_who_blocks.py"),
     ),
     "graph": Target(

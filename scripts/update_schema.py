@@ -16,7 +16,7 @@ import yaml
 from generated_file import write_or_check
 
 from crawler.store.schema import TABLES, VIEWS
-from graph.dataset import LEFT_OUT, PARTITIONED
+from observatory.dataset import LEFT_OUT, PARTITIONED
 
 REPO = Path(__file__).resolve().parent.parent
 METADATA = REPO / "data" / "metadata.yml"

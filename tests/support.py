@@ -21,6 +21,9 @@ from crawler.engine import CrawlSettings, CrawlSummary, crawl_async
 
 #: The data-quality flags the sandbox truth models (the count and boolean rules of its
 #: contract); fediscope adds provenance flags of its own that the truth does not know.
+#: The repository checkout the tests run from.
+REPO = Path(__file__).resolve().parent.parent
+
 CONTRACT_FLAGS = frozenset(
     {
         "count_from_string",
@@ -84,20 +87,12 @@ def peers_of(db: Path, domain: str) -> set[str]:
 
 
 async def datasette_for(db: Path) -> Any:
-    """A started Datasette serving `db` configured from data/ as `crawler.serve` runs it."""
+    """A started Datasette serving `db` with the installed plugin, as `fediscope serve` runs it."""
     from datasette.app import Datasette
 
-    from crawler.serve import data_dir, metadata_for, settings
+    from observatory.plugin.config import settings
 
-    directory = data_dir()
-    ds = Datasette(
-        [str(db)],
-        metadata=metadata_for(db.stem, directory),
-        plugins_dir=str(directory / "plugins"),
-        template_dir=str(directory / "templates"),
-        static_mounts=[("static", str(directory / "static"))],
-        settings=settings(directory),
-    )
+    ds = Datasette([str(db)], settings=settings())
     await ds.invoke_startup()
     return ds
 

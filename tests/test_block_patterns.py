@@ -1,6 +1,6 @@
 """Block rules (crawler/blocks.py): severities, pattern kinds, obfuscation and digests.
 
-Quirks come from protocols.md §3 and real payloads / oliphant block lists; fixtures are inline.
+Quirks come from the platforms' sources, real payloads / oliphant block lists; fixtures are inline.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from crawler.domains import REAL_NETWORK, SANDBOX
 
 
 def mastodon_public_domain(domain: str) -> str:
-    """Mastodon's `DomainBlock#public_domain` obfuscation, re-implemented from protocols.md §3.1.
+    """Mastodon's `DomainBlock#public_domain` obfuscation, re-implemented from Mastodon's source.
 
     `visible_ratio = length / 4` (integer division); a character at index `i` with
     `i > visible_ratio && i < length - visible_ratio && chr != '.'` becomes `*`.
@@ -36,7 +36,7 @@ def mastodon_public_domain(domain: str) -> str:
     )
 
 
-# --- Mastodon obfuscation and digest (protocols.md §3.1) -------------------------------------
+# --- Mastodon obfuscation and digest -------------------------------------
 
 DAJIAWEIBO_DIGEST = "3752f63a7079d60c2de5dceb8bd7608e86a15544eb78a494a482041c3684b37f"
 
@@ -51,7 +51,7 @@ def test_mask_matches_accepts_the_real_domain_of_a_mastodon_mask():
 
 
 def test_digest_of_equals_the_documented_mastodon_digest():
-    # protocols.md §3.1: sha256("dajiaweibo.com") equals the docs example digest (verified).
+    # sha256("dajiaweibo.com") equals the docs example digest (verified).
     assert digest_of("dajiaweibo.com") == DAJIAWEIBO_DIGEST
 
 
@@ -71,7 +71,7 @@ def test_digest_of_equals_published_digests_of_clear_blocks(domain, digest):
 
 
 def test_digest_of_an_a_label_is_the_digest_of_its_ascii_form():
-    # Mastodon digests the normalised (punycode) domain (protocols.md §3.1).
+    # Mastodon digests the normalised (punycode) domain.
     name = "xn--mnchen-3ya.social"
     assert digest_of(name) == hashlib.sha256(name.encode("ascii")).hexdigest()
 
@@ -89,7 +89,7 @@ def test_digest_of_an_a_label_is_the_digest_of_its_ascii_form():
     ],
 )
 def test_every_mastodon_mask_matches_its_own_domain(domain):
-    # The property the matcher relies on: same length, dots kept (protocols.md §3.6).
+    # The property the matcher relies on: same length, dots kept.
     assert mask_matches(mastodon_public_domain(domain), domain)
 
 
@@ -117,22 +117,22 @@ def test_mask_matches_ignores_the_case_of_the_pattern():
     assert mask_matches("DAJI******.COM", "dajiaweibo.com")
 
 
-# --- Pleroma / Akkoma / Friendica obfuscation (protocols.md §3.3, §3.5) ----------------------
+# --- Pleroma / Akkoma / Friendica obfuscation ----------------------
 
 
 def test_pleroma_obfuscation_remote_instance():
-    # protocols.md §3.3 (Akkoma simple_policy_test.exs): `remote.instance` -> `rem***.*****nce`.
+    # Akkoma simple_policy_test.exs: `remote.instance` -> `rem***.*****nce`.
     assert mask_matches("rem***.*****nce", "remote.instance")
     assert not mask_matches("rem***.*****nce", "remote.instances")
 
 
 def test_pleroma_obfuscation_short_name():
-    # protocols.md §3.3: `a.b` -> `*.b`.
+    # `a.b` -> `*.b`.
     assert mask_matches("*.b", "a.b")
 
 
 def test_question_mark_mask_friendica():
-    # protocols.md §3.5: Friendica entries may be obfuscated with `*` or `?`.
+    # Friendica entries may be obfuscated with `*` or `?`.
     assert mask_matches("exa?ple.com", "example.com")
     assert classify_pattern(REAL_NETWORK, "exa?ple.com") == ("masked", None)
 
@@ -145,7 +145,7 @@ def test_obfuscated_patterns_are_masked(pattern):
     assert classify_pattern(REAL_NETWORK, pattern) == ("masked", None)
 
 
-# --- wildcards and suffix rules (protocols.md §3.3, §4.6; oliphant `.cf`, `cf`) ---------------
+# --- wildcards and suffix rules (oliphant `.cf`, `cf`) ---------------
 
 
 def test_wildcard_rule_10minutepleroma():
@@ -180,7 +180,7 @@ def test_wildcard_of_a_sandbox_name_only_in_the_sandbox():
 )
 def test_public_suffix_rules_are_suffix_kind(pattern):
     # `.cf`, `.tk` and bare `cf` are first rows of real oliphant CSVs (indiepocalypse.social,
-    # rage.love, _unified_tier3); `ngrok.io` is in FBA's blacklist (protocols.md §4.6).
+    # rage.love, _unified_tier3); `ngrok.io` is in FBA's blacklist.
     assert classify_pattern(REAL_NETWORK, pattern) == ("suffix", None)
 
 
@@ -233,17 +233,17 @@ def test_invalid_patterns(pattern):
     assert classify_pattern(REAL_NETWORK, pattern) == ("invalid", None)
 
 
-# --- severities (protocols.md §3.1, §3.3, §3.4, §3.5) ----------------------------------------
+# --- severities ----------------------------------------
 
 
 def test_misskey_suspended_is_not_a_block():
-    # protocols.md §3.4: Misskey `isSuspended` = delivery stopped; FBA's suspended -> followers_only
+    # Misskey `isSuspended` = delivery stopped; FBA's suspended -> followers_only
     # was "a misreading".
     assert normalise_severity("misskey", "suspended") == "other"
 
 
 def test_gotosocial_suspended_is_a_block():
-    # protocols.md §2.3/§3.5: GoToSocial `suspended_at` marks a domain block.
+    # GoToSocial `suspended_at` marks a domain block.
     assert normalise_severity("gotosocial", "suspended") == "suspend"
 
 
@@ -265,7 +265,7 @@ def test_suspended_of_an_unknown_platform_is_not_guessed():
     ],
 )
 def test_mastodon_severities(word, severity):
-    # protocols.md §3.1: `silence`/`suspend` (and `limit` as the 4.x UI word).
+    # `silence`/`suspend` (and `limit` as the 4.x UI word).
     assert normalise_severity("mastodon", word) == severity
 
 
@@ -286,13 +286,13 @@ def test_mastodon_severities(word, severity):
     ],
 )
 def test_pleroma_mrf_simple_actions(action, severity):
-    # protocols.md §3.3: the `mrf_simple` actions; FBA mapping reject ~ suspend,
+    # the `mrf_simple` actions; FBA mapping reject ~ suspend,
     # followers_only / federated_timeline_removal ~ silence, media_removal ~ reject media.
     assert normalise_severity("pleroma", action) == severity
 
 
 def test_pleroma_accept_is_not_a_restriction():
-    # protocols.md §3.3: `accept` is an allow-list key of mrf_simple.
+    # `accept` is an allow-list key of mrf_simple.
     assert "accept" in NON_BLOCK_ACTIONS
 
 
@@ -305,7 +305,7 @@ def test_pleroma_accept_is_not_a_restriction():
     ],
 )
 def test_misskey_and_lemmy_words(family, word, severity):
-    # protocols.md §3.4 (Misskey isBlocked / isSilenced) and §3.5 (Lemmy `blocked`).
+    # Misskey isBlocked / isSilenced and Lemmy `blocked`.
     assert normalise_severity(family, word) == severity
 
 
@@ -383,7 +383,7 @@ def test_make_rule_drops_malformed_digests(digest):
     ],
 )
 def test_make_rule_drops_digests_that_are_not_64_hex_digits(digest):
-    # protocols.md §3.1: the digest is `Digest::SHA256.hexdigest(domain)`, 64 hex digits.
+    # the digest is `Digest::SHA256.hexdigest(domain)`, 64 hex digits.
     rule = make_rule(REAL_NETWORK, "mastodon", "x.com", "suspend", None, digest)
     assert rule is not None and rule.digest is None
 

@@ -10,8 +10,8 @@ from crawler.blocks import digest_of, make_rule
 from crawler.domains import SANDBOX
 from crawler.observation import Observation
 from crawler.store.writer import StoreWriter
-from crawler.who_blocks import who_blocks
 from graph.analyze import analyze
+from observatory.who_blocks import who_blocks
 from tests.support import rows
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -1,5 +1,6 @@
-"""The /platforms charts (graph.charts) and `fediscope charts`: their data against hand-computed
-figures (tests/small_world.py after `analyze`) and against the sandbox's ground truth."""
+"""The /platforms charts (observatory.charts) and `fediscope charts`: their data against
+hand-computed figures (tests/small_world.py after `analyze`) and against the sandbox's ground
+truth."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.charts import (
+from observatory.charts import (
     BY_SLUG,
     CHARTS,
     FAMILY_COLOURS,

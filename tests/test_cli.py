@@ -62,6 +62,54 @@ def test_not_a_sqlite_database(tmp_path):
         assert_one_line_error(fediscope(*command, "--db", str(bogus)), "not a SQLite database")
 
 
+#: Every command that reads or writes a database, with the arguments it needs besides --db.
+DATABASE_COMMANDS = [
+    ["analyze"],
+    ["serve"],
+    ["who-blocks", "x.social"],
+    ["reach", "x.social"],
+    ["profile", "x.social"],
+    ["summary"],
+    ["charts", "--out", "charts-out"],
+    ["export", "--format", "csv", "--out", "export-out"],
+    ["crawl", "--seed", "a.test", "--via", "127.0.0.1:1"],
+]
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=lambda c: c[0])
+def test_a_folder_instead_of_a_database(tmp_path, command):
+    result = fediscope(*command, "--db", str(tmp_path), cwd=tmp_path)
+    assert_one_line_error(result, "is a folder", "fediverse.db")
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=lambda c: c[0])
+def test_a_database_from_a_newer_fediscope(tmp_path, command):
+    from crawler.store.schema import SCHEMA_VERSION
+
+    newer = tmp_path / "newer.db"
+    with sqlite3.connect(newer) as connection:
+        connection.execute("CREATE TABLE crawls (id INTEGER PRIMARY KEY)")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    result = fediscope(*command, "--db", str(newer), cwd=tmp_path)
+    assert_one_line_error(result, "newer fediscope", "upgrade fediscope")
+    with sqlite3.connect(newer) as connection:  # and it was left as it was
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+
+
+@pytest.mark.parametrize("command", [["serve", "--db", "DB"], ["demo", "--instances", "10"]])
+def test_a_port_in_use(tmp_path, command):
+    database = tmp_path / "empty.db"
+    sqlite3.connect(database).close()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        arguments = [str(database) if a == "DB" else a for a in command]
+        result = fediscope(*arguments, "--port", port, cwd=tmp_path)
+    assert_one_line_error(result, f"port {port}", "in use", "--port")
+    assert not (tmp_path / "data").exists(), "the demo started building before it checked"
+
+
 def test_real_network_crawl_needs_a_contact(tmp_path, monkeypatch, capsys):
     """In-process with the crawl replaced: were the check to regress, nothing would leave the
     machine (a subprocess would crawl mastodon.social for real)."""

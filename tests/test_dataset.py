@@ -17,8 +17,8 @@ import pytest
 from crawler.engine import CrawlSettings, crawl
 from crawler.sandbox.process import sandbox_process
 from graph.analyze import analyze
-from graph.dataset import export_dataset
-from graph.manifest import DatasetError, metadata_tables, verify_dataset
+from observatory.dataset import export_dataset
+from observatory.manifest import DatasetError, metadata_tables, verify_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from datasette.app import Datasette
 
-from crawler.who_blocks import who_blocks
+from observatory.who_blocks import who_blocks
 from tests.support import datasette_for, truth_blockers
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -124,7 +124,7 @@ async def test_plain_datasette_on_the_configuration_directory(demo_db, tmp_path)
     await ds.invoke_startup()
     response = await ds.client.get("/demo/platform_share.json?_shape=array&_size=max")
     assert response.status_code == 200
-    shares = {r["family"]: r["instances"] for r in response.json()}
+    shares = {r["family"]: r["servers"] for r in response.json()}
     stored = sqlite3.connect(demo_db).execute("SELECT family, count(*) FROM instances "
         "WHERE status = 'alive' AND family IS NOT NULL GROUP BY family").fetchall()  # fmt: skip
     assert shares == dict(stored)

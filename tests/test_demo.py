@@ -64,7 +64,7 @@ def test_demo_database_equals_its_truth_file(demo_db):
     assert blocks == {
         (d, b["pattern"], b["severity_raw"]) for d, t in last_known.items() for b in t["blocks"]
     }
-    families = {r["family"]: r["instances"] for r in rows(demo_db, "SELECT * FROM platform_share")}
+    families = {r["family"]: r["servers"] for r in rows(demo_db, "SELECT * FROM platform_share")}
     want_families: dict[str, int] = {}
     # Shares are over the servers of a known family: one whose NodeInfo names no software and
     # whose API no probe recognised (truth family None) is alive but in no family's row.

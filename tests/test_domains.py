@@ -1,7 +1,7 @@
 """Host-name validation (crawler/domains.py) against the junk that real peer lists carry.
 
-Every case reproduces a shape seen in the wild; the comment names where (protocols.md section,
-payload or reference file). Fixtures are written inline: nothing here reads /work/shared.
+Every case reproduces a shape seen in the wild; the comment names where (the platform,
+payload or reference implementation). Fixtures are written inline: nothing here reads a file.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def reason_of(raw: object, policy=REAL_NETWORK) -> str | None:
     return reason
 
 
-# --- IP literals (protocols.md §4.6: "reject IPv4/IPv6 literals"; Minoru `src/domain.rs`) ------
+# --- IP literals ("reject IPv4/IPv6 literals"; Minoru `src/domain.rs`) ------
 
 
 @pytest.mark.parametrize(
@@ -51,11 +51,11 @@ def test_all_numeric_last_label_counts_as_ip_literal():
     assert reason_of("foo.123") == "ip_literal"
 
 
-# --- host:port, URLs, user handles (protocols.md §2.1, §3.6 FBA `tidyup`, §4.6 FediDB junk) -----
+# --- host:port, URLs, user handles (FBA `tidyup`, FediDB junk) -----
 
 
 def test_host_with_port_from_fedidb_list_is_rejected():
-    # payloads/fedidb-host_list_odd_entries.json (protocols.md §4.6): `peertube.cpy.re:443`;
+    # payloads/fedidb-host_list_odd_entries.json: `peertube.cpy.re:443`;
     # Mastodon account domains can carry a port (§2.1).
     assert reason_of("peertube.cpy.re:443") == "port"
 
@@ -70,7 +70,7 @@ def test_host_with_port_from_fedidb_list_is_rejected():
     ],
 )
 def test_urls_are_rejected(raw):
-    # FBA `tidyup` strips schemes and slashes (protocols.md §3.6); this gate refuses them instead.
+    # FBA `tidyup` strips schemes and slashes; this gate refuses them instead.
     assert reason_of(raw) == "url"
 
 
@@ -83,13 +83,13 @@ def test_urls_are_rejected(raw):
     ],
 )
 def test_user_handles_are_rejected(raw):
-    # `@kopiti.am` is in the FediDB host list (protocols.md §4.6); FBA strips `user@` (§3.6).
+    # `@kopiti.am` is in the FediDB host list; FBA strips `user@`.
     assert reason_of(raw) == "userinfo"
 
 
 @pytest.mark.parametrize("raw", ["*.example.com", "exa*ple.com", "exa?ple.com"])
 def test_wildcards_and_masks_are_not_hosts(raw):
-    # Block lists carry `*.10minutepleroma.com` and masked `daji******.com` (protocols.md §3.3,
+    # Block lists carry `*.10minutepleroma.com` and masked `daji******.com` (
     # §3.1); neither may ever become a crawl target.
     assert reason_of(raw) == "wildcard"
 
@@ -132,7 +132,7 @@ def test_254_char_name_is_rejected():
     assert reason_of(NAME_254) == "too_long"
 
 
-# --- canonical form (protocols.md §4.6: lowercase, A-label, no trailing dot) ------------------
+# --- canonical form (lowercase, A-label, no trailing dot) ------------------
 
 
 def test_trailing_dot_is_removed():
@@ -140,7 +140,7 @@ def test_trailing_dot_is_removed():
 
 
 def test_uppercase_is_lowered():
-    # Mastodon lowercases with `normalized_host` (protocols.md §2.1 `TagManager#normalize_domain`).
+    # Mastodon lowercases with `normalized_host` (`TagManager#normalize_domain`).
     assert REAL_NETWORK.normalise("MASTODON.Social") == "mastodon.social"
 
 
@@ -149,7 +149,7 @@ def test_surrounding_whitespace_is_stripped():
 
 
 def test_unicode_name_becomes_a_label():
-    # protocols.md §4.6 "IDN: store punycode (A-label) as the canonical key".
+    # "IDN: store punycode (A-label) as the canonical key".
     assert REAL_NETWORK.normalise("münchen.social") == "xn--mnchen-3ya.social"
     assert REAL_NETWORK.normalise("MÜNCHEN.social") == "xn--mnchen-3ya.social"
 
@@ -164,7 +164,7 @@ def test_a_label_has_a_unicode_display_form():
 
 
 def test_punycode_tld_from_fedidb_list_is_accepted():
-    # payloads/fedidb-host_list_odd_entries.json (protocols.md §4.6): `mastodon.xn--q9jyb4c`.
+    # payloads/fedidb-host_list_odd_entries.json: `mastodon.xn--q9jyb4c`.
     assert REAL_NETWORK.normalise("mastodon.xn--q9jyb4c") == "mastodon.xn--q9jyb4c"
 
 
@@ -187,7 +187,7 @@ def test_emoji_a_label_falls_back_to_itself_for_display():
 
 def test_emoji_u_label_maps_to_the_accepted_a_label():
     # Mastodon (Addressable `normalized_host`) and Misskey (`toPuny`) turn `💩.la` into
-    # `xn--ls8h.la` (protocols.md §4.6 IDN); domains.py accepts that A-label as a real host.
+    # `xn--ls8h.la` (IDN); domains.py accepts that A-label as a real host.
     assert REAL_NETWORK.check("💩.la") == ("xn--ls8h.la", None)
 
 
@@ -215,11 +215,11 @@ def test_malformed_labels_are_rejected(raw, reason):
     assert reason_of(raw) == reason
 
 
-# --- suffixes (protocols.md §4.6: PSL; `.onion` on the PSL; `.i2p` and OpenNIC fail) ----------
+# --- suffixes (PSL; `.onion` on the PSL; `.i2p` and OpenNIC fail) ----------
 
 
 def test_onion_is_on_the_psl_and_passes_the_name_gate():
-    # protocols.md §4.6 (Minoru `src/domain.rs`): "`.onion` passes (it is on the PSL) but is
+    # Minoru `src/domain.rs`: "`.onion` passes (it is on the PSL) but is
     # unreachable without Tor". See the report: RFC 7686 §2 asks non-Tor software not to look
     # such names up in DNS.
     assert REAL_NETWORK.normalise("facebookcorewwwi.onion") == "facebookcorewwwi.onion"
@@ -266,7 +266,7 @@ def test_single_labels_are_rejected(raw):
     ],
 )
 def test_public_suffixes_themselves_are_rejected(raw):
-    # `ngrok.io` is on FBA's spam blacklist (protocols.md §4.6); it is a public suffix, so only
+    # `ngrok.io` is on FBA's spam blacklist; it is a public suffix, so only
     # its subdomains are hosts.
     assert reason_of(raw) == "public_suffix"
 
@@ -330,7 +330,7 @@ def test_huge_input_is_rejected_cheaply():
     assert reason_of("a." * 50_000 + "com") == "too_long"
 
 
-# --- registrable domain and public-suffix test (subdomain fan-out cap, protocols.md §4.6) -----
+# --- registrable domain and public-suffix test (subdomain fan-out cap) -----
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import networkx as nx
 import pyarrow.parquet as pq
 import pytest
 
-from graph.export import ExportError, export
+from observatory.export import ExportError, export
 
 
 def count(db, sql: str) -> int:

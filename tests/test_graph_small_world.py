@@ -20,9 +20,9 @@ from crawler.domains import SANDBOX
 from crawler.observation import Observation
 from crawler.store.writer import StoreWriter
 from graph.analyze import analyze
-from graph.dataset import LEFT_OUT
-from graph.export import TABLES, export
 from graph.peers import pagerank
+from observatory.dataset import LEFT_OUT
+from observatory.export import TABLES, export
 from tests.support import rows
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -104,8 +104,8 @@ def test_hops_follow_peers_block_targets_and_moves(world):
 
 def test_platform_and_software_share_by_hand(world):
     columns = (
-        "instances, instances_share, users, users_share, active_users, active_users_share, "
-        "instances_without_users, instances_without_active_users"
+        "servers, servers_share, users, users_share, active_users, active_users_share, "
+        "servers_without_users, servers_without_active_users"
     )
     platform = {
         r["family"]: tuple(r.values())[1:]

@@ -191,7 +191,7 @@ def test_single_label_that_is_not_a_suffix_is_skipped():
 
 
 def test_noop_with_reject_media():
-    # Mastodon `noop` rows carry only reject_media / reject_reports (protocols.md §3.1: never
+    # Mastodon `noop` rows carry only reject_media / reject_reports (never
     # listed by the API, but present in export files).
     text = (
         HEADER

@@ -22,10 +22,10 @@ from crawler.cli import cli
 from crawler.languages import INVALID_FLAG, normalise_tag, parse_languages
 from crawler.store.schema import SCHEMA_VERSION, open_database
 from graph.analyze import analyze
-from graph.chart_kit import chart_rows
-from graph.charts import BY_SLUG, render_charts
-from graph.dataset import export_dataset
-from graph.hosting_share import hosting
+from observatory.chart_kit import chart_rows
+from observatory.charts import BY_SLUG, render_charts
+from observatory.dataset import export_dataset
+from observatory.hosting import hosting
 from tests.small_world import build_world
 from tests.support import crawl_via, instance, rows, serve
 

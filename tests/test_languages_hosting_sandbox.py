@@ -27,8 +27,8 @@ from crawler.sandbox import Provider, Sandbox, SandboxConfig
 from crawler.sandbox.probes import nameless_variant
 from graph.analyze import analyze
 from graph.history import SUSPECT_FLAGS
-from graph.hosting_share import hosting
-from graph.language_share import languages
+from observatory.hosting import hosting
+from observatory.languages import languages
 from tests.support import crawl_via, crawled_alive, rows
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

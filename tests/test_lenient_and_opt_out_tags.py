@@ -63,7 +63,7 @@ def test_check_consistency_active_equal_to_total_is_fine():
 
 
 # =============================================================================================
-# Opt-out hashtags (protocols.md §4.2)
+# Opt-out hashtags
 # =============================================================================================
 
 
@@ -81,7 +81,7 @@ def test_check_consistency_active_equal_to_total_is_fine():
     ],
 )
 def test_opt_out_hashtags_are_found(text, tag):
-    # protocols.md §4.2: `#nobot` / `#noindex` in nodeDescription / instance.description,
+    # `#nobot` / `#noindex` in nodeDescription / instance.description,
     # case-insensitive.
     assert opt_out_tag(text) == tag
 

@@ -1,7 +1,7 @@
 """NodeInfo discovery and documents (crawler/nodeinfo.py, crawler/lenient.py) against real quirks.
 
-One test per deviation listed in protocols.md §1.1 and §1.6; each comment names the payload file
-in reference/payloads/ that shows it. Fixtures are small inline dicts reproducing only the shape.
+One test per deviation real servers show in NodeInfo discovery and documents; each comment names
+the server or payload that shows it. Fixtures are small inline dicts reproducing only the shape.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def jrd(*links: tuple[str, str]) -> dict:
 
 
 # =============================================================================================
-# Discovery: /.well-known/nodeinfo (protocols.md §1.1)
+# Discovery: /.well-known/nodeinfo
 # =============================================================================================
 
 
@@ -46,7 +46,7 @@ def test_links_as_bare_object_old_hubzilla():
 
 def test_links_as_object_of_objects_php_array():
     # A PHP array with numeric keys serialised as an object (the "object of objects" shape that
-    # nodeinfo.py handles for Hubzilla, protocols.md §1.1 jaywink "key "0"").
+    # nodeinfo.py handles for Hubzilla, jaywink "key "0"").
     document = {
         "links": {
             "0": {"rel": NS + "1.0", "href": "https://hub.example/nodeinfo/1.0"},
@@ -57,7 +57,7 @@ def test_links_as_object_of_objects_php_array():
 
 
 def test_hubzilla_top_level_key_0_holds_the_2_0_link():
-    # protocols.md §1.1: jaywink/federation handles "key "0" holding the 2.0 link"; its fixture
+    # jaywink/federation handles "key "0" holding the 2.0 link"; its fixture
     # `NODEINFO_WELL_KNOWN_BUGGY` (federation/tests/fixtures/hostmeta.py) is
     # {"links": {rel 1.0}, "0": {rel 2.0}}, and `fetch_nodeinfo_document` prefers doc["0"].
     document = {
@@ -102,7 +102,7 @@ def test_json_suffixed_hrefs_are_kept_verbatim():
 
 def test_highest_version_is_chosen_whatever_the_order():
     # PROTOCOL.md: "follow the link with the highest schema version"; fediseer's `links[-1]` and
-    # fedify's first-match are the anti-patterns (protocols.md §1.1).
+    # fedify's first-match are the anti-patterns.
     document = jrd(
         (NS + "2.1", "https://h.example/2.1"),
         (NS + "1.0", "https://h.example/1.0"),
@@ -129,7 +129,7 @@ def test_version_order(versions, best):
 
 
 def test_2_2_rel_is_supported():
-    # protocols.md §1.1: the 2.2 schema exists but PROTOCOL.md never listed its rel;
+    # the 2.2 schema exists but PROTOCOL.md never listed its rel;
     # WordPress advertises it (pfefferle/wordpress-nodeinfo `class-nodeinfo22.php`).
     document = jrd((NS + "2.2", "https://blog.example/wp-json/nodeinfo/2.2"))
     assert pick_nodeinfo_link(document) == NodeInfoLink(
@@ -146,7 +146,7 @@ def test_https_rel_is_accepted():
 
 @pytest.mark.parametrize("suffix", ["#", "/"])
 def test_rel_with_trailing_fragment_or_slash(suffix):
-    # The 2.1 schema id is `.../schema/2.1#` (protocols.md §1.2).
+    # The 2.1 schema id is `.../schema/2.1#`.
     document = jrd((NS + "2.1" + suffix, "https://h.example/ni"))
     assert pick_nodeinfo_link(document) == NodeInfoLink("2.1", "https://h.example/ni")
 
@@ -170,7 +170,7 @@ def test_rel_of_another_vocabulary_gives_no_link():
 
 
 def test_href_on_another_host_is_returned_for_the_caller_to_judge():
-    # PROTOCOL.md allows any URL; the visit decides about other origins (protocols.md §4.6).
+    # PROTOCOL.md allows any URL; the visit decides about other origins.
     document = jrd((NS + "2.0", "  https://elsewhere.example/nodeinfo/2.0  "))
     assert pick_nodeinfo_link(document) == NodeInfoLink(
         "2.0", "https://elsewhere.example/nodeinfo/2.0"
@@ -198,7 +198,7 @@ def test_junk_discovery_documents_give_no_link(document):
 
 
 # =============================================================================================
-# NodeInfo documents (protocols.md §1.2, §1.3, §1.6)
+# NodeInfo documents
 # =============================================================================================
 
 BASE = {
@@ -265,7 +265,7 @@ def test_open_registrations_other_string_is_not_guessed():
 
 
 def test_local_posts_as_object_some_pleroma():
-    # protocols.md §1.3/§1.6: jaywink `NODEINFO_21_DOC_INVALID_USAGE_COUNTS`,
+    # jaywink `NODEINFO_21_DOC_INVALID_USAGE_COUNTS`,
     # `"localPosts": {"all": 3, "direct": 1}`.
     usage = {"users": {"total": 3}, "localPosts": {"all": 3, "direct": 1}}
     info = parse_nodeinfo(doc(usage=usage))
@@ -275,7 +275,7 @@ def test_local_posts_as_object_some_pleroma():
 
 
 def test_counts_as_strings_wordpress():
-    # protocols.md §1.3 WordPress: DiasporaNodeInfo tests `usersWithStrings`,
+    # WordPress: DiasporaNodeInfo tests `usersWithStrings`,
     # `usageCountersStringInt` ("activeMonth as a string").
     usage = {
         "users": {"total": "12", "activeMonth": "3", "activeHalfyear": " 7 "},
@@ -290,7 +290,7 @@ def test_counts_as_strings_wordpress():
 
 
 def test_null_counts_misskey():
-    # protocols.md §1.3 Misskey `NodeinfoServerService.ts`: `activeHalfyear: null`,
+    # Misskey `NodeinfoServerService.ts`: `activeHalfyear: null`,
     # `activeMonth: null`, `localComments: 0`.
     usage = {
         "users": {"total": 50, "activeHalfyear": None, "activeMonth": None},
@@ -327,7 +327,7 @@ def test_only_users_total_pleroma_gotosocial():
     ],
 )
 def test_untrustworthy_counts_become_none_with_a_flag(value, flag):
-    # GoToSocial `baffle` mode serves "randomized, preposterous stats" (protocols.md §1.3).
+    # GoToSocial `baffle` mode serves "randomized, preposterous stats".
     info = parse_nodeinfo(doc(usage={"users": {"total": value}}))
     assert info.counts["users_total"] is None
     assert flag in info.flags
@@ -348,7 +348,7 @@ def test_count_string_with_two_minus_signs_is_flagged_not_raised():
 
 
 def test_zeroed_stats_gotosocial_zero_mode():
-    # protocols.md §1.3 GoToSocial `instance-stats-mode = "zero"`; §1.6 "stats deliberately
+    # GoToSocial `instance-stats-mode = "zero"`; "stats deliberately
     # zeroed". A zero total makes every count untrustworthy.
     usage = {"users": {"total": 0, "activeMonth": 0, "activeHalfyear": 0}, "localPosts": 0}
     info = parse_nodeinfo(doc(usage=usage))
@@ -391,7 +391,7 @@ def test_missing_services_and_metadata_lemmy_0_18():
 
 @pytest.mark.parametrize("protocols", [..., None], ids=["missing", "null"])
 def test_protocols_missing_or_null_lemmy_federation_off(protocols):
-    # protocols.md §1.3 Lemmy `nodeinfo.rs`: protocols "omitted/null when federation is disabled".
+    # Lemmy `nodeinfo.rs`: protocols "omitted/null when federation is disabled".
     info = parse_nodeinfo(doc(protocols=protocols))
     assert info.protocols == []
 
@@ -429,14 +429,14 @@ def test_nodeinfo_1_0_protocols_object_diaspora():
     ],
 )
 def test_software_name_is_trimmed_and_lowered(raw, name):
-    # protocols.md §1.4/§1.6: Plume-org/Plume #433 (uppercase names in the wild), `"Fedired"`.
+    # Plume-org/Plume #433 (uppercase names in the wild), `"Fedired"`.
     info = parse_nodeinfo(doc(software={"name": raw, "version": "1"}))
     assert info.software == name
     assert info.software_raw == raw
 
 
 def test_fork_names_map_to_their_family():
-    # protocols.md §1.4: akkoma/rebased -> pleroma, hometown -> mastodon, firefish -> misskey.
+    # akkoma/rebased -> pleroma, hometown -> mastodon, firefish -> misskey.
     families = {
         name: parse_nodeinfo(doc(software={"name": name, "version": "1"})).family
         for name in ("akkoma", "hometown", "firefish", "sharkey", "piefed", "unknownware")
@@ -464,7 +464,7 @@ def test_fork_names_map_to_their_family():
     ],
 )
 def test_version_suffixes_are_kept_verbatim(version):
-    # protocols.md §1.3 (Mastodon, GoToSocial, Friendica) and §1.6 "version suffixes".
+    # Mastodon, GoToSocial, Friendica: "version suffixes".
     info = parse_nodeinfo(doc(software={"name": "mastodon", "version": version}))
     assert info.software_version == version
 
@@ -473,7 +473,7 @@ def test_version_suffixes_are_kept_verbatim(version):
     ("value", "text"), [(20240504, "20240504"), (4, "4"), (2023.05, "2023.05")]
 )
 def test_numeric_software_version_becomes_text(value, text):
-    # fedify best-effort mode coerces the version with String() (protocols.md §1.4); Firefish
+    # fedify best-effort mode coerces the version with String(); Firefish
     # uses date versions such as 20240504 (firefish-nodeinfo_2.1.json).
     info = parse_nodeinfo(doc(software={"name": "firefish", "version": value}))
     assert info.software_version == text
@@ -522,7 +522,7 @@ def test_a_json_object_without_nodeinfo_keys_is_bad_shape():
 
 
 def test_nodeinfo2_is_read_into_the_same_shape():
-    # NodeInfo2 1.0 (protocols.md §1.2; Friendica's NodeInfo210.php): `server.software`.
+    # NodeInfo2 1.0 (Friendica's NodeInfo210.php): `server.software`.
     document = {
         "version": "1.0",
         "server": {"baseUrl": "https://a.test", "name": "Pod", "software": "Friendica",
@@ -569,7 +569,7 @@ def test_document_not_an_object_is_bad_shape(document):
 
 
 def test_nodeinfo_2_2_instance_name_and_description_win():
-    # protocols.md §1.2/§1.5: 2.2 adds required `instance.name`/`instance.description`.
+    # 2.2 adds required `instance.name`/`instance.description`.
     document = doc(
         version="2.2",
         instance={"name": "Blog", "description": "A blog #nobot"},
@@ -587,7 +587,7 @@ def test_empty_node_description_falls_back():
 
 
 def test_metadata_first_key_order_pleroma_pixelfed():
-    # protocols.md §1.6 "key order unusual (`metadata` first)": order must not matter.
+    # "key order unusual (`metadata` first)": order must not matter.
     reordered = {key: BASE[key] for key in reversed(list(BASE))}
     assert parse_nodeinfo(reordered).counts == parse_nodeinfo(doc()).counts
 

@@ -60,7 +60,7 @@ def expected_lines(name: str, db: Path) -> list[str]:
         (edges,) = one(db, "SELECT count(*) FROM block_edges")
         read, live = one(
             db,
-            "SELECT sum(instances) FILTER (WHERE visibility = 'public'), sum(instances) "
+            "SELECT sum(servers) FILTER (WHERE visibility = 'public'), sum(servers) "
             "FROM block_list_coverage",
         )
         return [f"{edges} edges", f"coverage: {read} of {live} live servers' block lists read"]

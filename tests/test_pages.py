@@ -10,12 +10,12 @@ import sqlite3
 import pytest
 from datasette.app import Datasette
 
-from crawler import site
-from crawler.serve import data_dir
-from crawler.who_blocks import block_changes
-from graph.profile import profile
+from observatory import site
+from observatory.profile import profile
+from observatory.who_blocks import block_changes
 from tests.support import (
     CONTRACT_FLAGS,
+    REPO,
     crawled_alive,
     datasette_for,
     plainly_blocked_domain,
@@ -228,15 +228,17 @@ async def test_pages_work_under_plain_datasette_and_pick_the_database(demo_db, t
 
     config = tmp_path / "data"
     shutil.copytree(
-        data_dir(), config, ignore=shutil.ignore_patterns("*.db", "*.db-*", "*.truth.json")
+        REPO / "data", config, ignore=shutil.ignore_patterns("*.db", "*.db-*", "*.truth.json")
     )
     shutil.copy(demo_db, config / "demo.db")
     shutil.copy(demo_db, config / "other.db")
     ds = Datasette([], config_dir=config)
     await ds.invoke_startup()
     home = await ds.client.get("/")
-    assert home.status_code == 200 and 'href="/static/fediscope.css"' in home.text
-    assert (await ds.client.get("/static/vendor/vega-embed.min.js")).status_code == 200
+    css = "/-/static-plugins/fediscope/fediscope.css"
+    assert home.status_code == 200 and f'href="{css}"' in home.text
+    vega = await ds.client.get("/-/static-plugins/fediscope/vendor/vega-embed.min.js")
+    assert vega.status_code == 200
     chosen = await ds.client.get("/?db=other")
     assert 'href="/other"' in chosen.text and 'href="/who-blocks?db=other"' in chosen.text
     truth = truth_of(demo_db)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.charts import CHARTS, chart_rows
+from observatory.charts import CHARTS, chart_rows
 from tests.small_world import build_world
 from tests.support import HOSTILE_HTML, datasette_for, rows
 
@@ -97,11 +97,11 @@ async def test_planted_server_text_is_escaped_in_the_map_data(hostile_db):
 # -- in Chromium ---------------------------------------------------------------------------
 
 ALL_DRAWN = (
-    "Array.from(document.querySelectorAll('[data-platform-spec]'))"
+    "Array.from(document.querySelectorAll('[data-spec]'))"
     ".every(e => e.getAttribute('data-drawn') === '1')"
 )
 MARKS = (
-    "Array.from(document.querySelectorAll('[data-platform-spec]')).map(e => {"
+    "Array.from(document.querySelectorAll('[data-spec]')).map(e => {"
     "  const svg = e.querySelector('svg');"
     "  return [e.id, svg ? svg.querySelectorAll('path, text, line').length : 0];"
     "})"

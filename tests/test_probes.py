@@ -349,7 +349,7 @@ async def test_a_probe_that_times_out_stops_the_probing():
     assert (obs.peers_visibility, obs.blocks_visibility) == ("error", "error")
 
 
-# -- the pure identification rules, on answer shapes real servers send (protocols.md §1.3) -----
+# -- the pure identification rules, on answer shapes real servers send -----
 
 
 @pytest.mark.parametrize(

@@ -14,15 +14,24 @@ from click.testing import CliRunner
 from crawler.blocks import digest_of
 from crawler.cli import cli
 from graph.analyze import analyze
-from graph.server_reach import reach
+from observatory.reach import reach
 from tests.small_world import build_world
 
 REPO = Path(__file__).resolve().parent.parent
 
 
+def reach_in(db: Path, domain: str):
+    """`reach` on a read-only connection to `db`, as the CLI runs it."""
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return reach(connection, domain)
+    finally:
+        connection.close()
+
+
 def canned(db: Path, domain: str) -> dict[str, dict]:
     """The `reach` canned query of data/metadata.yml, with the Datasette plugin's functions."""
-    spec = importlib.util.spec_from_file_location("plugin", REPO / "data/plugins/fediscope_sql.py")
+    spec = importlib.util.spec_from_file_location("plugin", REPO / "observatory/plugin/sql.py")
     plugin = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plugin)
     metadata = yaml.safe_load((REPO / "data/metadata.yml").read_text())
@@ -53,7 +62,7 @@ def world(tmp_path_factory) -> Path:
 
 
 def test_reach_by_hand(world):
-    answer = reach(str(world), "BAD.test")
+    answer = reach_in(world, "BAD.test")
     total = answer.total
     # e (pleroma, 10 users, 2 active) federates, silencing; d is not alive.
     assert (total.reaching.servers, total.reaching.users, total.reaching.active_users) == (1, 10, 2)
@@ -65,13 +74,13 @@ def test_reach_by_hand(world):
     assert by_family["mastodon"].suspending.servers == 2
     assert by_family["pleroma"].reaching.servers == 1
     # The reach of a.test: b lists it (and suspends nothing of a); c's list is hidden.
-    other = reach(str(world), "a.test").total
+    other = reach_in(world, "a.test").total
     assert (other.reaching.servers, other.peers_unreadable.servers) == (1, 1)
 
 
 def test_canned_query_agrees_with_the_library(world):
     for domain in ("bad.test", "a.test", "nobody.test"):
-        answer = reach(str(world), domain)
+        answer = reach_in(world, domain)
         rows = canned(world, domain)
         assert set(rows) == {f.family for f in answer.families}
         for f in answer.families:
@@ -137,7 +146,7 @@ def test_reach_matches_the_sandbox_truth(demo_db):
                       and r["severity"] == "suspend"}  # fmt: skip
         reaching = {d for d, t in alive.items() if domain in (t.get("peers") or ())} - suspenders
         reaching.discard(domain)
-        answer = reach(str(demo_db), domain).total
+        answer = reach_in(demo_db, domain).total
         assert answer.suspending.servers == len(suspenders - {domain}), domain
         assert answer.reaching.servers == len(reaching), domain
         users = sum(alive[d]["users_active_month"] or 0 for d in reaching)
@@ -160,7 +169,7 @@ async def test_canned_queries_run_in_datasette(demo_db):
     response = await ds.client.get(f"/demo/reach.json?domain={domain}&_shape=array")
     assert response.status_code == 200
     web = {r["family"]: r["suspending_servers"] for r in response.json()}
-    answer = reach(str(demo_db), domain)
+    answer = reach_in(demo_db, domain)
     assert web == {f.family: f.suspending.servers for f in answer.families}
     ranked = await ds.client.get("/demo/most_blocked_three_ways.json?_shape=array")
     assert ranked.status_code == 200 and len(ranked.json()) > 0

@@ -1,7 +1,7 @@
 """Politeness and safety parsers: robots.txt rules, the private-address guard, Retry-After /
 X-RateLimit-Reset and the JSON content-type gate (crawler/fetch/{robots,guard,client}.py).
 
-protocols.md §4.1 (robots.txt in practice, RFC 9309), §4.4 (rate limits), §4.6 (failure modes).
+Cases: robots.txt in practice (RFC 9309), rate limits, and the failure modes crawlers meet.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from crawler.fetch.robots import ROBOTS_TTL_SECONDS, RobotsRules
 TOKEN = "fediscope"
 DENY_ALL = b"User-agent: *\nDisallow: /\n"
 
-# GoToSocial's robots.txt shape (protocols.md §4.1, `internal/api/util/robots.go`): AI bots
+# GoToSocial's robots.txt shape (`internal/api/util/robots.go`): AI bots
 # blocked, `Crawl-delay: 500`, `/api/` always disallowed, NodeInfo disallowed by default.
 GOTOSOCIAL_ROBOTS = b"""User-agent: GPTBot
 User-agent: CCBot
@@ -37,7 +37,7 @@ Disallow: /.well-known/nodeinfo
 Disallow: /nodeinfo/
 """
 
-# Mastodon's default `public/robots.txt` (protocols.md §4.1).
+# Mastodon's default `public/robots.txt`.
 MASTODON_ROBOTS = b"""User-agent: GPTBot
 Disallow: /
 
@@ -47,7 +47,7 @@ Disallow: /interact/
 """
 
 
-# --- RFC 9309 status semantics (protocols.md §4.1) --------------------------------------------
+# --- RFC 9309 status semantics --------------------------------------------
 
 
 @pytest.mark.parametrize("status", [200, 203, 204])
@@ -83,7 +83,7 @@ def test_unreachable_host_disallows_everything():
 
 
 def test_429_is_treated_as_unreachable():
-    # protocols.md §4.6: 429 means back off; robots.py counts it with 5xx, not as a 4xx.
+    # 429 means back off; robots.py counts it with 5xx, not as a 4xx.
     assert RobotsRules.from_answer(429, b"", TOKEN).mode == "disallow_all"
 
 
@@ -122,7 +122,7 @@ def test_mastodon_default_robots_allows_nodeinfo_and_api():
 
 
 def test_group_for_our_token_overrides_star():
-    # Minoru's documented opt-out is a group for its own token (protocols.md §4.1).
+    # Minoru's documented opt-out is a group for its own token.
     body = b"""User-agent: *
 Disallow: /
 Crawl-delay: 10
@@ -215,7 +215,7 @@ def test_rules_expire_after_the_ttl():
     assert rules.expired
 
 
-# --- is_public_address (protocols.md §4.6: never crawl internal addresses) --------------------
+# --- is_public_address (never crawl internal addresses) --------------------
 
 
 @pytest.mark.parametrize(
@@ -285,7 +285,7 @@ def test_non_addresses_are_refused(address):
     assert is_public_address(address) is False
 
 
-# --- Retry-After / X-RateLimit-Reset (protocols.md §4.4, §4.6) --------------------------------
+# --- Retry-After / X-RateLimit-Reset --------------------------------
 
 
 def headers(**values: str) -> CIMultiDict:
@@ -335,7 +335,7 @@ def test_unusable_retry_after_is_ignored(value):
 
 
 def test_mastodon_rate_limit_reset_iso8601():
-    # protocols.md §4.4: Mastodon's rack-attack answers 429 with `X-RateLimit-Reset` in ISO 8601
+    # Mastodon's rack-attack answers 429 with `X-RateLimit-Reset` in ISO 8601
     # (fractional seconds, `Z`).
     moment = datetime.now(UTC) + timedelta(seconds=300)
     value = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -381,7 +381,7 @@ def test_no_rate_limit_headers():
     assert _retry_after(CIMultiDict()) is None
 
 
-# --- Response.json / is_json_type (protocols.md §4.6: never parse HTML as JSON) ---------------
+# --- Response.json / is_json_type (never parse HTML as JSON) ---------------
 
 
 def answer(content_type: str, body: bytes | None, **extra) -> Response:

@@ -13,8 +13,8 @@ import pytest
 import pytest_asyncio
 
 from crawler.sandbox import Sandbox, SandboxConfig
-from crawler.who_blocks import coverage_line, who_blocks
 from graph.analyze import analyze
+from observatory.who_blocks import coverage_line, who_blocks
 from tests.support import CONTRACT_FLAGS, canned, crawl_via, rows, truth_blockers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -258,8 +258,8 @@ async def test_platform_and_software_share_rows_equal_the_truth(crawled):
     _sandbox, truth, db, summary = crawled
     entries = list(crawled_truth(truth, db).values())
     columns = (
-        "instances, instances_share, users, users_share, active_users, active_users_share, "
-        "instances_without_users, instances_without_active_users"
+        "servers, servers_share, users, users_share, active_users, active_users_share, "
+        "servers_without_users, servers_without_active_users"
     )
     for table, group in (("platform_share", "family"), ("software_share", "software")):
         stored = rows(db, f"SELECT {group}, {columns}, crawl_id FROM {table}")
@@ -329,8 +329,8 @@ async def test_platform_share_is_computed_from_the_crawled_instances(crawled):
     # Shares are per family: an alive server whose family nothing showed (NodeInfo names no
     # software and no platform API answered) has no bucket.
     crawled_alive = [r for r in stored.values() if r["status"] == "alive" and r["family"]]
-    assert sum(r["instances"] for r in share.values()) == len(crawled_alive)
+    assert sum(r["servers"] for r in share.values()) == len(crawled_alive)
     mastodon = [r for r in crawled_alive if r["family"] == "mastodon"]
-    assert share["mastodon"]["instances"] == len(mastodon)
+    assert share["mastodon"]["servers"] == len(mastodon)
     assert share["mastodon"]["users"] == sum(r["users_total"] or 0 for r in mastodon)
-    assert abs(sum(r["instances_share"] for r in share.values()) - 100) < 0.1
+    assert abs(sum(r["servers_share"] for r in share.values()) - 100) < 0.1

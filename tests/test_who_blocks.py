@@ -11,7 +11,7 @@ from crawler.blocks import digest_of, make_rule
 from crawler.domains import SANDBOX
 from crawler.observation import Observation
 from crawler.store.writer import StoreWriter
-from crawler.who_blocks import (
+from observatory.who_blocks import (
     Blocker,
     Coverage,
     InvalidQuery,
@@ -168,7 +168,8 @@ def test_coverage_by_reason_with_the_users_behind_each(world):
 COVERAGE = (
     "coverage: 10 block lists read (163 active users behind them); not readable: 6 "
     "[1 disallowed by robots.txt (4 active users), 2 unreadable (errors) (3 active users), "
-    "1 hidden (404) (3 active users), 2 restricted (401/403) (101 active users)]; "
+    "1 hidden (not published) (3 active users), 2 restricted (shown to logged-in users only) "
+    "(101 active users)]; "
     "2 instances run software that publishes no block list (9 active users); "
     "6 known instances not reached"
 )

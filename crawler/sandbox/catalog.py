@@ -205,7 +205,7 @@ FAMILY_SOFTWARE: dict[str, list[tuple[Software, float]]] = {
         (_sw("funkwhale", "funkwhale", "generic", "1.4.0", peer_cap=2000), 2),
         (_sw("mobilizon", "mobilizon", "generic", "4.1.0", peer_cap=2000), 2),
         (_sw("snac", "snac", "generic", "2.63", peer_cap=2000), 2),
-        # A Firefish fork (protocols.md §1.4): Misskey lineage and API.
+        # A Firefish fork: Misskey lineage and API.
         (_sw("Fedired", "misskey", "misskey", "2024.1.0", blocks="public", peer_cap=2000), 1),
     ],
 }

@@ -1,6 +1,7 @@
 """Hostile hosts: servers built to hurt a crawler, mounted into the sandbox.
 
-Every case is one host under ``hostile.test`` (see /work/specs/hostile-contract.md). The
+Every case is one host under ``hostile.test``; hostile_cases.py is the contract (what each host
+does and what a correct crawler records and requests), and this module makes it real. The
 sandbox server hands any request whose ``Host`` it `owns` to `HostileHosts.handle`; the
 behaviours are real (a genuine gzip bomb, endless and one-byte-per-second bodies, a 10 GiB
 ``Content-Length`` on a tiny body, ...). `expected()` says, per host, what a correct crawler

@@ -1,6 +1,9 @@
 """The hostile case table: which hosts exist, what each does, what a correct crawler records.
 
-Expectations use the vocabulary of /work/specs/sandbox-contract.md. The crawler's plan per
+Expectations use the crawler's own vocabulary, the same the sandbox's ground truth uses: an
+instance status (crawler.lifecycle: alive, unreachable, gone, moved, opted_out, invalid), an
+error kind (crawler.fetch.errors) and quality flags (the names in crawler.nodeinfo and
+crawler.lenient). The crawler's plan per
 host is fixed: ``/robots.txt``, ``/.well-known/nodeinfo``, the NodeInfo href, then for the
 Mastodon family ``/api/v2/instance``, ``/api/v1/instance/peers``,
 ``/api/v1/instance/domain_blocks``, ``/api/v1/instance/activity``. Rules these expectations

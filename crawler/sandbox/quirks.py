@@ -2,7 +2,7 @@
 
 Each quirk is a name in `Host.quirks`; renderers and ground truth read the same names, so the
 truth's counts and quality flags follow from exactly what the server publishes. See
-protocols.md section 1.6 for where each deviation was seen.
+each quirk's comment for where the deviation was seen.
 """
 
 from __future__ import annotations

@@ -1,15 +1,21 @@
-"""The schema contract (design.md), created and migrated on open.
+"""The schema contract, created and migrated on open.
+
+The contract: every table below exists in every database fediscope opens, columns are only ever
+added (never dropped or retyped), counts a server did not give are NULL (never 0), only
+crawler/store writes, and PRAGMA user_version records SCHEMA_VERSION so an older fediscope can
+refuse a newer database instead of misreading it.
 
 Tables are declared once here; `ensure_schema` creates what is missing and adds new columns to
 existing tables, so a database written by an older fediscope opens without loss. Small tables
 go through sqlite-utils; the big edge table is a `WITHOUT ROWID` table of integers written with
-plain SQL (ecosystem.md §4: 4x smaller than text keys, and ordered bulk loads stay fast).
+plain SQL (about 4x smaller than text keys at full scale, and ordered bulk loads stay fast).
 Every table and column is described in data/metadata.yml (a test keeps the two in step).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 
 import sqlite_utils
 
@@ -17,9 +23,20 @@ from crawler.store.stats import TRIGGERS as STATS_TRIGGERS
 from crawler.store.stats import VIEW as STATS_VIEW
 from crawler.store.stats import migrate_stats_table
 
-#: 3 is the count-column rename of derived tables; 4 adds the declared languages and the
-#: address each host was reached at (instances and the time series).
+#: 3: count columns are named `servers` in every derived table (2 said `instances` in the share
+#: tables and block_list_coverage); opening an older database renames them in place.
+#: 4: the declared languages and the address each host was reached at (instances and the time
+#: series); opening an older database adds the columns and recreates the view's triggers.
 SCHEMA_VERSION = 4
+
+#: Schema 3's column renames in the share tables analyze builds (the view is recreated anyway).
+COUNT_COLUMN_RENAMES = {
+    "instances": "servers",
+    "instances_share": "servers_share",
+    "instances_without_users": "servers_without_users",
+    "instances_without_active_users": "servers_without_active_users",
+}
+SHARE_TABLES = ("platform_share", "software_share")
 
 # name -> (columns in order as {column: type}, primary key, not-null set)
 TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
@@ -310,10 +327,10 @@ VIEWS = {
     "block_list_coverage": """
         SELECT coalesce(family, 'unknown') AS family,
                coalesce(blocks_visibility, 'not read') AS visibility,
-               count(*) AS instances,
+               count(*) AS servers,
                coalesce(sum(users_active_month), 0) AS active_users
         FROM instances WHERE status = 'alive'
-        GROUP BY 1, 2 ORDER BY 1, instances DESC""",
+        GROUP BY 1, 2 ORDER BY 1, servers DESC""",
 }
 
 
@@ -348,6 +365,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         db.execute(statement)
     migrate_stats_table(db.conn)
     stored_version = db.execute("PRAGMA user_version").fetchone()[0]
+    rename_count_columns(db.conn)
     if 0 < stored_version < 4:
         migrate_to_4(db)
     for table_name, columns, unique in INDEXES:
@@ -358,6 +376,16 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     for trigger in STATS_TRIGGERS:
         db.execute(trigger)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def rename_count_columns(connection: sqlite3.Connection) -> None:
+    """Schema 3: the share tables of an older database say `servers` where they said
+    `instances` (a rename: no table is rebuilt, nothing else changes)."""
+    for table in SHARE_TABLES:
+        columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        for old, new in COUNT_COLUMN_RENAMES.items():
+            if old in columns and new not in columns:
+                connection.execute(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
 
 
 def migrate_to_4(db: sqlite_utils.Database) -> None:
@@ -376,6 +404,15 @@ def ensure_target_index(db: sqlite_utils.Database) -> None:
         "CREATE INDEX IF NOT EXISTS peer_intervals_target "
         "ON peer_intervals (target_id, source_id) WHERE removed_crawl IS NULL"
     )
+
+
+def schema_version(path: str) -> int:
+    """The schema version recorded in the database at `path` (0: none yet); raises nothing."""
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+            return int(connection.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error:
+        return 0
 
 
 def is_fediscope_database(path: str) -> bool:

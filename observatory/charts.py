@@ -1,0 +1,848 @@
+"""The journalists' charts: one SQL query and one Vega-Lite spec (built with Altair) per chart.
+
+The `/platforms` page and `fediscope charts` both use these definitions, so the picture on the
+page, the PNG/SVG written for an article and the CSV beside it come from the same query over the
+analysed database. Every spec carries its title, units, data date and source line inside the
+chart, so a downloaded image keeps them. Colours are colour-blind safe (Okabe-Ito) and fixed per
+platform family across all charts; smaller families are drawn as "other".
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import altair as alt
+
+from graph.history import SUSPECT_FLAGS
+from observatory.chart_kit import (
+    DEFAULT_WIDTH,
+    FAMILY_COLOURS,
+    HALF_COLOURS,
+    ROWS,
+    SEVERITY_COLOURS,
+    SINGLE_COLOUR,
+    TOP_DOMAINS,
+    TOP_SOFTWARE,
+    VISIBILITY_COLOURS,
+    Chart,
+    DataDate,
+    category_order,
+    chart_rows,
+    chart_spec,
+    data_date,
+    family_colour,
+    family_group,
+    finish_chart,
+    missing_tables,
+)
+
+# -- platform share, three ways ---------------------------------------------------------------
+
+SHARE_MEASURES = (
+    ("Servers", "servers", "servers_share"),
+    ("Users (accounts)", "users", "users_share"),
+    ("Active users (last 30 days)", "active_users", "active_users_share"),
+)
+
+
+def _three_ways_sql(table: str, key: str, label: str, family: str | None = None) -> str:
+    """Long-format share rows (one per category and measure) from a share table."""
+    columns = f"{label} AS {key}" + (f", {family} AS family" if family else "")
+    groups = "1, 2" if family else "1"
+    parts = []
+    for order, (measure, count, share) in enumerate(SHARE_MEASURES, start=1):
+        parts.append(
+            f"SELECT {columns}, '{measure}' AS measure, {order} AS measure_order, "
+            f"sum({count}) AS count, round(sum({share}), 2) AS share_percent "
+            f"FROM {table} GROUP BY {groups}"
+        )
+    return "\nUNION ALL\n".join(parts) + f"\nORDER BY measure_order, share_percent DESC, {key}"
+
+
+def _draw_three_ways(key: str, colour_field: str) -> Callable[..., alt.TopLevelMixin]:
+    def draw(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
+        servers = [r for r in rows if r["measure_order"] == 1]
+        order = category_order(servers, key, "count")
+        base = alt.Chart(ROWS).encode(
+            y=alt.Y(f"{key}:N", sort=order, title=None),
+            x=alt.X(
+                "share_percent:Q",
+                title="Share (%)",
+                scale=alt.Scale(domain=[0, 100]),
+                axis=alt.Axis(values=[0, 25, 50, 75, 100]),
+            ),
+        )
+        tooltip = [
+            alt.Tooltip(f"{key}:N", title=key.capitalize()),
+            alt.Tooltip("measure:N", title="Measure"),
+            alt.Tooltip("count:Q", title="Count", format=","),
+            alt.Tooltip("share_percent:Q", title="Share (%)", format=".2f"),
+        ]
+        bars = base.mark_bar(stroke="#333333", strokeWidth=0.3).encode(
+            color=family_colour(colour_field), tooltip=tooltip
+        )
+        labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
+            text=alt.Text("share_percent:Q", format=".1f")
+        )
+        layered = alt.layer(bars, labels).properties(width=width - 130, height=alt.Step(14))
+        faceted = layered.facet(
+            row=alt.Row(
+                "measure:N",
+                sort=[m for m, _c, _s in SHARE_MEASURES],
+                header=alt.Header(
+                    title=None,
+                    labelAngle=0,
+                    labelOrient="top",
+                    labelAnchor="start",
+                    labelFontWeight="bold",
+                    labelFontSize=12,
+                ),
+            ),
+            spacing=10,
+        )
+        return finish_chart(faceted, chart, rows, date, width)
+
+    return draw
+
+
+def _other_note(rows: list[dict[str, Any]]) -> str:
+    return "'other': every smaller platform together."
+
+
+# -- over time ---------------------------------------------------------------------------------
+
+HISTORY_SQL = f"""
+SELECT h.crawl_id, coalesce(c.started_at, h.crawl_date) AS crawl_started,
+       {family_group("h.family")} AS family,
+       sum(h.servers) AS servers, sum(h.users) AS users, sum(h.active_users) AS active_users,
+       round(sum(h.servers_share), 2) AS servers_share,
+       round(sum(h.users_share), 2) AS users_share,
+       round(sum(h.active_users_share), 2) AS active_users_share
+FROM platform_share_history h LEFT JOIN crawls c ON c.id = h.crawl_id
+GROUP BY h.crawl_id, 3 ORDER BY h.crawl_id, active_users DESC, family
+"""
+
+
+def _draw_history(value: str, title: str, fmt: str) -> Callable[..., alt.TopLevelMixin]:
+    def draw(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
+        order = category_order(
+            [r for r in rows if r["crawl_id"] == rows[-1]["crawl_id"]], "family", value
+        )
+        colour = family_colour(legend=True)
+        colour.sort = order  # type: ignore[attr-defined]
+        starts = sorted({str(r["crawl_started"]) for r in rows})
+        days = sorted({start[:10] for start in starts})
+        one_day = len(days) == 1
+        axis = alt.Axis(labelAngle=0, format="%H:%M" if one_day else "%d %b %Y", tickCount=6)
+        if len(starts) <= 8:
+            axis.values = [_epoch_ms(start) for start in starts]
+        x_title = f"Crawl started (UTC), {days[0]}" if one_day else "Crawl started (UTC)"
+        base = alt.Chart(ROWS).encode(
+            x=alt.X("crawl_started:T", title=x_title, axis=axis, scale=alt.Scale(type="utc")),
+            y=alt.Y(f"{value}:Q", title=title, axis=alt.Axis(format=fmt)),
+            color=colour,
+            tooltip=[
+                alt.Tooltip("family:N", title="Platform"),
+                alt.Tooltip("crawl_id:O", title="Crawl"),
+                alt.Tooltip("crawl_started:N", title="Started (UTC)"),
+                alt.Tooltip(f"{value}:Q", title=title, format=","),
+                alt.Tooltip("servers:Q", title="Servers", format=","),
+            ],
+        )
+        lines = base.mark_line(strokeWidth=2.5)
+        points = base.mark_point(filled=True, size=60, stroke="#333333", strokeWidth=0.5)
+        layered = alt.layer(lines, points).properties(width=width - 90, height=260)
+        return finish_chart(layered, chart, rows, date, width)
+
+    return draw
+
+
+def _epoch_ms(stamp: str) -> int:
+    """Milliseconds since the epoch of an ISO time stamp (UTC when it names no zone)."""
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _crawls_note(rows: list[dict[str, Any]]) -> str:
+    crawls = len({r["crawl_id"] for r in rows})
+    if crawls == 1:
+        return "One crawl so far: one point per platform; lines appear from the second crawl."
+    return f"{crawls} crawls. 'other': every smaller platform together."
+
+
+# -- concentration -----------------------------------------------------------------------------
+
+_SUSPECT = " OR ".join(
+    f"',' || coalesce(quality_flags, '') || ',' LIKE '%,{flag},%'" for flag in SUSPECT_FLAGS
+)
+CONCENTRATION_SQL = f"""
+WITH counted AS (
+    SELECT domain, users_active_month AS active FROM instances
+    WHERE status = 'alive' AND users_active_month > 0 AND NOT ({_SUSPECT})
+), ranked AS (
+    SELECT domain, active,
+           row_number() OVER (ORDER BY active DESC, domain) AS servers,
+           sum(active) OVER (ORDER BY active DESC, domain ROWS UNBOUNDED PRECEDING) AS cumulative,
+           sum(active) OVER () AS total,
+           count(*) OVER () AS all_servers
+    FROM counted
+)
+SELECT servers, cumulative AS active_users, total AS total_active_users, all_servers,
+       round(100.0 * cumulative / total, 2) AS cumulative_share_percent,
+       (2 * cumulative >= total AND 2 * (cumulative - active) < total) AS half_point
+FROM ranked
+WHERE servers <= 50 OR (servers <= 1000 AND servers % 10 = 0) OR servers % 100 = 0
+   OR servers = all_servers OR (2 * cumulative >= total AND 2 * (cumulative - active) < total)
+ORDER BY servers
+"""
+
+
+def half_count(rows: list[dict[str, Any]]) -> int | None:
+    """The smallest number of servers holding at least half the active users (from the curve)."""
+    return next((int(r["servers"]) for r in rows if r["half_point"]), None)
+
+
+def _concentration_note(rows: list[dict[str, Any]]) -> str:
+    half = half_count(rows)
+    if half is None:
+        return "No server reported active users."
+    servers = rows[-1]["all_servers"]
+    return (
+        f"{half:,} of {servers:,} servers hold half of the "
+        f"{rows[-1]['total_active_users']:,} active users."
+    )
+
+
+def _draw_concentration(
+    rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int
+) -> Any:
+    half = half_count(rows)
+    curve = (
+        alt.Chart(ROWS)
+        .mark_line(strokeWidth=2.5, color=FAMILY_COLOURS["mastodon"])
+        .encode(
+            x=alt.X(
+                "servers:Q",
+                title="Number of servers, largest first (log scale)",
+                scale=alt.Scale(type="log"),
+            ),
+            y=alt.Y(
+                "cumulative_share_percent:Q",
+                title="Share of active users (%)",
+                scale=alt.Scale(domain=[0, 100]),
+            ),
+            tooltip=[
+                alt.Tooltip("servers:Q", title="Largest servers", format=","),
+                alt.Tooltip("active_users:Q", title="Their active users", format=","),
+                alt.Tooltip("cumulative_share_percent:Q", title="Share (%)", format=".1f"),
+            ],
+        )
+    )
+    rule = (
+        alt.Chart(alt.Data(values=[{"y": 50}]))
+        .mark_rule(strokeDash=[4, 4], color="#666666")
+        .encode(y="y:Q")
+    )
+    layers: list[Any] = [rule, curve]
+    if half is not None:
+        marker = [r for r in rows if r["half_point"]]
+        point = alt.Chart(alt.Data(values=marker)).encode(
+            x="servers:Q", y="cumulative_share_percent:Q"
+        )
+        layers.append(point.mark_point(filled=True, size=90, color=FAMILY_COLOURS["peertube"]))
+        layers.append(
+            point.mark_text(align="left", dx=8, dy=12, fontSize=12, fontWeight="bold").encode(
+                text=alt.value(f"{half:,} servers hold half")
+            )
+        )
+    layered = alt.layer(*layers).properties(width=width - 90, height=260)
+    return finish_chart(layered, chart, rows, date, width)
+
+
+# -- weekly activity ---------------------------------------------------------------------------
+
+ACTIVITY_METRICS = (
+    ("Posts per week", "statuses"),
+    ("Logins per week", "logins"),
+    ("Sign-ups per week", "registrations"),
+)
+WEEKLY_SQL = (
+    "\nUNION ALL\n".join(
+        f"SELECT week, '{label}' AS metric, {order} AS metric_order, {column} AS count, servers, "
+        "complete FROM weekly_activity_totals"
+        for order, (label, column) in enumerate(ACTIVITY_METRICS, start=1)
+    )
+    + "\nORDER BY metric_order, week"
+)
+
+
+def _weekly_note(rows: list[dict[str, Any]]) -> str:
+    partial = {r["week"] for r in rows if not r["complete"]}
+    if not partial:
+        return "Sums over the Mastodon-API servers that publish weekly activity."
+    return (
+        "Sums over the Mastodon-API servers that publish weekly activity; hollow points: "
+        "weeks not yet over when fetched (not joined by the line)."
+    )
+
+
+def _draw_weekly(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
+    base = alt.Chart(ROWS).encode(
+        x=alt.X(
+            "week:T",
+            title="Week starting (UTC)",
+            axis=alt.Axis(format="%d %b", labelAngle=0),
+            scale=alt.Scale(type="utc"),
+        ),
+        y=alt.Y("count:Q", title=None, axis=alt.Axis(format="~s")),
+        tooltip=[
+            alt.Tooltip("week:N", title="Week of"),
+            alt.Tooltip("metric:N", title="Measure"),
+            alt.Tooltip("count:Q", title="Count", format=","),
+            alt.Tooltip("servers:Q", title="Servers reporting", format=","),
+        ],
+    )
+    # The line joins finished weeks only: a week still running when fetched would read as a drop.
+    line = base.mark_line(strokeWidth=2, color=FAMILY_COLOURS["mastodon"]).transform_filter(
+        "datum.complete == 1"
+    )
+    points = base.mark_point(size=40, color=FAMILY_COLOURS["mastodon"]).encode(
+        fill=alt.condition(
+            "datum.complete == 1", alt.value(FAMILY_COLOURS["mastodon"]), alt.value("white")
+        )
+    )
+    layered = alt.layer(line, points).properties(width=width - 90, height=110)
+    faceted = layered.facet(
+        row=alt.Row(
+            "metric:N",
+            sort=[label for label, _c in ACTIVITY_METRICS],
+            header=alt.Header(
+                title=None, labelAngle=0, labelOrient="top", labelAnchor="start",
+                labelFontWeight="bold", labelFontSize=12,
+            ),
+        ),
+        spacing=8,
+    ).resolve_scale(y="independent")  # fmt: skip
+    return finish_chart(faceted, chart, rows, date, width)
+
+
+# -- blocks ------------------------------------------------------------------------------------
+
+MOST_BLOCKED_SQL = f"""
+SELECT domain, blockers, suspend, silence, blockers_active_users
+FROM blocked_domains ORDER BY {{order}} DESC, domain LIMIT {TOP_DOMAINS}
+"""
+
+
+def _draw_most_blocked(value: str, title: str) -> Callable[..., alt.TopLevelMixin]:
+    def draw(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
+        # Names sit above their bars, not beside them: long domains then fit a phone screen.
+        base = alt.Chart(ROWS).encode(
+            y=alt.Y("domain:N", sort=None, title=None, axis=None),
+            x=alt.X(f"{value}:Q", title=title, axis=alt.Axis(format="~s")),
+        )
+        bars = base.mark_bar(color=SEVERITY_COLOURS["suspend"], size=11, yOffset=6).encode(
+            tooltip=[
+                alt.Tooltip("domain:N", title="Blocked domain"),
+                alt.Tooltip("blockers:Q", title="Servers blocking it", format=","),
+                alt.Tooltip("suspend:Q", title="of which suspend", format=","),
+                alt.Tooltip("silence:Q", title="of which silence", format=","),
+                alt.Tooltip("blockers_active_users:Q", title="Their active users", format=","),
+            ]
+        )
+        names = base.mark_text(align="left", baseline="bottom", fontSize=11, yOffset=-1).encode(
+            x=alt.value(0),
+            text=alt.Text("label:N"),
+        )
+        layered = (
+            alt.layer(bars, names)
+            .transform_calculate(label=f"datum.domain + '  (' + format(datum.{value}, ',') + ')'")
+            .properties(width=width - 60, height=alt.Step(30))
+        )
+        return finish_chart(layered, chart, rows, date, width)
+
+    return draw
+
+
+def _blocks_note(rows: list[dict[str, Any]]) -> str:
+    return (
+        "Counts only block lists that could be read; servers whose lists are restricted or "
+        "hidden are not in these numbers."
+    )
+
+
+SEVERITY_SQL = """
+SELECT family, severity, rules, blockers,
+       round(100.0 * rules / sum(rules) OVER (PARTITION BY family), 2) AS share_percent,
+       sum(rules) OVER (PARTITION BY family) AS family_rules,
+       family || ' (' || sum(rules) OVER (PARTITION BY family) || ' rules)' AS label
+FROM blocks_by_platform ORDER BY family_rules DESC, family, rules DESC
+"""
+
+
+def _share_bars(
+    rows: list[dict[str, Any]],
+    chart: Chart,
+    date: DataDate,
+    width: int,
+    *,
+    order: list[str],
+    field: str,
+    colours: dict[str, str],
+    axis_title: str,
+    legend_title: str,
+    tooltip: list[Any],
+) -> Any:
+    """Horizontal bars, one per platform label, each stacked to 100% by `field`'s kinds."""
+    kinds = [k for k in colours if any(r[field] == k for r in rows)]
+    chart_ = (
+        alt.Chart(ROWS)
+        .mark_bar(stroke="white", strokeWidth=0.5)
+        .encode(
+            y=alt.Y("label:N", sort=order, title=None),
+            x=alt.X(
+                "share_percent:Q",
+                stack="zero",
+                title=axis_title,
+                scale=alt.Scale(domain=[0, 100]),
+            ),
+            color=alt.Color(
+                f"{field}:N",
+                scale=alt.Scale(domain=kinds, range=[colours[k] for k in kinds]),
+                sort=kinds,
+                legend=alt.Legend(title=legend_title, orient="top", columns=2),
+            ),
+            order=alt.Order(f"{field}_order:Q"),
+            tooltip=tooltip,
+        )
+        .transform_calculate(**{f"{field}_order": f"indexof({kinds!r}, datum.{field})"})
+        .properties(width=width - 130, height=alt.Step(18))
+    )
+    return finish_chart(chart_, chart, rows, date, width)
+
+
+def _draw_severities(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
+    return _share_bars(
+        rows,
+        chart,
+        date,
+        width,
+        order=category_order(rows, "label", "rules"),
+        field="severity",
+        colours=SEVERITY_COLOURS,
+        axis_title="Share of the platform's active block rules (%)",
+        legend_title="Severity",
+        tooltip=[
+            alt.Tooltip("family:N", title="Platform"),
+            alt.Tooltip("severity:N", title="Severity"),
+            alt.Tooltip("rules:Q", title="Rules", format=","),
+            alt.Tooltip("blockers:Q", title="Servers with such rules", format=","),
+            alt.Tooltip("share_percent:Q", title="Share (%)", format=".1f"),
+        ],
+    )
+
+
+VISIBILITY_LABEL = """CASE coalesce(blocks_visibility, '')
+    WHEN 'public' THEN 'read' WHEN 'restricted' THEN 'restricted'
+    WHEN 'hidden' THEN 'hidden' WHEN 'disallowed' THEN 'disallowed by robots.txt'
+    WHEN 'unsupported' THEN 'not published' WHEN 'error' THEN 'error' ELSE 'not read' END"""
+VISIBILITY_SQL = f"""
+SELECT {family_group("family")} AS family, {VISIBILITY_LABEL} AS visibility,
+       count(*) AS servers, coalesce(sum(users_active_month), 0) AS active_users,
+       round(100.0 * count(*) / sum(count(*)) OVER (PARTITION BY {family_group("family")}), 2)
+           AS share_percent,
+       {family_group("family")} || ' ('
+           || sum(count(*)) OVER (PARTITION BY {family_group("family")}) || ' servers)' AS label
+FROM instances WHERE status = 'alive'
+GROUP BY 1, 2 ORDER BY 1, servers DESC
+"""
+
+
+def _visibility_note(rows: list[dict[str, Any]]) -> str:
+    read = sum(r["servers"] for r in rows if r["visibility"] == "read")
+    total = sum(r["servers"] for r in rows)
+    return f"{read:,} of {total:,} answering servers publish a block list fediscope could read."
+
+
+def _draw_visibility(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
+    order = category_order(rows, "label", "servers")
+    if any(r["family"] == "other" for r in rows):  # 'other' last, whatever its label says
+        other = next(r["label"] for r in rows if r["family"] == "other")
+        order = [label for label in order if label != other] + [other]
+    return _share_bars(
+        rows,
+        chart,
+        date,
+        width,
+        order=order,
+        field="visibility",
+        colours=VISIBILITY_COLOURS,
+        axis_title="Share of the platform's servers (%)",
+        legend_title="Block list",
+        tooltip=[
+            alt.Tooltip("family:N", title="Platform"),
+            alt.Tooltip("visibility:N", title="Block list"),
+            alt.Tooltip("servers:Q", title="Servers", format=","),
+            alt.Tooltip("active_users:Q", title="Their active users", format=","),
+            alt.Tooltip("share_percent:Q", title="Share (%)", format=".1f"),
+        ],
+    )
+
+
+# -- declared languages and hosting -----------------------------------------------------------
+
+TOP_LANGUAGES = 12
+TOP_LANGUAGE_MIX = 8
+TOP_NETWORKS = 15
+LANGUAGE_MEASURES = (
+    ("Servers", "servers", "servers_share"),
+    ("Users (accounts)", "users", "users_share"),
+    ("Active users (last 30 days)", "active_users", "active_users_share"),
+)
+_LATEST_LANGUAGES = "(SELECT max(crawl_id) FROM language_share)"
+LANGUAGE_SQL = (
+    f"WITH top AS (SELECT language FROM language_share WHERE crawl_id = {_LATEST_LANGUAGES} "
+    f"AND language IS NOT NULL ORDER BY servers DESC, language LIMIT {TOP_LANGUAGES})\n"
+    + "\nUNION ALL\n".join(
+        f"SELECT language, '{measure}' AS measure, {order} AS measure_order, {count} AS count, "
+        f"{share} AS share_percent FROM language_share WHERE crawl_id = {_LATEST_LANGUAGES} "
+        "AND language IN (SELECT language FROM top)"
+        for order, (measure, count, share) in enumerate(LANGUAGE_MEASURES, start=1)
+    )
+    + "\nORDER BY measure_order, share_percent DESC, language"
+)
+DECLARED = (
+    "the languages servers declare (instance API, Misskey meta, PeerTube config, NodeInfo); "
+    "only a proxy for where their people are"
+)
+
+
+def _language_note(rows: list[dict[str, Any]]) -> str:
+    return "A server declaring several languages counts for each, so shares add up past 100%."
+
+
+def _draw_languages(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
+    order = category_order([r for r in rows if r["measure_order"] == 1], "language", "count")
+    base = alt.Chart(ROWS).encode(
+        y=alt.Y("language:N", sort=order, title=None),
+        x=alt.X(
+            "share_percent:Q",
+            title="Share (%)",
+            scale=alt.Scale(domain=[0, 100]),
+            axis=alt.Axis(values=[0, 25, 50, 75, 100]),
+        ),
+    )
+    bars = base.mark_bar(color=SINGLE_COLOUR).encode(
+        tooltip=[
+            alt.Tooltip("language:N", title="Language (BCP 47)"),
+            alt.Tooltip("measure:N", title="Measure"),
+            alt.Tooltip("count:Q", title="Count", format=","),
+            alt.Tooltip("share_percent:Q", title="Share (%)", format=".2f"),
+        ]
+    )
+    labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
+        text=alt.Text("share_percent:Q", format=".1f")
+    )
+    layered = alt.layer(bars, labels).properties(width=width - 130, height=alt.Step(14))
+    faceted = layered.facet(
+        row=alt.Row(
+            "measure:N",
+            sort=[m for m, _c, _s in LANGUAGE_MEASURES],
+            header=alt.Header(
+                title=None, labelAngle=0, labelOrient="top", labelAnchor="start",
+                labelFontWeight="bold", labelFontSize=12,
+            ),
+        ),
+        spacing=10,
+    )  # fmt: skip
+    return finish_chart(faceted, chart, rows, date, width)
+
+
+LANGUAGE_MIX_SQL = f"""
+WITH declared AS (
+    SELECT {family_group("i.family")} AS family, lower(j.value) AS language
+    FROM instances i, json_each(CASE WHEN json_valid(i.languages) THEN i.languages END) j
+    WHERE i.status = 'alive' AND j.type = 'text'
+), top AS (
+    SELECT language FROM declared GROUP BY language
+    ORDER BY count(*) DESC, language LIMIT {TOP_LANGUAGE_MIX}
+)
+SELECT language, family, count(*) AS servers,
+       round(100.0 * count(*) / sum(count(*)) OVER (PARTITION BY language), 2) AS share_percent,
+       sum(count(*)) OVER (PARTITION BY language) AS language_servers,
+       language || ' (' || sum(count(*)) OVER (PARTITION BY language) || ' servers)' AS label
+FROM declared WHERE language IN (SELECT language FROM top)
+GROUP BY language, family ORDER BY language_servers DESC, language, servers DESC
+"""
+
+
+def _draw_language_mix(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
+    return _share_bars(
+        rows,
+        chart,
+        date,
+        width,
+        order=category_order(rows, "label", "servers"),
+        field="family",
+        colours=FAMILY_COLOURS,
+        axis_title="Share of the servers declaring the language (%)",
+        legend_title="Platform",
+        tooltip=[
+            alt.Tooltip("language:N", title="Language (BCP 47)"),
+            alt.Tooltip("family:N", title="Platform"),
+            alt.Tooltip("servers:Q", title="Servers", format=","),
+            alt.Tooltip("share_percent:Q", title="Share (%)", format=".1f"),
+        ],
+    )
+
+
+NETWORKS_SQL = f"""
+WITH chosen AS (
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM hosting_share WHERE unit = 'network')
+                THEN 'network' ELSE 'prefix' END AS unit,
+           (SELECT max(crawl_id) FROM hosting_share) AS crawl_id
+), ranked AS (
+    SELECT h.* FROM hosting_share h JOIN chosen c ON h.unit = c.unit AND h.crawl_id = c.crawl_id
+), half AS (
+    SELECT min(rank) AS count FROM ranked
+    WHERE key IS NOT NULL AND cumulative_active_users_share >= 50
+)
+SELECT rank, unit, coalesce(key, 'not in the AS table') || coalesce(' ' || name, '') AS host,
+       servers, active_users, active_users_share, cumulative_active_users_share,
+       (SELECT count FROM half) AS half_count,
+       (SELECT count(*) FROM ranked WHERE key IS NOT NULL) AS units,
+       key IS NOT NULL AND rank <= coalesce((SELECT count FROM half), 0) AS in_half
+FROM ranked WHERE rank <= {TOP_NETWORKS} ORDER BY rank
+"""
+
+
+def _networks_note(rows: list[dict[str, Any]]) -> str:
+    what = "networks (AS)" if rows[0]["unit"] == "network" else "/24 or /48 prefixes"
+    half = rows[0]["half_count"]
+    if half is None:
+        return f"No set of known {what} holds half the active users."
+    return f"{half:,} of {rows[0]['units']:,} {what} host half of the active users."
+
+
+def _draw_networks(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
+    base = alt.Chart(ROWS).encode(
+        y=alt.Y("host:N", sort=[r["host"] for r in rows], title=None),
+        x=alt.X("active_users_share:Q", title="Share of active users (%)"),
+    )
+    bars = base.mark_bar().encode(
+        color=alt.condition(
+            "datum.in_half == 1",
+            alt.value(HALF_COLOURS[0]),
+            alt.value(HALF_COLOURS[1]),
+        ),
+        tooltip=[
+            alt.Tooltip("rank:Q", title="Rank"),
+            alt.Tooltip("host:N", title="Network"),
+            alt.Tooltip("servers:Q", title="Servers", format=","),
+            alt.Tooltip("active_users:Q", title="Active users", format=","),
+            alt.Tooltip("active_users_share:Q", title="Share (%)", format=".1f"),
+            alt.Tooltip("cumulative_active_users_share:Q", title="Running total (%)", format=".1f"),
+        ],
+    )
+    labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
+        text=alt.Text("active_users_share:Q", format=".1f")
+    )
+    layered = alt.layer(bars, labels).properties(width=width - 200, height=alt.Step(16))
+    return finish_chart(layered, chart, rows, date, width)
+
+
+# -- the list ----------------------------------------------------------------------------------
+
+NODEINFO = "servers' NodeInfo as reported (never estimated)"
+CHARTS: tuple[Chart, ...] = (
+    Chart(
+        slug="platform-share",
+        title="Fediverse platform share, three ways",
+        units="Share (%) of servers, of user accounts and of monthly active users, by platform.",
+        method=f"{NODEINFO}; servers that did not report a count add nothing to its sum.",
+        sql=_three_ways_sql("platform_share", "family", family_group("family")),
+        needs=("platform_share",),
+        draw=_draw_three_ways("family", "family"),
+        notes=_other_note,
+    ),
+    Chart(
+        slug="software-share",
+        title=f"Top {TOP_SOFTWARE} server software, three ways",
+        units="Share (%) of servers, of user accounts and of monthly active users, by software.",
+        method=f"{NODEINFO}; forks count as their own software, coloured by platform.",
+        sql=(
+            "WITH top AS (SELECT software FROM software_share ORDER BY servers DESC, software "
+            f"LIMIT {TOP_SOFTWARE}), s AS (SELECT s.*, (SELECT {family_group('i.family')} FROM "
+            "instances i WHERE i.software = s.software AND i.status = 'alive' LIMIT 1) AS family "
+            "FROM software_share s WHERE s.software IN (SELECT software FROM top))\n"
+            + _three_ways_sql("s", "software", "software", family="family")
+        ),
+        needs=("software_share",),
+        draw=_draw_three_ways("software", "family"),
+    ),
+    Chart(
+        slug="active-users-over-time",
+        title="Monthly active users by platform, crawl by crawl",
+        units="Active users (logged in during the last 30 days) summed per platform.",
+        method=f"{NODEINFO}, one point per crawl.",
+        sql=HISTORY_SQL,
+        needs=("platform_share_history",),
+        draw=_draw_history("active_users", "Monthly active users", "~s"),
+        notes=_crawls_note,
+    ),
+    Chart(
+        slug="share-over-time",
+        title="Share of active users by platform, crawl by crawl",
+        units="Share (%) of all monthly active users of the servers that answered each crawl.",
+        method=f"{NODEINFO}, one point per crawl.",
+        sql=HISTORY_SQL,
+        needs=("platform_share_history",),
+        draw=_draw_history("active_users_share", "Share of active users (%)", ".0f"),
+        notes=_crawls_note,
+    ),
+    Chart(
+        slug="concentration",
+        title="How few servers hold half the active users",
+        units="Cumulative share (%) of monthly active users held by the N largest servers.",
+        method=(
+            f"{NODEINFO}; counts flagged as suspect ({', '.join(SUSPECT_FLAGS)}) are left out."
+        ),
+        sql=CONCENTRATION_SQL,
+        needs=("instances",),
+        draw=_draw_concentration,
+        notes=_concentration_note,
+    ),
+    Chart(
+        slug="weekly-activity",
+        title="Network-wide activity, week by week",
+        units="Posts, logins and sign-ups per week, summed over the servers that report them.",
+        method="Mastodon's /api/v1/instance/activity (12 weeks per server, deduplicated).",
+        sql=WEEKLY_SQL,
+        needs=("weekly_activity_totals",),
+        draw=_draw_weekly,
+        notes=_weekly_note,
+    ),
+    Chart(
+        slug="most-blocked",
+        title=f"The {TOP_DOMAINS} most blocked domains",
+        units="Number of servers whose published block list covers the domain (any severity).",
+        method="public block lists (named, wildcard, parent-domain and digest matches).",
+        sql=MOST_BLOCKED_SQL.format(order="blockers"),
+        needs=("blocked_domains",),
+        draw=_draw_most_blocked("blockers", "Servers blocking it"),
+        notes=_blocks_note,
+    ),
+    Chart(
+        slug="most-blocked-by-reach",
+        title=f"The {TOP_DOMAINS} most blocked domains, by people affected",
+        units="Monthly active users on the servers that block the domain.",
+        method="public block lists and the blockers' NodeInfo active users.",
+        sql=MOST_BLOCKED_SQL.format(order="blockers_active_users"),
+        needs=("blocked_domains",),
+        draw=_draw_most_blocked("blockers_active_users", "Active users of the blocking servers"),
+        notes=_blocks_note,
+    ),
+    Chart(
+        slug="severities-by-platform",
+        title="How each platform blocks: severities",
+        units="Share (%) of each platform's active block rules by normalised severity.",
+        method="public block lists; each platform's words mapped to one scale (see the README).",
+        sql=SEVERITY_SQL,
+        needs=("blocks_by_platform",),
+        draw=_draw_severities,
+    ),
+    Chart(
+        slug="blocklist-visibility",
+        title="Can the block lists be read?",
+        units="Share (%) of answering servers by what their block list endpoint gave.",
+        method=(
+            "read = public list; restricted = 401/403; hidden = 404; not published = the "
+            "software has no public list."
+        ),
+        sql=VISIBILITY_SQL,
+        needs=("instances",),
+        draw=_draw_visibility,
+        notes=_visibility_note,
+    ),
+    Chart(
+        slug="languages",
+        title="The Fediverse by declared language",
+        units=(
+            f"Share (%) of servers, of user accounts and of monthly active users, for the "
+            f"{TOP_LANGUAGES} languages most servers declare."
+        ),
+        method=f"{DECLARED}; users from NodeInfo.",
+        sql=LANGUAGE_SQL,
+        needs=("language_share",),
+        draw=_draw_languages,
+        notes=_language_note,
+    ),
+    Chart(
+        slug="language-platforms",
+        title="Which platforms serve each language",
+        units=(
+            f"Share (%) of the servers declaring each of the {TOP_LANGUAGE_MIX} most "
+            "declared languages, by platform."
+        ),
+        method=f"{DECLARED}.",
+        sql=LANGUAGE_MIX_SQL,
+        needs=("instances",),
+        draw=_draw_language_mix,
+        notes=lambda rows: "A server declaring several languages is counted under each.",
+    ),
+    Chart(
+        slug="hosting-networks",
+        title="How few networks host half the active users",
+        units=(
+            "Share (%) of monthly active users on the servers each network hosts, largest "
+            "first: by AS once an IP-to-AS table is imported, else by /24 or /48 prefix. "
+            "Highlighted: the fewest that hold half."
+        ),
+        method=(
+            "the address each server was reached at (and an imported iptoasn IP-to-AS "
+            "table, when there is one); active users from NodeInfo."
+        ),
+        sql=NETWORKS_SQL,
+        needs=("hosting_share",),
+        draw=_draw_networks,
+        notes=_networks_note,
+    ),
+)
+BY_SLUG = {chart.slug: chart for chart in CHARTS}
+
+
+@dataclass
+class RenderedChart:
+    """A chart ready to show or save: its spec and data, or why it cannot be drawn."""
+
+    chart: Chart
+    rows: list[dict[str, Any]]
+    spec: dict[str, Any] | None
+    missing: str = ""
+
+
+def render_charts(
+    connection: sqlite3.Connection, width: int = DEFAULT_WIDTH, validate: bool = True
+) -> tuple[DataDate, list[RenderedChart]]:
+    """Every chart over the database; charts whose tables are absent say what to run."""
+    date = data_date(connection)
+    rendered = []
+    for chart in CHARTS:
+        absent = missing_tables(connection, chart)
+        if absent:
+            note = f"not built yet: run `fediscope analyze` (needs {', '.join(absent)})"
+            rendered.append(RenderedChart(chart, [], None, note))
+            continue
+        rows = chart_rows(connection, chart)
+        if not rows:
+            rendered.append(RenderedChart(chart, [], None, "no data in this database yet"))
+            continue
+        spec = chart_spec(chart, rows, date, width, validate)
+        rendered.append(RenderedChart(chart, rows, spec))
+    return date, rendered
