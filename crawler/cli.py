@@ -585,6 +585,82 @@ def import_blocklist(file: str, source: str, db: str) -> None:
     )
 
 
+@cli.command("import-asn")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@db_option
+def import_asn(file: str, db: str) -> None:
+    """Import an IP-to-AS table for hosting by network.
+
+    FILE is the iptoasn.com TSV (ip2asn-combined.tsv, plain or .gz); nothing is downloaded."""
+    from crawler.asn import AsnImportError
+    from crawler.asn import import_asn as run_import
+
+    try:
+        table = run_import(writable_database(db), file)
+    except AsnImportError as exc:
+        _fail(str(exc))
+    skipped = ", ".join(f"{n} {why}" for why, n in table.skipped.most_common())
+    click.echo(
+        f"imported {len(table.ranges):,} address ranges from {file}"
+        f" ({table.skipped_rows:,} rows skipped{': ' + skipped if skipped else ''});"
+        " run `fediscope analyze` to group servers by network"
+    )
+
+
+@cli.command()
+@db_option
+@json_option
+@click.option(
+    "--top", default=20, show_default=True, type=click.IntRange(min=0), help="Languages shown."
+)
+def languages(db: str, as_json: bool, top: int) -> None:
+    """Servers, users and active users by declared language.
+
+    The latest analysed crawl; a server declaring several languages counts for each."""
+    from graph.derived import NotAnalysed
+    from observatory.languages import format_languages
+    from observatory.languages import languages as run_languages
+
+    connection = _read_only(existing_database(db))
+    try:
+        answer = run_languages(connection, top)
+    except NotAnalysed as exc:
+        _fail(str(exc))
+    finally:
+        connection.close()
+    _echo_answer(answer, as_json, format_languages)
+
+
+@cli.command()
+@db_option
+@json_option
+@click.option(
+    "--by",
+    type=click.Choice(["address", "prefix", "network"]),
+    help="Group by address, /24-/48 prefix or AS network [default: network once an AS table "
+    "is imported, else prefix].",
+)
+@click.option(
+    "--top", default=15, show_default=True, type=click.IntRange(min=0), help="Hosts shown."
+)
+def hosting(db: str, as_json: bool, by: str | None, top: int) -> None:
+    """How few networks host the servers and their active users.
+
+    The latest analysed crawl, by address, /24 or /48 prefix, or AS network."""
+    from graph.derived import NotAnalysed
+    from observatory.hosting import format_hosting
+    from observatory.hosting import hosting as run_hosting
+
+    connection = _read_only(existing_database(db))
+    try:
+        answer = run_hosting(connection, by, top)
+    except (NotAnalysed, ValueError) as exc:
+        _fail(str(exc))
+    finally:
+        connection.close()
+    _echo_answer(answer, as_json, format_hosting)
+
+
 def main() -> None:
     """Entry point: click without its multi-line usage errors or tracebacks."""
     try:

@@ -5,7 +5,9 @@ through `--via` with the default politeness rules, and the result is analysed an
 Datasette. With `crawls` > 1 the world is crawled once per epoch (0, 1, ...), every known server
 being due again, so the database holds a history of known changes like a daily crawl would.
 The database is rebuilt from scratch each time; the ground truth of the last epoch is written
-next to it, so anyone can check the crawl against it.
+next to it, so anyone can check the crawl against it. The crawl resolves the sandbox's names with
+its simulated DNS (`crawler.sandbox.hosting`, built here from the same world: two shared-hosting
+providers, every other host on a network of its own), so the demo has hosting to analyse.
 """
 
 from __future__ import annotations
@@ -16,7 +18,21 @@ from datetime import timedelta
 from pathlib import Path
 
 from crawler.engine import CrawlSettings, crawl
+from crawler.sandbox.config import Provider, SandboxConfig
+from crawler.sandbox.hosting import HostingMap, SandboxResolver
 from crawler.sandbox.process import sandbox_process
+from crawler.sandbox.world import World
+
+
+def demo_hosting(instances: int, seed: int) -> HostingMap:
+    """Simulated addresses of the demo world's hosts: one in 40 on one provider, one in 100 on
+    another (the sandbox process does not rate-limit them: only the crawl's DNS knows them).
+    Few, because the crawl visits the hosts of one address only a few at a time."""
+    providers = [
+        Provider("23.227.38.1", hosts=instances // 40),
+        Provider("104.16.0.5", hosts=instances // 100),
+    ]
+    return HostingMap(World(SandboxConfig(instances=instances, seed=seed)), providers)
 
 
 def build(instances: int, seed: int, db: str, crawls: int = 1) -> Path:
@@ -29,15 +45,19 @@ def build(instances: int, seed: int, db: str, crawls: int = 1) -> Path:
         stale.unlink(missing_ok=True)
     truth = path.with_suffix(".truth.json")
     started = time.monotonic()
+    hosting = demo_hosting(instances, seed)
     for epoch in range(crawls):
-        _crawl_epoch(path, instances, seed, epoch, truth if epoch == crawls - 1 else None)
+        last = epoch == crawls - 1
+        _crawl_epoch(path, instances, seed, epoch, truth if last else None, hosting)
     for line in analyze(str(path)).lines():
         print(f"analyze {line}")
     print(f"built {path} in {time.monotonic() - started:.0f} s (ground truth: {truth})")
     return path
 
 
-def _crawl_epoch(path: Path, instances: int, seed: int, epoch: int, truth: Path | None) -> None:
+def _crawl_epoch(
+    path: Path, instances: int, seed: int, epoch: int, truth: Path | None, hosting: HostingMap
+) -> None:
     """Crawl the world at `epoch` into `path`; every server known from earlier crawls is due."""
     arguments = ["--instances", str(instances), "--seed", str(seed), "--epoch", str(epoch)]
     if truth is not None:
@@ -55,6 +75,7 @@ def _crawl_epoch(path: Path, instances: int, seed: int, epoch: int, truth: Path 
                 concurrency=128,
                 progress=sys.stderr.isatty(),
                 recrawl_after=timedelta(0),
+                resolver=SandboxResolver(hosting),
             )
         )
     statuses = ", ".join(f"{n} {s}" for s, n in summary.statuses.most_common())

@@ -135,6 +135,11 @@ class Observation:
     open_registrations: bool | None = None
     name: str | None = None
     description: str | None = None
+    #: Lowercased BCP 47 tags the server declares, in first-seen order; None = none declared.
+    languages: list[str] | None = None
+    #: The public address the host was reached at (first of its guarded DNS answer); None
+    #: when nothing resolved it (`--via` without a resolver).
+    address: str | None = None
     quality_flags: set[str] = field(default_factory=set)
     opt_out: str | None = None  # reason code when the instance opted out
     opt_out_source: str | None = None

@@ -21,6 +21,7 @@ from crawler.domains import DomainPolicy
 from crawler.fetch import Fetcher
 from crawler.fetch import errors as kinds
 from crawler.fetch.guard import is_public_address
+from crawler.languages import nodeinfo_languages
 from crawler.nodeinfo import (
     FALLBACK_PATHS,
     NODEINFO2_PATH,
@@ -78,6 +79,7 @@ async def visit_domain(
         observation.error_detail = f"{type(exc).__name__}: {exc}"[:300]
         observation.peers = observation.blocks = None
     finally:
+        observation.address = fetcher.address_reached(domain)
         fetcher.release(domain)
     if observation.opt_out:
         _redact(observation)
@@ -105,6 +107,7 @@ async def _plan(visit: Visit) -> None:
     if nodeinfo is not None:
         visit.nodeinfo = nodeinfo
         _apply_nodeinfo(obs, nodeinfo)
+        visit.declare_languages(nodeinfo_languages(nodeinfo.metadata))
         tag = opt_out_tag(nodeinfo.description)
         if tag:
             visit.opt_out(tag, "nodeinfo description")

@@ -28,6 +28,8 @@ from graph.edges import current_peer_edges
 from graph.federation import build_federation
 from graph.history import build_history
 from graph.hops import build_hops
+from graph.hosting_share import build_hosting_share
+from graph.language_share import build_language_share
 from graph.map_layout import build_map_layout
 from graph.peers import build_peer_metrics
 from graph.platforms import build_platform_share
@@ -118,6 +120,8 @@ def _analyze(db_path: str) -> AnalyzeReport:
             ("block_camps", lambda: build_block_camps(connection)),
             ("federation", lambda: build_federation(connection)),
             ("version_share", lambda: build_version_share(connection)),
+            ("language_share", lambda: build_language_share(connection)),
+            ("hosting_share", lambda: build_hosting_share(connection)),
             ("map_layout", lambda: build_map_layout(connection, crawl_id)),
             *publication_steps(connection),
         ]

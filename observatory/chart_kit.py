@@ -19,8 +19,10 @@ from observatory.crawl_date import latest_crawl
 from observatory.palette import (  # noqa: F401  (re-exported: the charts take them from here)
     FAMILIES,
     FAMILY_COLOURS,
+    HALF_COLOURS,
     SERIES_COLOURS,
     SEVERITY_COLOURS,
+    SINGLE_COLOUR,
     VISIBILITY_COLOURS,
 )
 

@@ -46,8 +46,11 @@ PARTITIONED = {
 #: Never exported: raw answers (large, and fetched from servers that did not publish them as data),
 #: views that only restate exported tables with names (the peer graph twice over: 23M rows at
 #: full scale), instance_intervals (exported expanded, as instance_stats) and peer_intervals
-#: (written apart), and the pages' own bookkeeping (chart snapshots for ?crawl=N, data_state).
+#: (written apart), the pages' own bookkeeping (chart snapshots for ?crawl=N, data_state), and
+#: the imported IP-to-AS table (third-party reference data, hundreds of thousands of ranges,
+#: available from its source; hosting_share carries what was found with it).
 LEFT_OUT = {
+    "asn_ranges",
     "chart_snapshots",
     "chart_specs",
     "chart_snapshot_rows",

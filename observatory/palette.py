@@ -38,3 +38,7 @@ VISIBILITY_COLOURS: dict[str, str] = {
 }
 #: Two series in one chart (a server's users and active users): Okabe-Ito blue and orange.
 SERIES_COLOURS = ("#0072B2", "#E69F00")
+#: One measure in one colour (the declared-language bars): Okabe-Ito blue.
+SINGLE_COLOUR = "#0072B2"
+#: The fewest hosts that hold half the active users, against the rest: vermillion and grey.
+HALF_COLOURS = ("#D55E00", "#999999")

@@ -9,6 +9,10 @@ Servers (registrable domain in brackets):
 - c.test, misskey: answers in 1, 2 (counts flagged stats_suspect), 3.
 - d.test, lemmy: fails in 1, answers in 2, fails in 3.
 - e.test, pleroma: first seen in crawl 3, answers.
+
+Declared languages and addresses (the same in every answering visit): a.test en+de and
+b.ops.test en, both on 45.10.0.1; c.test ja on 45.10.0.77 (same /24); d.test declares none, on
+2a01:4f8:1:2::5; e.test en on 81.2.3.4.
 """
 
 from __future__ import annotations
@@ -32,6 +36,19 @@ SOFTWARE = {
     "e.test": "pleroma",
 }
 OPERATOR = {"a.test": "ops.test", "b.ops.test": "ops.test"}
+LANGUAGES = {
+    "a.test": '["en","de"]',
+    "b.ops.test": '["en"]',
+    "c.test": '["ja"]',
+    "e.test": '["en"]',
+}
+ADDRESSES = {
+    "a.test": "45.10.0.1",
+    "b.ops.test": "45.10.0.1",
+    "c.test": "45.10.0.77",
+    "d.test": "2a01:4f8:1:2::5",
+    "e.test": "81.2.3.4",
+}
 # (domain, crawl) -> (status, users_total, users_active_month, quality_flags)
 STATS: dict[tuple[str, int], tuple[str, int | None, int | None, str | None]] = {
     ("a.test", 1): ("alive", 100, 40, None),
@@ -110,8 +127,8 @@ def build_world(path: Path) -> Path:
     for (domain, crawl), (status, users, active, flags) in sorted(STATS.items()):
         connection.execute(
             "INSERT INTO instance_stats (domain, crawl_id, observed_at, status, software, "
-            "version, users_total, users_active_month, quality_flags) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "version, users_total, users_active_month, quality_flags, languages, address) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 domain,
                 crawl,
@@ -122,6 +139,8 @@ def build_world(path: Path) -> Path:
                 users,
                 active,
                 flags,
+                LANGUAGES.get(domain) if status == "alive" else None,
+                ADDRESSES[domain] if status == "alive" else None,
             ),
         )
         latest[domain] = crawl
@@ -130,8 +149,8 @@ def build_world(path: Path) -> Path:
         connection.execute(
             "INSERT INTO instances (domain, domain_id, registrable_domain, software, family, "
             "version, users_total, users_active_month, quality_flags, status, last_crawl_id, "
-            "peers_visibility, blocks_visibility) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'public', 'public')",
+            "peers_visibility, blocks_visibility, languages, address) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'public', 'public', ?, ?)",
             (
                 domain,
                 ids[domain],
@@ -144,6 +163,8 @@ def build_world(path: Path) -> Path:
                 flags,
                 status,
                 latest[domain],
+                LANGUAGES.get(domain),
+                ADDRESSES[domain],
             ),
         )
     event_id = 0

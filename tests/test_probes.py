@@ -46,6 +46,8 @@ IDENTIFIED_BY = {
 #: The adapter's own first request: the identifying answer is reused, never asked twice.
 REUSED = {
     "mastodon": "/api/v1/instance",
+    "pleroma": "/api/v1/instance",  # its declared languages
+    "gotosocial": "/api/v1/instance",  # its declared languages
     "pixelfed": "/api/v1/instance",
     "lemmy": "/api/v3/site",
     "misskey": "/api/meta",

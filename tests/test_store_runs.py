@@ -25,7 +25,21 @@ def connection(tmp_path) -> sqlite3.Connection:
 
 
 def values(users: int | None, status: str = "alive") -> tuple:
-    return (status, "mastodon", "4.3.0", users, 10, 20, 1000, 50, 3, None, "public")
+    return (
+        status,
+        "mastodon",
+        "4.3.0",
+        users,
+        10,
+        20,
+        1000,
+        50,
+        3,
+        None,
+        "public",
+        '["en"]',
+        "45.1.1.1",
+    )
 
 
 def stats(connection, domain: str) -> list[tuple]:

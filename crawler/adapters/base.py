@@ -18,6 +18,7 @@ from crawler.blocks import make_rule
 from crawler.domains import DomainPolicy
 from crawler.fetch import Fetcher, Response
 from crawler.fetch import errors as kinds
+from crawler.languages import INVALID_FLAG, MAX_LANGUAGES, parse_languages
 from crawler.lenient import read_count
 from crawler.nodeinfo import NodeInfo, opt_out_tag
 from crawler.observation import (
@@ -265,6 +266,19 @@ class Visit:
             self.opt_out(tag, "instance description")
             return True
         return False
+
+    def declare_languages(self, value: Any) -> None:
+        """Add the languages one answer declares (None: it has no such field); values that
+        are not BCP 47 tags are dropped and flagged `languages_invalid`."""
+        declared = parse_languages(value)
+        if not declared.declared:
+            return
+        obs = self.observation
+        known = obs.languages or []
+        known += [tag for tag in declared.tags if tag not in known][: MAX_LANGUAGES - len(known)]
+        obs.languages = known
+        if declared.dropped:
+            obs.quality_flags.add(INVALID_FLAG)
 
     def opt_out(self, reason: str, source: str) -> None:
         if self.observation.opt_out is None:

@@ -1,6 +1,7 @@
 """GoToSocial.
 
-Endpoint: `GET /api/v1/instance/peers?filter=open,suspended`: objects with `domain`,
+Endpoints: `GET /api/v1/instance` (Mastodon-compatible): the declared `languages`.
+`GET /api/v1/instance/peers?filter=open,suspended`: objects with `domain`,
 `suspended_at`, `silenced_at`, `public_comment` (suspended names may be `*`-masked); 401 unless
 the admin exposes them. GoToSocial's robots.txt disallows `/api/` by default and we obey it
 (visibility `disallowed`); its default robots.txt also disallows NodeInfo and sets
@@ -21,6 +22,8 @@ class GoToSocialAdapter:
     families: ClassVar[tuple[str, ...]] = ("gotosocial",)
 
     async def collect(self, visit: Visit) -> None:
+        instance = await visit.get_json("/api/v1/instance")  # the probe's answer when there was one
+        visit.declare_languages(mapping(instance.value).get("languages"))
         answer = await visit.get_json("/api/v1/instance/peers?filter=open,suspended")
         visibility = visibility_of(answer, missing=UNSUPPORTED)
         if visibility == PUBLIC and not isinstance(answer.value, list):

@@ -1,7 +1,7 @@
 """Hubzilla (and its Zot relatives).
 
-Endpoint: `GET /siteinfo.json`; `hide_in_statistics` true is an opt-out. No public peer or block
-list is known.
+Endpoint: `GET /siteinfo.json`; `hide_in_statistics` true is an opt-out; `language` is the one
+language the site declares. No public peer or block list is known.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ class HubzillaAdapter:
 
     async def collect(self, visit: Visit) -> None:
         answer = await visit.get_json("/siteinfo.json")
-        hidden = mapping(answer.value).get("hide_in_statistics")
+        site = mapping(answer.value)
+        hidden = site.get("hide_in_statistics")
         if hidden is True or hidden in (1, "1", "true"):
             visit.opt_out("hide_in_statistics", "siteinfo.json hide_in_statistics")
             return
+        visit.declare_languages(site.get("language"))
         visit.unsupported(peers=True, blocks=True)

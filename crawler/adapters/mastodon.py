@@ -1,9 +1,10 @@
 """Mastodon family (Mastodon, Hometown, glitch-soc, kmyblue, ...).
 
 Endpoints:
-- `GET /api/v2/instance` (4.x; description, `usage.users.active_month`), falling back to
-  `GET /api/v1/instance` on 404 (3.x). When a probe already read `/api/v1/instance` to identify
-  the family (NodeInfo named no software), that answer is used and neither is asked again.
+- `GET /api/v2/instance` (4.x; description, `usage.users.active_month`, `languages`), falling
+  back to `GET /api/v1/instance` on 404 (3.x). When a probe already read `/api/v1/instance` to
+  identify the family (NodeInfo named no software), that answer is used and neither is asked
+  again.
 - `GET /api/v1/instance/peers`: a flat array of domains; Mastodon leaves its own blocked domains
   out. 404 when the peers API is off, 401 in limited-federation mode.
 - `GET /api/v1/instance/domain_blocks` (4.0+): 200 list, 401 for users only, 404 hidden. Each
@@ -45,6 +46,7 @@ async def read_instance(visit: Visit) -> None:
         document.get("short_description")
     )
     visit.check_description(description)
+    visit.declare_languages(document.get("languages"))
     usage = mapping(mapping(document.get("usage")).get("users"))
     if "active_month" in usage:
         visit.fill_count("users_active_month", usage.get("active_month"))

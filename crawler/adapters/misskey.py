@@ -1,7 +1,7 @@
 """Misskey family (Misskey, Sharkey, Firefish, Iceshrimp, Catodon, CherryPick, Calckey, ...).
 
 Endpoints (all POST with a JSON body):
-- `/api/meta` `{}`: name and description (opt-out tags).
+- `/api/meta` `{}`: name, description (opt-out tags) and declared languages (`langs`).
 - `/api/federation/instances` `{"limit": 100, "offset": n, "sort": "+firstRetrievedAt"}`:
   every host the server knows, newest first, paged by offset until an empty page (capped at
   MAX_PAGES); each entry carries `isBlocked`, `isSilenced`, `isSuspended` and (newer)
@@ -167,10 +167,12 @@ async def read_blocks(visit: Visit, read: Walk, queries: list[dict[str, Any]]) -
 
 
 async def read_meta(visit: Visit) -> bool:
-    """`/api/meta`: the name, and whether the description opts the server out."""
+    """`/api/meta`: the name, the declared languages, and whether the description opts the
+    server out."""
     meta = await visit.post_json("/api/meta", {})
     document = mapping(meta.value)
     visit.observation.name = visit.observation.name or read_text(document.get("name"), 500)
+    visit.declare_languages(document.get("langs"))
     return visit.check_description(read_text(document.get("description")))
 
 

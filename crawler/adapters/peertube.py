@@ -1,7 +1,8 @@
 """PeerTube.
 
 Endpoints:
-- `GET /api/v1/config/about`: instance name and description (opt-out tags).
+- `GET /api/v1/config/about`: instance name, description (opt-out tags) and declared
+  languages (`instance.languages`).
 - `GET /api/v1/server/followers` and `/following` with `start`/`count` (<= 100), answering
   `{total, data: [ActorFollow]}`; the peers are the hosts on the other side of each follow.
 PeerTube publishes no block list. Both lists are read in full on every crawl: unlike Misskey's
@@ -48,6 +49,7 @@ class PeerTubeAdapter:
         about = await visit.get_json("/api/v1/config/about")
         instance = mapping(mapping(about.value).get("instance"))
         visit.observation.name = visit.observation.name or read_text(instance.get("name"), 500)
+        visit.declare_languages(instance.get("languages"))
         text = read_text(instance.get("description")) or read_text(instance.get("shortDescription"))
         if visit.check_description(text):
             return

@@ -12,6 +12,7 @@ Endpoints:
 - Without NodeInfo metadata (no NodeInfo; the family came from the `/api/v1/instance` probe,
   `(compatible; Pleroma|Akkoma ...)`), the same `federation` and `private` values are read from
   that answer's `pleroma.metadata` (payloads/akkoma-api_v1_instance.json).
+- `GET /api/v1/instance` (Mastodon-compatible): the declared `languages`.
 - `GET /api/v1/instance/peers`: flat array of every known host (blocked ones included).
 """
 
@@ -68,4 +69,6 @@ class PleromaAdapter:
             visit.opt_out("akkoma_private", "nodeinfo metadata.private")
             return
         visit.set_blocks(federation_rules(visit, mapping(metadata.get("federation"))))
+        instance = await visit.get_json("/api/v1/instance")  # the probe's answer when there was one
+        visit.declare_languages(mapping(instance.value).get("languages"))
         await read_flat_peers(visit)

@@ -278,6 +278,13 @@ class Fetcher:
             state.group, state.grouped = group, True
         return state.group
 
+    def address_reached(self, domain: str) -> str | None:
+        """The address a host's requests were grouped by and sent to, if it was resolved.
+
+        Only public addresses get here (the guard refuses the others before grouping)."""
+        state = self._hosts.get(domain)
+        return state.group.address if state is not None and state.group is not None else None
+
     def requests_made(self, domain: str) -> int:
         state = self._hosts.get(domain)
         return state.requests if state else 0

@@ -20,8 +20,9 @@ from crawler.sandbox.world import World
 
 
 def own_address(idx: int) -> str:
-    """The address of a host that is not on a provider (45.0.0.0/8 is public unicast)."""
-    return f"45.{(idx >> 16) & 255}.{(idx >> 8) & 255}.{idx & 255}"
+    """The address of a host that is not on a provider, in a /24 of its own below 65,536 hosts
+    (45.0.0.0/8 is public unicast): hosting analyses then see providers, not index blocks."""
+    return f"45.{idx & 255}.{(idx >> 8) & 255}.{1 + ((idx >> 16) & 127)}"
 
 
 class HostingMap:

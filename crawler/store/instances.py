@@ -6,6 +6,7 @@ opted-out instance keeps nothing but its domain, status and reason.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime, timedelta
 
@@ -28,6 +29,8 @@ DATA_COLUMNS = (
     "open_registrations",
     "name",
     "description",
+    "languages",
+    "address",
     "quality_flags",
     "nodeinfo_version",
     "nodeinfo_url",
@@ -150,6 +153,8 @@ def _data_fields(observation: Observation) -> dict[str, object]:
         ),
         "name": observation.name,
         "description": observation.description,
+        "languages": None if observation.languages is None else json.dumps(observation.languages),
+        "address": observation.address,
         "quality_flags": ",".join(sorted(observation.quality_flags)) or None,
         "nodeinfo_version": observation.nodeinfo_version,
         "nodeinfo_url": observation.nodeinfo_url,
@@ -188,6 +193,8 @@ def _append_stats(
             data.get("blocks_count"),
             data.get("quality_flags"),
             data.get("blocks_visibility"),
+            data.get("languages"),
+            data.get("address"),
         ),
     )
 

@@ -25,7 +25,9 @@ from crawler.store.stats import migrate_stats_table
 
 #: 3: count columns are named `servers` in every derived table (2 said `instances` in the share
 #: tables and block_list_coverage); opening an older database renames them in place.
-SCHEMA_VERSION = 3
+#: 4: the declared languages and the address each host was reached at (instances and the time
+#: series); opening an older database adds the columns and recreates the view's triggers.
+SCHEMA_VERSION = 4
 
 #: Schema 3's column renames in the share tables analyze builds (the view is recreated anyway).
 COUNT_COLUMN_RENAMES = {
@@ -85,6 +87,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "open_registrations": int,
             "name": str,
             "description": str,
+            "languages": str,
+            "address": str,
             "quality_flags": str,
             "status": str,
             "status_reason": str,
@@ -130,6 +134,8 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "blocks_count": int,
             "quality_flags": str,
             "blocks_visibility": str,
+            "languages": str,
+            "address": str,
         },
         ("domain", "first_crawl"),
         set(),
@@ -249,6 +255,31 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
         ("source", "blocked_pattern"),
         set(),
     ),
+    # An IP-to-AS table imported with `fediscope import-asn` (iptoasn TSV), and its import.
+    "asn_ranges": (
+        {
+            "start_key": str,
+            "end_key": str,
+            "range_start": str,
+            "range_end": str,
+            "asn": int,
+            "country": str,
+            "as_name": str,
+        },
+        "start_key",
+        {"end_key", "asn"},
+    ),
+    "asn_imports": (
+        {
+            "file_name": str,
+            "imported_at": str,
+            "ranges": int,
+            "skipped_rows": int,
+            "skipped_by_reason": str,
+        },
+        "file_name",
+        set(),
+    ),
 }
 
 RAW_SQL = [
@@ -346,7 +377,10 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     for statement in RAW_SQL:
         db.execute(statement)
     migrate_stats_table(db.conn)
+    stored_version = db.execute("PRAGMA user_version").fetchone()[0]
     rename_count_columns(db.conn)
+    if 0 < stored_version < 4:
+        migrate_to_4(db)
     for table_name, columns, unique in INDEXES:
         db.table(table_name).create_index(columns, unique=unique, if_not_exists=True)
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS domains_name ON domains (name)")
@@ -365,6 +399,16 @@ def rename_count_columns(connection: sqlite3.Connection) -> None:
         for old, new in COUNT_COLUMN_RENAMES.items():
             if old in columns and new not in columns:
                 connection.execute(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
+
+
+def migrate_to_4(db: sqlite_utils.Database) -> None:
+    """Schema 4: `languages` and `address` joined instances and the time series.
+
+    The columns are added like any new column and the instance_stats view is replaced; its
+    INSTEAD OF triggers name every column, so they are dropped here to be created again with
+    the new ones (replacing the view drops them too, but only when its SQL changed)."""
+    for trigger in ("instance_stats_insert", "instance_stats_delete"):
+        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
 
 
 def ensure_target_index(db: sqlite_utils.Database) -> None:

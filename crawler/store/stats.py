@@ -25,6 +25,8 @@ VALUES = (
     "blocks_count",
     "quality_flags",
     "blocks_visibility",
+    "languages",
+    "address",
 )
 
 VIEW = f"""
