@@ -269,7 +269,7 @@ async def test_the_validator_changes_with_a_crawl_an_analyze_and_an_import_only(
     db_handle.conn.close()
     assert await etag(ds) == current
     blocklist = tmp_path / "shared.csv"
-    blocklist.write_text("#domain,#severity\nbad.example,suspend\n", encoding="utf-8")
+    blocklist.write_text("#domain,#severity\nspam-farm.social,suspend\n", encoding="utf-8")
     import_blocklist(str(db), str(blocklist), "shared")
     imported = await etag(ds)
     assert imported != current
