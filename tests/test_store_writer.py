@@ -1,0 +1,471 @@
+"""`StoreWriter` fed hand-built Observations, crawl after crawl, compared with hand-built tables.
+
+What the sandbox crawls pin slowly (peer intervals, block history, 304 carry-over, validators,
+the stats runs, which domains are due, exclusions), pinned here in milliseconds: every visit is
+an `Observation` written by the writer the crawler uses, with an explicit clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from crawler.domains import SANDBOX
+from crawler.fetch import errors
+from crawler.observation import BlockRule, Document, Observation
+from crawler.store.lock import DatabaseBusy, database_lock, lock_path
+from crawler.store.writer import StoreWriter
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+WEEK = 7 * DAY
+
+
+class Crawls:
+    """A writer and a clock: `visit` stores one Observation in the current crawl."""
+
+    def __init__(self, path: Path):
+        self.writer = StoreWriter(str(path), SANDBOX)
+        self.now = T0
+        self.crawl_id = 0
+
+    def begin(self, at: datetime | None = None, seeds: tuple[str, ...] = ("a.test",)) -> int:
+        self.now = at or self.now
+        self.crawl_id, resumed = self.writer.begin_crawl(list(seeds), {}, self.now)
+        assert not resumed
+        self.writer.add_seeds(seeds, "seed", self.now)
+        return self.crawl_id
+
+    def finish(self) -> None:
+        self.writer.finish_crawl(self.crawl_id, self.now)
+
+    def visit(self, observation: Observation, hops: int | None = 0, after=timedelta(0)):
+        return self.writer.record_visit(observation, self.crawl_id, hops, self.now, DAY + after)
+
+    def rows(self, sql: str, *params) -> list[tuple]:
+        return self.writer.connection.execute(sql, params).fetchall()
+
+
+@pytest.fixture
+def crawls(tmp_path) -> Crawls:
+    crawls = Crawls(tmp_path / "writer.db")
+    yield crawls
+    crawls.writer.close()
+
+
+def alive(domain: str = "a.test", **fields) -> Observation:
+    fields.setdefault("software", "mastodon")
+    fields.setdefault("counts", {"users_total": 10})
+    return Observation(domain, status="alive", **fields)
+
+
+def rule(pattern: str, raw: str = "suspend", reason: str | None = None) -> BlockRule:
+    severity = {"suspend": "suspend", "silence": "silence"}.get(raw, "other")
+    return BlockRule(pattern, severity, raw, pattern, None, reason, "clear")
+
+
+def intervals(crawls: Crawls, source: str = "a.test") -> set[tuple]:
+    return set(
+        crawls.rows(
+            "SELECT t.name, p.first_crawl, p.removed_crawl FROM peer_intervals p "
+            "JOIN domains s ON s.id = p.source_id JOIN domains t ON t.id = p.target_id "
+            "WHERE s.name = ?",
+            source,
+        )
+    )
+
+
+def crawl_counts(crawls: Crawls, crawl_id: int) -> tuple:
+    return crawls.rows(
+        "SELECT visited, alive, failed, peer_edges_added, peer_edges_removed, not_modified "
+        "FROM crawls WHERE id = ?",
+        crawl_id,
+    )[0]
+
+
+# -- peers --------------------------------------------------------------------------------
+
+
+def test_peer_lists_become_intervals_and_unread_lists_change_nothing(crawls):
+    crawls.begin()
+    result = crawls.visit(alive(peers=["b.test", "c.test"]))
+    assert (result.peer_edges_added, result.peer_edges_removed) == (2, 0)
+    assert result.new_domains == [("b.test", "peer"), ("c.test", "peer")]
+    crawls.finish()
+
+    crawls.begin(T0 + DAY)
+    result = crawls.visit(alive(peers=["c.test", "d.test"]))
+    assert (result.peer_edges_added, result.peer_edges_removed) == (1, 1)
+    assert result.new_domains == [("d.test", "peer")]
+    crawls.finish()
+    assert intervals(crawls) == {("b.test", 1, 2), ("c.test", 1, None), ("d.test", 2, None)}
+
+    # 304: the list is the stored one; unreachable: not read; neither closes an interval.
+    crawls.begin(T0 + 2 * DAY)
+    crawls.visit(alive(peers=None, peers_unchanged=True, not_modified=1))
+    crawls.finish()
+    crawls.begin(T0 + 3 * DAY)
+    crawls.visit(Observation("a.test", status="unreachable", error_kind=errors.CONNECT))
+    crawls.finish()
+    # b comes back: a new interval, the closed one stays as it was.
+    crawls.begin(T0 + 4 * DAY)
+    crawls.visit(alive(peers=["b.test", "c.test", "d.test"]))
+    crawls.finish()
+    assert intervals(crawls) == {
+        ("b.test", 1, 2),
+        ("b.test", 5, None),
+        ("c.test", 1, None),
+        ("d.test", 2, None),
+    }
+    assert [crawl_counts(crawls, n) for n in range(1, 6)] == [
+        (1, 1, 0, 2, 0, 0),
+        (1, 1, 0, 1, 1, 0),
+        (1, 1, 0, 0, 0, 1),
+        (1, 0, 1, 0, 0, 0),
+        (1, 1, 0, 1, 0, 0),
+    ]
+    # The discovered names are pending rows one hop further, found from a.test.
+    assert crawls.rows(
+        "SELECT domain, status, hops, discovered_by, discovered_via FROM instances "
+        "WHERE domain != 'a.test' ORDER BY domain"
+    ) == [
+        ("b.test", "pending", 1, "peer", "a.test"),
+        ("c.test", "pending", 1, "peer", "a.test"),
+        ("d.test", "pending", 1, "peer", "a.test"),
+    ]
+
+
+# -- blocks -------------------------------------------------------------------------------
+
+
+def test_block_rules_added_removed_readded_and_changed_with_their_events(crawls):
+    crawls.begin()
+    crawls.visit(alive(blocks=[rule("x.test"), rule("y.test", "silence", "spam")]))
+    crawls.finish()
+    crawls.begin(T0 + DAY)  # x removed, y's severity changes, z added
+    crawls.visit(alive(blocks=[rule("y.test", "suspend", "spam"), rule("z.test")]))
+    crawls.finish()
+    crawls.begin(T0 + 2 * DAY)  # x re-added, y's reason changes
+    crawls.visit(alive(blocks=[rule("x.test"), rule("y.test", "suspend", "abuse"), rule("z.test")]))
+    crawls.finish()
+    crawls.begin(T0 + 3 * DAY)  # 304: seen again, nothing changed
+    crawls.visit(alive(blocks=None, blocks_unchanged=True, not_modified=1))
+    crawls.finish()
+    crawls.begin(T0 + 4 * DAY)  # the list turned restricted: unreadable is not a removal
+    crawls.visit(alive(blocks=None, blocks_visibility="restricted"))
+    crawls.finish()
+
+    day = [f"2026-03-0{n}T00:00:00Z" for n in range(1, 6)]
+    assert crawls.rows(
+        "SELECT crawl_id, blocked_pattern, blocked, event, severity, severity_raw, "
+        "previous_severity, reason, previous_reason, at, first_observation "
+        "FROM block_events WHERE blocker = 'a.test' ORDER BY id"
+    ) == [
+        (1, "x.test", "x.test", "added", "suspend", "suspend", None, None, None, day[0], 1),
+        (1, "y.test", "y.test", "added", "silence", "silence", None, "spam", None, day[0], 1),
+        (2, "x.test", "x.test", "removed", "suspend", "suspend", None, None, None, day[1], 0),
+        (2, "y.test", "y.test", "changed", "suspend", "suspend", "silence", "spam", "spam",
+         day[1], 0),
+        (2, "z.test", "z.test", "added", "suspend", "suspend", None, None, None, day[1], 0),
+        (3, "x.test", "x.test", "added", "suspend", "suspend", None, None, None, day[2], 0),
+        (3, "y.test", "y.test", "changed", "suspend", "suspend", "suspend", "abuse", "spam",
+         day[2], 0),
+    ]  # fmt: skip
+    # One row per rule: the re-added rule is the old row re-activated with its new start; a
+    # changed rule keeps its first_seen; the 304 moved last_seen of every active rule.
+    assert crawls.rows(
+        "SELECT blocked_pattern, severity, reason, first_seen, last_seen, first_crawl, "
+        "last_crawl, active FROM blocks WHERE blocker = 'a.test' ORDER BY blocked_pattern"
+    ) == [
+        ("x.test", "suspend", None, day[2], day[3], 3, 4, 1),
+        ("y.test", "suspend", "abuse", day[0], day[3], 1, 4, 1),
+        ("z.test", "suspend", None, day[1], day[3], 2, 4, 1),
+    ]
+    assert crawls.rows("SELECT blocks_count, blocks_visibility FROM instances WHERE domain = ?",
+                       "a.test") == [(None, "restricted")]  # fmt: skip
+
+
+def test_a_visit_reports_its_block_event_counts(crawls):
+    crawls.begin()
+    first = crawls.visit(alive(blocks=[rule("x.test"), rule("y.test")]))
+    crawls.finish()
+    crawls.begin(T0 + DAY)
+    second = crawls.visit(alive(blocks=[rule("y.test", "silence"), rule("w.test")]))
+    assert first.block_events == {"added": 2, "removed": 0, "changed": 0}
+    assert second.block_events == {"added": 1, "removed": 1, "changed": 1}
+    assert {name for name, how in first.new_domains if how == "block"} == {"x.test", "y.test"}
+
+
+# -- 304 carry-over, validators ------------------------------------------------------------
+
+
+def test_lists_answered_304_carry_their_counts_over(crawls):
+    crawls.begin()
+    crawls.visit(
+        alive(
+            peers=["b.test", "c.test", "d.test"],
+            peers_truncated=True,
+            blocks=[rule("x.test"), rule("y.test")],
+            peers_visibility="public",
+            blocks_visibility="public",
+        )
+    )
+    crawls.finish()
+    crawls.begin(T0 + DAY)
+    crawls.visit(
+        alive(
+            counts={"users_total": 11},
+            peers_unchanged=True,
+            blocks_unchanged=True,
+            peers_visibility="public",
+            blocks_visibility="public",
+            not_modified=2,
+        )
+    )
+    crawls.finish()
+    assert crawls.rows(
+        "SELECT users_total, peers_count, peers_truncated, blocks_count FROM instances "
+        "WHERE domain = 'a.test'"
+    ) == [(11, 3, 1, 2)]
+    assert crawls.rows(
+        "SELECT crawl_id, users_total, peers_count, blocks_count FROM instance_stats "
+        "WHERE domain = 'a.test' ORDER BY crawl_id"
+    ) == [(1, 10, 3, 2), (2, 11, 3, 2)]
+    assert crawl_counts(crawls, 2)[-1] == 2
+    # A list neither read nor answered 304 has no count.
+    crawls.begin(T0 + 2 * DAY)
+    crawls.visit(alive(peers_visibility="error", blocks=[]))
+    assert crawls.rows(
+        "SELECT peers_count, peers_truncated, blocks_count FROM instances WHERE domain = 'a.test'"
+    ) == [(None, 0, 0)]
+
+
+def test_validators_are_kept_per_list_and_dropped_with_what_they_validate(crawls):
+    peers, blocks = "/api/v1/instance/peers", "/api/v1/instance/domain_blocks"
+    crawls.begin()
+    crawls.visit(alive(validators={peers: ('"p1"', None), blocks: (None, "Sun, 01 Mar 2026")}))
+    crawls.visit(alive("b.test", validators={peers: ('"b1"', None)}), hops=1)
+    crawls.finish()
+    assert crawls.writer.load_validators() == {
+        "a.test": {peers: ('"p1"', None), blocks: (None, "Sun, 01 Mar 2026")},
+        "b.test": {peers: ('"b1"', None)},
+    }
+    crawls.begin(T0 + DAY)
+    crawls.visit(alive(validators={peers: ('"p2"', None)}))  # the block list came untagged
+    crawls.visit(Observation("b.test", status="unreachable", error_kind=errors.TIMEOUT), hops=1)
+    crawls.finish()
+    assert crawls.rows("SELECT domain, path, etag, crawl_id FROM http_validators ORDER BY 1") == [
+        ("a.test", peers, '"p2"', 2),
+        ("b.test", peers, '"b1"', 1),  # not read: kept for the next try
+    ]
+    crawls.begin(T0 + 2 * DAY)
+    crawls.visit(Observation("a.test", status="opted_out", opt_out="nobot", opt_out_source="x"))
+    assert crawls.writer.load_validators() == {"b.test": {peers: ('"b1"', None)}}
+
+
+# -- the stats runs -----------------------------------------------------------------------
+
+
+def test_visits_that_see_the_same_values_extend_one_run(crawls):
+    for day, observation in enumerate(
+        [
+            alive(version="4.3.0"),
+            alive(version="4.3.0"),
+            alive(version="4.3.1"),  # a change: a new run
+            Observation("a.test", status="unreachable", error_kind=errors.CONNECT),
+            Observation("a.test", status="unreachable", error_kind=errors.CONNECT),
+            alive(version="4.3.1"),  # same values as crawl 3, but not adjacent
+        ]
+    ):
+        crawls.begin(T0 + day * DAY)
+        crawls.visit(observation)
+        crawls.finish()
+    day = [f"2026-03-0{n}T00:00:00Z" for n in range(1, 7)]
+    assert crawls.rows(
+        "SELECT first_crawl, last_crawl, observed_at, last_observed_at, status, software, "
+        "version, users_total FROM instance_intervals WHERE domain = 'a.test' "
+        "ORDER BY first_crawl"
+    ) == [
+        (1, 2, day[0], day[1], "alive", "mastodon", "4.3.0", 10),
+        (3, 3, day[2], day[2], "alive", "mastodon", "4.3.1", 10),
+        (4, 5, day[3], day[4], "unreachable", None, None, None),
+        (6, 6, day[5], day[5], "alive", "mastodon", "4.3.1", 10),
+    ]
+    # A failed visit keeps what was known on the instance row; only the series says "down".
+    assert crawls.rows(
+        "SELECT status, version, failures, last_seen FROM instances WHERE domain = 'a.test'"
+    ) == [("alive", "4.3.1", 0, day[5])]
+
+
+# -- due_domains --------------------------------------------------------------------------
+
+
+def due(crawls: Crawls, at: datetime, recrawl_after: timedelta = DAY) -> list[str]:
+    crawl_id = crawls.begin(at)
+    try:
+        return [d for d, _ in crawls.writer.due_domains(crawl_id, at, ["a.test"], recrawl_after)]
+    finally:
+        crawls.finish()
+
+
+def test_which_domains_are_due_follows_each_lifecycle_state(crawls):
+    crawls.begin()
+    crawls.visit(alive(peers=["b.test", "c.test", "d.test", "e.test", "f.test", "g.test"]))
+    for observation in [
+        alive("b.test"),
+        Observation("c.test", status="unreachable", error_kind=errors.CONNECT),  # 1 h
+        Observation("d.test", status="opted_out", opt_out="nobot"),  # 30 days
+        Observation("e.test", status="gone"),  # 30 days
+        Observation("f.test", status="invalid", error_kind="not_json"),  # 1 day
+    ]:
+        crawls.visit(observation, hops=1)
+    # g.test was discovered and never visited: pending.
+    assert [d for d, _ in crawls.writer.due_domains(1, T0, ["a.test"], DAY)] == ["g.test"]
+    crawls.finish()
+
+    # Jitter is +-10 %: each time below is clear of it.
+    assert due(crawls, T0 + 0.5 * HOUR) == ["g.test"]
+    assert due(crawls, T0 + 2 * HOUR) == ["c.test", "g.test"]
+    # Alive domains are due once recrawl_after has passed (this crawl's setting wins).
+    assert due(crawls, T0 + 2 * HOUR, recrawl_after=HOUR) == ["a.test", "b.test", "c.test",
+                                                              "g.test"]  # fmt: skip
+    assert due(crawls, T0 + 2 * DAY) == ["a.test", "b.test", "c.test", "f.test", "g.test"]
+    assert due(crawls, T0 + 40 * DAY) == [
+        "a.test", "b.test", "c.test", "d.test", "e.test", "f.test", "g.test"
+    ]  # fmt: skip
+
+
+def test_due_domains_put_seeds_first_then_hops_then_discovery(crawls):
+    crawls.begin(seeds=("s.test",))
+    crawls.visit(alive("s.test", peers=["p.test", "n.test"]))
+    crawls.visit(alive("n.test", peers=["deep.test", "m.test"]), hops=1)
+    crawls.finish()
+    crawl_id = crawls.begin(T0 + HOUR, seeds=("late.test",))
+    got = crawls.writer.due_domains(crawl_id, T0 + HOUR, ["late.test", "s.test"], WEEK)
+    assert got == [("late.test", 0), ("p.test", 1), ("deep.test", 2), ("m.test", 2)]
+
+
+def test_a_domain_visited_or_excluded_in_this_crawl_is_not_due_again(crawls):
+    crawl_id = crawls.begin()
+    crawls.visit(alive(peers=["b.test", "n1.farm.test"]))
+    crawls.writer.exclude("n1.farm.test", "subdomain_farm", "farm.test", crawl_id, T0)
+    assert crawls.writer.due_domains(crawl_id, T0, ["a.test"], timedelta(0)) == [("b.test", 1)]
+    assert crawls.writer.visited_in_crawl(crawl_id) == ["a.test"]
+    crawls.finish()
+    # The farm exclusion held for its crawl only: the next crawl decides again.
+    assert due(crawls, T0 + HOUR) == ["b.test", "n1.farm.test"]
+
+
+# -- exclusions ---------------------------------------------------------------------------
+
+
+def test_exclusions_follow_what_each_visit_found(crawls):
+    crawls.begin()
+    crawls.visit(
+        alive(
+            peers=["b.test"],
+            blocks=[rule("x.test")],
+            validators={"/p": ('"1"', None)},
+            documents=[Document.keep("https://a.test/p", 200, "t", "application/json", b"[]")],
+        )
+    )
+    crawls.visit(Observation("g.test", status="gone", error_detail="410"), hops=1)
+    crawls.visit(
+        Observation("s.test", status="pending", error_kind=errors.CRAWL_DELAY_TOO_LONG,
+                    skip_reason="crawl_delay_too_long"),
+        hops=1,
+    )  # fmt: skip
+    crawls.finish()
+    crawls.begin(T0 + DAY)
+    crawls.visit(Observation("a.test", status="opted_out", opt_out="nobot", opt_out_source="bio"))
+    crawls.finish()
+    assert crawls.rows("SELECT domain, reason, source, crawl_id FROM exclusions ORDER BY 1") == [
+        ("a.test", "nobot", "bio", 2),
+        ("g.test", "gone", "410", 1),
+        ("s.test", "crawl_delay_too_long", "robots.txt", 1),
+    ]
+    # An opted-out server keeps its domain, status and reason, and nothing it published.
+    for table in ("blocks", "block_events", "documents", "http_validators"):
+        count = crawls.rows(f"SELECT count(*) FROM {table}")[0][0]
+        assert count == 0, table
+    assert intervals(crawls) == set()
+    assert crawls.rows(
+        "SELECT status, status_reason, error_detail, software, users_total, peers_count "
+        "FROM instances WHERE domain = 'a.test'"
+    ) == [("opted_out", "nobot", "bio", None, None, None)]
+    # The skipped host keeps its state, with its next look a week on.
+    assert crawls.rows("SELECT status, next_visit FROM instances WHERE domain = 's.test'") == [
+        ("pending", "2026-03-08T00:00:00Z")
+    ]
+    # Back and willing: the exclusion goes.
+    crawls.begin(T0 + 40 * DAY)
+    crawls.visit(alive())
+    assert [r[0] for r in crawls.rows("SELECT domain FROM exclusions ORDER BY 1")] == [
+        "g.test",
+        "s.test",
+    ]
+
+
+# -- crawls -------------------------------------------------------------------------------
+
+
+def test_an_unfinished_crawl_is_resumed_and_counts_on(crawls):
+    crawl_id = crawls.begin()
+    crawls.visit(alive())
+    crawls.writer.finish_crawl(crawl_id, T0 + HOUR, interrupted=True)
+    assert crawls.writer.begin_crawl(["a.test"], {}, T0 + 2 * HOUR) == (crawl_id, True)
+    crawls.visit(Observation("b.test", status="unreachable", error_kind=errors.DNS), hops=1)
+    crawls.writer.finish_crawl(crawl_id, T0 + 3 * HOUR, busiest=[{"address": "192.0.2.1"}])
+    assert crawls.rows(
+        "SELECT status, finished_at, visited, alive, failed, busiest_addresses FROM crawls"
+    ) == [("finished", "2026-03-01T03:00:00Z", 2, 1, 1, '[{"address": "192.0.2.1"}]')]
+    assert crawls.writer.begin_crawl([], {}, T0 + DAY) == (crawl_id + 1, False)
+
+
+def test_a_failed_store_rolls_the_whole_visit_back(crawls):
+    crawls.begin()
+    crawls.visit(alive(peers=["b.test"]))
+    broken = alive(peers=["c.test"], blocks=[rule("x.test")], counts={"users_total": 99})
+    broken.documents = [None]  # a bug after the peers and blocks were written
+    with pytest.raises(AttributeError):
+        crawls.visit(broken)
+    assert intervals(crawls) == {("b.test", 1, None)}
+    assert crawls.rows("SELECT count(*) FROM blocks")[0][0] == 0
+    assert crawls.rows("SELECT users_total FROM instances WHERE domain = 'a.test'") == [(10,)]
+    assert crawls.rows("SELECT domain FROM instances WHERE domain = 'c.test'") == []
+    # The writer's id cache forgot the rolled-back names: they are written next time.
+    crawls.visit(alive(peers=["c.test"]))
+    assert intervals(crawls) == {("b.test", 1, 1), ("c.test", 1, None)}
+
+
+# -- the lock -----------------------------------------------------------------------------
+
+
+def test_one_writer_job_per_database(tmp_path):
+    db = str(tmp_path / "locked.db")
+    with database_lock(db, "crawl"):
+        holder = lock_path(db).read_text()
+        assert holder.startswith("fediscope crawl (pid ")
+        with pytest.raises(DatabaseBusy) as busy, database_lock(db, "analyze"):
+            pytest.fail("a second job got the lock")
+        message = str(busy.value)
+        assert message.startswith(f"{db} is in use by fediscope crawl (pid ")
+        assert message.endswith("; try again when it has finished") and "\n" not in message
+        assert lock_path(db).read_text() == holder, "the refused job must not touch the file"
+    assert lock_path(db).read_text() == ""
+    with database_lock(db, "analyze"):  # released: the next job gets it
+        assert lock_path(db).read_text().startswith("fediscope analyze (pid ")
+    with database_lock(str(tmp_path / "other.db"), "crawl"), database_lock(db, "crawl"):
+        pass  # one lock per database, not one for all
+
+
+def test_a_lock_file_left_by_a_dead_holder_names_nobody(tmp_path):
+    db = str(tmp_path / "x.db")
+    lock_path(db).write_text("")
+    with database_lock(db, "crawl"), pytest.raises(DatabaseBusy, match="another fediscope job"):
+        lock_path(db).write_text("")  # as if the holder's name were lost
+        with database_lock(db, "crawl"):
+            pass
