@@ -469,3 +469,106 @@ def test_a_lock_file_left_by_a_dead_holder_names_nobody(tmp_path):
         lock_path(db).write_text("")  # as if the holder's name were lost
         with database_lock(db, "crawl"):
             pass
+
+
+def test_repeated_failures_spread_over_a_week_make_a_domain_dead(crawls):
+    # The first failure's time survives each later failure; six over a week are dead.
+    for n, day in enumerate([0, 2, 4, 6, 7, 8], start=1):
+        crawls.begin(T0 + day * DAY)
+        crawls.visit(Observation("a.test", status="unreachable", error_kind=errors.CONNECT))
+        crawls.finish()
+        state = crawls.rows(
+            "SELECT status, failures, first_failure_at FROM instances WHERE domain = 'a.test'"
+        )
+        assert state == [("dead" if n == 6 else "unreachable", n, "2026-03-01T00:00:00Z")]
+
+
+def test_seeds_and_exclusions_record_when_and_from_where(crawls):
+    crawl_id = crawls.begin(seeds=("a.test", "s.test"))
+    assert crawls.writer.add_seeds(["s.test", "t.test", "t.test"], "seed_file", T0) == ["t.test"]
+    assert crawls.rows(
+        "SELECT domain, status, first_seen, discovered_by, discovered_via, hops FROM instances"
+    ) == [
+        ("a.test", "pending", "2026-03-01T00:00:00Z", "seed", None, 0),
+        ("s.test", "pending", "2026-03-01T00:00:00Z", "seed", None, 0),
+        ("t.test", "pending", "2026-03-01T00:00:00Z", "seed_file", None, 0),
+    ]
+    assert sorted(crawls.writer.known_domains()) == ["a.test", "s.test", "t.test"]
+    crawls.writer.exclude("t.test", "exclusion_file", "*.t.test", crawl_id, T0 + HOUR)
+    assert crawls.rows("SELECT * FROM exclusions") == [
+        ("t.test", "exclusion_file", "*.t.test", "2026-03-01T01:00:00Z", crawl_id)
+    ]
+
+
+def test_an_interrupted_crawl_stays_open_and_keeps_its_busiest_addresses(crawls):
+    crawl_id = crawls.begin()
+    busiest = [{"address": "192.0.2.1", "requests": 3}]
+    crawls.writer.finish_crawl(crawl_id, T0 + HOUR, interrupted=True, busiest=busiest)
+    assert crawls.rows("SELECT status, finished_at FROM crawls") == [("running", None)]
+    crawls.writer.finish_crawl(crawl_id, T0 + 2 * HOUR)  # resumed, and nothing new to say
+    assert crawls.rows("SELECT status, finished_at, busiest_addresses FROM crawls") == [
+        ("finished", "2026-03-01T02:00:00Z", '[{"address": "192.0.2.1", "requests": 3}]')
+    ]
+
+
+def test_domain_ids_start_at_one_and_follow_on_after_a_reopen(tmp_path):
+    path = tmp_path / "ids.db"
+    first = StoreWriter(str(path), SANDBOX)
+    first.add_seeds(["b.test", "a.test"], "seed", T0)
+    assert (first.ids.get("a.test"), first.ids.get("b.test"), first.ids.get("c.test")) == (
+        1,
+        2,
+        None,
+    )
+    first.close()
+    again = StoreWriter(str(path), SANDBOX)
+    again.add_seeds(["c.test"], "seed", T0)
+    assert again.connection.execute("SELECT name, id FROM domains ORDER BY id").fetchall() == [
+        ("a.test", 1),
+        ("b.test", 2),
+        ("c.test", 3),
+    ]
+    again.close()
+
+
+async def test_the_async_store_runs_every_call_on_one_writer_thread(tmp_path):
+    import threading
+
+    from crawler.store.writer import AsyncStore
+
+    store = await AsyncStore(str(tmp_path / "async.db"), SANDBOX).open()
+    assert store.writer is not None
+    names = {await store.call(lambda: threading.current_thread().name) for _ in range(3)}
+    assert names == {"fediscope-store_0"}
+    crawl_id, resumed = await store.call(store.writer.begin_crawl, ["a.test"], {}, T0)
+    assert (crawl_id, resumed) == (1, False)
+    await store.close()
+    with pytest.raises(RuntimeError):  # closed: the thread is gone
+        await store.call(len, [])
+
+
+def test_only_sqlite_files_and_empty_files_pass_for_a_database(tmp_path):
+    from crawler.store.schema import is_fediscope_database
+
+    empty, text, real = tmp_path / "empty.db", tmp_path / "notes.txt", tmp_path / "real.db"
+    empty.write_bytes(b"")
+    text.write_text("SQLite format 3 is what this file talks about, not what it is\n")
+    StoreWriter(str(real), SANDBOX).close()
+    assert is_fediscope_database(str(empty)) and is_fediscope_database(str(real))
+    assert not is_fediscope_database(str(text))
+    assert not is_fediscope_database(str(tmp_path / "missing.db"))
+    assert not is_fediscope_database(str(tmp_path))  # a directory
+
+
+HOLDER = b"fediscope \xff crawl "
+
+
+def test_the_lock_names_a_holder_whatever_its_file_holds(tmp_path):
+    db = str(tmp_path / "x.db")
+    with database_lock(db, "crawl"):
+        lock_path(db).write_bytes(HOLDER + b"x" * 300)
+        with pytest.raises(DatabaseBusy) as busy, database_lock(db, "analyze"):
+            pass
+    holder = str(busy.value).removeprefix(f"{db} is in use by ").split(";")[0]
+    # The first 200 bytes, a byte that is not UTF-8 replaced, and no traceback.
+    assert holder == "fediscope \ufffd crawl " + "x" * (200 - len(HOLDER))
