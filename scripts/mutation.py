@@ -227,6 +227,11 @@ SQL_WORD = re.compile(
     re.IGNORECASE,
 )
 
+#: A Python string literal in double quotes (how this code base writes its SQL).
+PY_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+#: A string of column names and placeholders only (one line of a longer SQL statement).
+SQL_NAMES = re.compile(r'^"[\w\s,=?()]*[,=?][\w\s,=?()]*"$')
+
 
 def sql_case_only(diff: str) -> bool:
     """Whether the mutant's diff only changes the case of SQL words and names in one line."""
@@ -234,14 +239,21 @@ def sql_case_only(diff: str) -> bool:
     added = [line[1:] for line in diff.splitlines() if line.startswith("+")]
     removed = [line for line in removed if not line.startswith("-- ")]
     added = [line for line in added if not line.startswith("++ ")]
-    if len(removed) != 1 or len(added) != 1:
+    if len(removed) != 1 or len(added) != 1 or removed[0] == added[0]:
         return False
-    before, after = removed[0], added[0]
-    return (
-        before != after
-        and before.lower() == after.lower()
-        and SQL_WORD.search(before) is not None
-        and SQL_LITERAL.findall(before) == SQL_LITERAL.findall(after)
+    before, after = PY_STRING.findall(removed[0]), PY_STRING.findall(added[0])
+    if PY_STRING.sub('""', removed[0]) != PY_STRING.sub('""', added[0]) or len(before) != len(
+        after
+    ):
+        return False
+    return all(
+        old == new
+        or (
+            old.lower() == new.lower()
+            and (SQL_WORD.search(old) is not None or SQL_NAMES.match(old) is not None)
+            and SQL_LITERAL.findall(old) == SQL_LITERAL.findall(new)
+        )
+        for old, new in zip(before, after, strict=True)
     )
 
 

@@ -532,6 +532,7 @@ def test_domain_ids_start_at_one_and_follow_on_after_a_reopen(tmp_path):
 
 
 async def test_the_async_store_runs_every_call_on_one_writer_thread(tmp_path):
+    import asyncio
     import threading
 
     from crawler.store.writer import AsyncStore
@@ -542,7 +543,14 @@ async def test_the_async_store_runs_every_call_on_one_writer_thread(tmp_path):
     assert names == {"fediscope-store_0"}
     crawl_id, resumed = await store.call(store.writer.begin_crawl, ["a.test"], {}, T0)
     assert (crawl_id, resumed) == (1, False)
+    # Calls made at once still take turns on the connection's own thread.
+    at_once = await asyncio.gather(
+        *(store.call(lambda: threading.current_thread().name) for _ in range(4))
+    )
+    assert set(at_once) == {"fediscope-store_0"}
     await store.close()
+    # The writer's connection was closed: its write-ahead log is folded back and gone.
+    assert not (tmp_path / "async.db-wal").exists()
     with pytest.raises(RuntimeError):  # closed: the thread is gone
         await store.call(len, [])
 
@@ -572,3 +580,46 @@ def test_the_lock_names_a_holder_whatever_its_file_holds(tmp_path):
     holder = str(busy.value).removeprefix(f"{db} is in use by ").split(";")[0]
     # The first 200 bytes, a byte that is not UTF-8 replaced, and no traceback.
     assert holder == "fediscope \ufffd crawl " + "x" * (200 - len(HOLDER))
+
+
+def test_the_default_clock_is_utc():
+    from crawler.store.writer import utcnow
+
+    assert utcnow().utcoffset() == timedelta(0)
+
+
+def test_a_pattern_whose_rule_changes_kind_keeps_one_row(crawls):
+    # Two rules for x (Pleroma lists one host under two actions), then one, then the other
+    # kind again: the changed rule is updated in place and the stale inactive row goes.
+    for day, words in enumerate([("suspend", "silence"), ("silence",), ("suspend",)]):
+        crawls.begin(T0 + day * DAY)
+        crawls.visit(alive(blocks=[rule("x.test", word) for word in words]))
+        crawls.finish()
+    assert crawls.rows(
+        "SELECT crawl_id, event, severity_raw, previous_severity FROM block_events ORDER BY id"
+    ) == [
+        (1, "added", "suspend", None),
+        (1, "added", "silence", None),
+        (2, "removed", "suspend", None),
+        (3, "changed", "suspend", "silence"),
+    ]
+    assert crawls.rows("SELECT severity_raw, first_crawl, active FROM blocks") == [
+        ("suspend", 1, 1)
+    ]
+
+
+def test_a_reason_change_under_one_of_several_rules_is_a_change(crawls):
+    crawls.begin()
+    crawls.visit(alive(blocks=[rule("x.test", "reject", "spam"), rule("x.test", "media")]))
+    crawls.finish()
+    crawls.begin(T0 + DAY)
+    result = crawls.visit(
+        alive(blocks=[rule("x.test", "reject", "abuse"), rule("x.test", "media")])
+    )
+    assert result.block_events == {"added": 0, "removed": 0, "changed": 1}
+    assert crawls.rows(
+        "SELECT event, severity_raw, reason, previous_reason FROM block_events WHERE crawl_id = 2"
+    ) == [("changed", "reject", "abuse", "spam")]
+    assert crawls.rows(
+        "SELECT severity_raw, reason, first_crawl, active FROM blocks ORDER BY severity_raw"
+    ) == [("media", None, 1, 1), ("reject", "abuse", 1, 1)]
