@@ -1,7 +1,7 @@
 """Mutation testing of the modules that hold the product's promises (never part of the test suite).
 
-For each target (fetch, blocks, who_blocks, store, graph, graph_core) this copies the project into
-`scripts/out/mutation/<target>/`, configures mutmut 3 there to mutate only that target and to
+For each target (fetch, blocks, who_blocks, store, graph, graph_core) this copies the project
+into `scripts/out/mutation/<target>/`, configures mutmut 3 there to mutate only that target and to
 run only the test files that cover it, runs it under `nice` with a time box, and writes the
 score and every surviving mutant (with its diff) to `scripts/out/mutation-<target>.txt`.
 
@@ -13,6 +13,12 @@ with its own tests: mutmut runs, for each mutant, only the selected tests that r
 mutated function. Slow crawl tests are left out of the selection on purpose (a mutant costs a
 test run; a 30-second sandbox crawl per mutant would take hours). A run cut by the time box
 reports the mutants it did check; the rest are counted as "not checked".
+
+    python scripts/mutation.py store --report-only   # the report again, from the last run
+
+Survivors that only change the letter case of SQL text are equivalent (SQLite reads keywords
+and names in any case); the report lists them apart and gives a second score without them.
+Every other survivor is explained in `scripts/mutation_survivors/<target>.md`.
 
 Needs mutmut 3 in the venv: `pip install -e '.[mutation]'`.
 """
