@@ -543,11 +543,17 @@ async def test_the_async_store_runs_every_call_on_one_writer_thread(tmp_path):
     assert names == {"fediscope-store_0"}
     crawl_id, resumed = await store.call(store.writer.begin_crawl, ["a.test"], {}, T0)
     assert (crawl_id, resumed) == (1, False)
-    # Calls made at once still take turns on the connection's own thread.
-    at_once = await asyncio.gather(
-        *(store.call(lambda: threading.current_thread().name) for _ in range(4))
-    )
-    assert set(at_once) == {"fediscope-store_0"}
+    assert await store.call(store.writer.add_seeds, ["b.test"], "seed", T0) == ["b.test"]
+    # Calls made while the writer is busy wait for its one thread instead of starting others.
+    gate = threading.Event()
+    busy = asyncio.ensure_future(store.call(gate.wait))
+    waiting = [
+        asyncio.ensure_future(store.call(lambda: threading.current_thread().name)) for _ in range(3)
+    ]
+    await asyncio.sleep(0)  # one turn of the loop: every call is handed to the executor
+    gate.set()
+    assert await busy
+    assert set(await asyncio.gather(*waiting)) == {"fediscope-store_0"}
     await store.close()
     # The writer's connection was closed: its write-ahead log is folded back and gone.
     assert not (tmp_path / "async.db-wal").exists()
@@ -623,3 +629,57 @@ def test_a_reason_change_under_one_of_several_rules_is_a_change(crawls):
     assert crawls.rows(
         "SELECT severity_raw, reason, first_crawl, active FROM blocks ORDER BY severity_raw"
     ) == [("media", None, 1, 1), ("reject", "abuse", 1, 1)]
+
+
+def test_every_count_and_field_of_an_alive_visit_is_stored(crawls):
+    counts = {
+        "users_total": 500,
+        "users_active_month": 120,
+        "users_active_halfyear": 300,
+        "local_posts": 9000,
+        "local_comments": 40,
+    }
+    crawls.begin()
+    crawls.visit(
+        alive(
+            software="mastodon",
+            software_raw="Mastodon",
+            family="mastodon",
+            version="4.3.2",
+            counts=counts,
+            open_registrations=False,
+            name="A",
+            description="about a",
+            quality_flags={"stats_suspect", "count_from_string"},
+            nodeinfo_version="2.1",
+            nodeinfo_url="https://a.test/nodeinfo/2.1",
+        )
+    )
+    columns = ", ".join(counts)
+    assert crawls.rows(
+        f"SELECT {columns}, software, software_raw, family, version, open_registrations, name, "
+        "description, quality_flags, nodeinfo_version, nodeinfo_url FROM instances "
+        "WHERE domain = 'a.test'"
+    ) == [
+        (500, 120, 300, 9000, 40, "mastodon", "Mastodon", "mastodon", "4.3.2", 0, "A",
+         "about a", "count_from_string,stats_suspect", "2.1", "https://a.test/nodeinfo/2.1")
+    ]  # fmt: skip
+    assert crawls.rows(
+        "SELECT users_total, users_active_month, users_active_halfyear, local_posts, "
+        "quality_flags FROM instance_stats"
+    ) == [(500, 120, 300, 9000, "count_from_string,stats_suspect")]
+
+
+def test_a_rule_listed_twice_is_one_rule_and_reread_rules_are_seen_again(crawls):
+    crawls.begin()
+    first = crawls.visit(alive(blocks=[rule("x.test"), rule("x.test"), rule("y.test")]))
+    assert first.block_events == {"added": 2, "removed": 0, "changed": 0}
+    crawls.finish()
+    crawls.begin(T0 + DAY)
+    crawls.visit(alive(blocks=[rule("y.test")]))
+    assert crawls.rows(
+        "SELECT blocked_pattern, last_seen, last_crawl, active FROM blocks ORDER BY 1"
+    ) == [
+        ("x.test", "2026-03-01T00:00:00Z", 1, 0),  # removed: last seen in crawl 1
+        ("y.test", "2026-03-02T00:00:00Z", 2, 1),
+    ]
