@@ -21,24 +21,37 @@ EVENT_OF = {
 }
 
 
+#: Hosts that hang drop the connection after a second instead of waiting for the crawler's
+#: timeout, so the timeouts below can be generous: every visit ends the same way on every run.
+WORLD = SandboxConfig(instances=400, seed=7, hang_seconds=1.0)
+#: Timeouts no answering host comes near even on a starved machine. The suite's 3-second ones
+#: could turn a slow answer into an unreachable host whose lists were not read.
+PATIENT = {"total_timeout": 120.0, "connect_timeout": 60.0, "read_timeout": 60.0}
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def two_crawls(tmp_path_factory):
-    sandbox = Sandbox(SandboxConfig(instances=400, seed=7))
+    sandbox = Sandbox(WORLD)
     port = await sandbox.start()
     db = tmp_path_factory.mktemp("history") / "history.db"
     try:
-        first = await crawl_via(port, db, sandbox.seeds)
+        first = await crawl_via(port, db, sandbox.seeds, **PATIENT)
+        # Which farm hosts the first crawl let under the farm cap depends on the order in
+        # which visits were parsed; the second crawl picks by stored order, so read it now.
+        visited_first = {
+            r["domain"] for r in rows(db, "SELECT domain FROM instances WHERE status != 'pending'")
+        }
         sandbox.set_epoch(1)
-        second = await crawl_via(port, db, sandbox.seeds, recrawl_after=timedelta(0))
+        second = await crawl_via(port, db, sandbox.seeds, recrawl_after=timedelta(0), **PATIENT)
     finally:
         await sandbox.stop()
-    return sandbox.truth(), db, first, second
+    return sandbox.truth(), db, first, second, visited_first
 
 
 @pytest.fixture(scope="module")
 def truth_before():
     """The same world's truth at epoch 0, what the first crawl saw."""
-    return Sandbox(SandboxConfig(instances=400, seed=7)).truth()
+    return Sandbox(WORLD).truth()
 
 
 def rule_of(truth, blocker: str, pattern: str) -> dict:
@@ -47,7 +60,7 @@ def rule_of(truth, blocker: str, pattern: str) -> dict:
 
 
 async def test_second_crawl_events_are_exactly_the_sandbox_changes(two_crawls):
-    truth, db, first, second = two_crawls
+    truth, db, first, second, _visited = two_crawls
     assert second.crawl_id == first.crawl_id + 1
     expected = {
         (c["domain"], c["pattern"], EVENT_OF[c["change"]])
@@ -65,7 +78,7 @@ async def test_second_crawl_events_are_exactly_the_sandbox_changes(two_crawls):
 async def test_severity_and_reason_changes_are_recorded_with_before_and_after(
     two_crawls, truth_before
 ):
-    truth, db, _first, second = two_crawls
+    truth, db, _first, second, _visited = two_crawls
     for change in truth["changes"]:
         if change["change"] not in ("block_severity", "block_reason"):
             continue
@@ -102,7 +115,7 @@ async def test_severity_and_reason_changes_are_recorded_with_before_and_after(
 
 
 async def test_a_list_that_turned_unreadable_is_not_a_removal(two_crawls, truth_before):
-    truth, db, _first, second = two_crawls
+    truth, db, _first, second, _visited = two_crawls
     restricted = [c["domain"] for c in truth["changes"] if c["change"] == "blocks_restricted"]
     assert restricted
     for domain in restricted:
@@ -127,7 +140,7 @@ async def test_a_list_that_turned_unreadable_is_not_a_removal(two_crawls, truth_
 
 
 async def test_peer_changes_become_intervals(two_crawls, truth_before):
-    truth, db, _first, second = two_crawls
+    truth, db, _first, second, visited_first = two_crawls
     changed = {c["domain"] for c in truth["changes"] if c["change"] == "peers_changed"}
     assert changed
     for domain in changed:
@@ -159,13 +172,10 @@ async def test_peer_changes_become_intervals(two_crawls, truth_before):
     assert differing > sum(len(c["added"]) + len(c["removed"]) for c in logged)
     assert len(moved) == differing
     # Crawl 1 wrote every list it read once (farm hosts: only those within the cap were read).
-    visited = {
-        r["domain"] for r in rows(db, "SELECT domain FROM instances WHERE status != 'pending'")
-    }
     first_lists = sum(
         len(t["peers"])
         for d, t in truth_before["instances"].items()
-        if t["hops"] is not None and (not t["farm"] or d in visited)
+        if t["hops"] is not None and (not t["farm"] or d in visited_first)
     )
     unchanged = rows(db, "SELECT count(*) AS n FROM peer_intervals WHERE first_crawl = 1")
     assert unchanged[0]["n"] == first_lists, "unchanged lists are not written again"
@@ -200,7 +210,7 @@ def expected_history(truth_before, truth_after, domain: str) -> tuple[list, list
 
 
 async def test_block_history_query_lists_each_event_newest_first(two_crawls, truth_before):
-    truth, db, _first, _second = two_crawls
+    truth, db, _first, _second, _visited = two_crawls
     domains = {
         c["pattern"]
         for c in truth["changes"]
@@ -229,7 +239,7 @@ async def test_block_history_query_lists_each_event_newest_first(two_crawls, tru
 async def test_instance_history_query_is_one_row_per_crawl_as_the_truths_say(
     two_crawls, truth_before
 ):
-    truth, db, _first, _second = two_crawls
+    truth, db, _first, _second, _visited = two_crawls
     restricted = next(c["domain"] for c in truth["changes"] if c["change"] == "blocks_restricted")
     grown = next(c["domain"] for c in truth["changes"] if c["change"] == "peers_changed")
     for domain in (restricted, grown):

@@ -134,3 +134,55 @@ def test_who_blocks_each_kind_of_match(world):
     }
     coverage = who_blocks(str(world), "nobody.test").coverage
     assert coverage.lists_read == 9 and coverage.not_readable == {}
+
+
+def small_world(tmp_path, observations: list[Observation]):
+    db = tmp_path / "small.db"
+    writer = StoreWriter(str(db), SANDBOX)
+    crawl_id, _ = writer.begin_crawl(["a.test"], {}, NOW)
+    for observation in observations:
+        writer.record_visit(observation, crawl_id, 0, NOW, timedelta(hours=20))
+    writer.finish_crawl(crawl_id, NOW)
+    writer.close()
+    analyze(str(db))
+    return db
+
+
+def test_a_masked_rule_without_digest_only_names_candidates(tmp_path):
+    # m*.test fits mx.test (the blocker itself: never) and my.test, not m.test or myy.test
+    # (another length) nor mz.other (other letters).
+    db = small_world(
+        tmp_path,
+        [
+            server("mx.test", "mastodon", peers=["m.test", "myy.test", "mz.other"],
+                   rules=[("m*.test", "suspend", None)]),
+            server("my.test", "mastodon"),
+        ],
+    )  # fmt: skip
+    assert rows(db, "SELECT kind FROM blocks") == [{"kind": "masked"}]
+    assert rows(db, "SELECT domain, blockers, candidate_blockers FROM blocked_domains") == [
+        {"domain": "my.test", "blockers": 0, "candidate_blockers": 1}
+    ]
+    assert rows(db, "SELECT * FROM block_edges") == []
+
+
+def test_a_pair_under_two_rules_counts_its_strongest_severity(tmp_path):
+    # Pleroma lists one host under several MRF actions; the mutual pair shows the strongest,
+    # whichever order the list gives them in.
+    db = small_world(
+        tmp_path,
+        [
+            server("p.test", "pleroma",
+                   rules=[("q.test", "media_removal", None), ("q.test", "reject", None)]),
+            server("q.test", "mastodon",
+                   rules=[("p.test", "silence", None), ("r.test", "suspend", None)]),
+            server("r.test", "pleroma",
+                   rules=[("q.test", "reject", None), ("q.test", "media_removal", None)]),
+        ],
+    )  # fmt: skip
+    assert rows(db, "SELECT * FROM mutual_blocks") == [
+        {"domain_a": "p.test", "domain_b": "q.test", "a_blocks_b": "suspend",
+         "b_blocks_a": "silence"},
+        {"domain_a": "q.test", "domain_b": "r.test", "a_blocks_b": "suspend",
+         "b_blocks_a": "suspend"},
+    ]  # fmt: skip

@@ -7,18 +7,20 @@ import json
 import sqlite3
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from crawler.engine import CrawlSettings, crawl
-from crawler.sandbox.process import sandbox_process
+from crawler.domains import SANDBOX
+from crawler.observation import BlockRule, Observation
+from crawler.store.writer import StoreWriter
 from graph.analyze import analyze
 from observatory.dataset import export_dataset
 from observatory.manifest import DatasetError, metadata_tables, verify_dataset
+from tests.small_world import analysed_world
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -207,38 +209,44 @@ def test_a_dataset_of_another_database_is_refused(demo_db, tmp_path):
         export_dataset(str(demo_db), str(out))
 
 
-def crawl_epoch(db: Path, epoch: int) -> None:
-    arguments = ["--instances", "150", "--seed", "7", "--epoch", str(epoch)]
-    with sandbox_process(arguments, cwd=REPO) as sandbox:
-        crawl(
-            CrawlSettings(
-                db=str(db),
-                seeds=sandbox.seeds,
-                via=sandbox.address,
-                concurrency=64,
-                progress=False,
-                recrawl_after=timedelta(0),
-            )
-        )
-    analyze(str(db))
-
-
 def test_exporting_after_a_new_crawl_adds_its_partitions_only(tmp_path):
-    db, out = tmp_path / "f.db", tmp_path / "dataset"
-    crawl_epoch(db, 0)
+    # The small hand-made world (three crawls), then a fourth crawl written by the store's own
+    # writer: a.test drops a peer and publishes a new block list; d.test is back.
+    db, out = analysed_world(tmp_path / "f.db"), tmp_path / "dataset"
     export_dataset(str(db), str(out))
     old = {
         p: (p.stat().st_mtime_ns, p.read_bytes())
         for p in out.rglob("*.parquet")
-        if "crawl_id=1" in str(p) or "closed-in-crawl-1" in p.name
+        if "crawl_id=" in str(p) or "closed-in-crawl-" in p.name
     }
-    assert len(old) == 4
-    crawl_epoch(db, 1)
+    assert {p.parent.name for p in old if "crawl_id=" in str(p)} == {
+        "crawl_id=1",
+        "crawl_id=2",
+        "crawl_id=3",
+    }
+    peers = sorted(
+        r[0] for r in sqlite_rows(db, "SELECT target FROM peer_edges WHERE source = 'a.test'")
+    )
+    writer = StoreWriter(str(db), SANDBOX)
+    moment = datetime(2026, 1, 26, 10, tzinfo=UTC)
+    crawl_id, _ = writer.begin_crawl(["a.test"], {}, moment)
+    rule = BlockRule("new.test", "suspend", "suspend", "new.test")
+    for observation in (
+        Observation("a.test", status="alive", software="mastodon", peers=peers[1:], blocks=[rule]),
+        Observation("d.test", status="alive", software="lemmy", counts={"users_total": 21}),
+    ):
+        writer.record_visit(observation, crawl_id, 1, moment, timedelta(days=1))
+    writer.finish_crawl(crawl_id, moment)
+    writer.close()
+    analyze(str(db))
+
     report = export_dataset(str(db), str(out))
-    assert report.crawls_added == [2]
+    assert report.crawls_added == [4]
     for path, (mtime, content) in old.items():
         assert (path.stat().st_mtime_ns, path.read_bytes()) == (mtime, content), path
     assert verify_dataset(str(out)).ok
+    assert (out / "instance_stats" / "crawl_id=4").is_dir()
+    assert (out / "peer_intervals" / "closed-in-crawl-4.parquet").is_file()
     for table in ("instance_stats", "block_events"):
         assert duck_rows(
             f"SELECT crawl_id, count(*) FROM {hive(out, table)} GROUP BY crawl_id"

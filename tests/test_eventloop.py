@@ -48,16 +48,8 @@ def test_a_crawl_gives_the_same_result_on_either_loop(tmp_path):
     # server is reached with the status the sandbox gives it, and every peer list is stored
     # in full ("90 % alive, over 100 edges" let a loop that loses answers pass).
     statuses, edges = results["asyncio"]
-    assert statuses == {d: expected_status(t) for d, t in truth.items()}
+    assert statuses == {d: t["expected_status"] for d, t in truth.items()}
     assert edges == {(d, peer) for d, t in truth.items() for peer in t["peers"]}
-
-
-def expected_status(t: dict) -> str:
-    """The truth's status, except GoToSocial's default robots.txt (which the sandbox serves even
-    with failures off, while its truth still says alive) opts the server out."""
-    if t["family"] == "gotosocial" and t["failure"] is None:
-        return "opted_out"
-    return t["expected_status"]
 
 
 def test_the_environment_turns_uvloop_off_or_requires_it(monkeypatch):

@@ -226,7 +226,11 @@ def test_hops_on_a_tiny_world() -> None:
     config = SandboxConfig(instances=12, failures=False, quirks=False, farm_size=0)
     truth = Sandbox(config).truth()
     inst = truth["instances"]
-    assert len(inst) == 12 and all(e["expected_status"] == "alive" for e in inst.values())
+    assert len(inst) == 12
+    # Healthy everywhere; only GoToSocial's default robots.txt keeps a crawler out.
+    assert {
+        d: e["expected_status"] for d, e in inst.items() if e["expected_status"] != "alive"
+    } == {d: "opted_out" for d, e in inst.items() if e["failure"] == "gts_default"}
     expected = _bfs(truth)
     assert {d: e["hops"] for d, e in inst.items() if e["hops"] is not None} == expected
     default = Sandbox(SandboxConfig(seed=3)).truth()
@@ -351,3 +355,31 @@ def test_planted_block_camps(truth: dict[str, Any]) -> None:
             assert e["expected_status"] == "alive" and e["language_group"] == "en"
             clear = {b["blocked"] for b in e["blocks"] if b["blocked"]}
             assert camps[other] <= clear and len(camps[other]) * 2 > len(clear), d
+
+
+@pytest.mark.parametrize("failures", [False, True])
+def test_a_gotosocial_server_is_alive_in_the_truth_only_if_its_robots_txt_lets_us_in(failures):
+    """The truth's status of every GoToSocial host is what its served robots.txt allows a
+    polite crawler: GoToSocial's default file (also served with failures off) opts out."""
+    from crawler import ROBOTS_TOKEN
+    from crawler.fetch.robots import RobotsRules
+    from crawler.sandbox.platforms.common import robots
+
+    sandbox = Sandbox(SandboxConfig(instances=200, seed=4, failures=failures))
+    truth = sandbox.truth()["instances"]
+    gts = [h for h in sandbox.world.hosts if h.platform == "gotosocial" and h.failure != "hang"]
+    assert gts
+    statuses = Counter()
+    for h in gts:
+        reply = robots(h)
+        rules = RobotsRules.from_answer(reply.status, reply.body, ROBOTS_TOKEN)
+        entry = truth[h.domain]
+        statuses[entry["expected_status"]] += 1
+        if not rules.allows("/.well-known/nodeinfo"):
+            assert (entry["expected_status"], entry["opt_out"]) == ("opted_out", "robots")
+        elif (rules.crawl_delay or 0) > 60:
+            assert entry["expected_status"] == "pending"  # Crawl-delay beyond our cap
+        else:
+            assert entry["expected_status"] == "alive"
+    if not failures:
+        assert statuses == {"opted_out": len(gts)}

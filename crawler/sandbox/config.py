@@ -58,7 +58,9 @@ class SandboxConfig:
     record_log: bool | None = None  # per-request log; None = True when instances <= 5000
     log_limit: int = 2000  # log entries kept per host
     farm_size: int = 120  # hosts n1..nN.spamfarm.test (at most instances // 2; 0 = no farm)
-    failures: bool = True  # failure modes and opt-outs (False = every instance healthy)
+    # Failure modes and opt-outs. False = every instance healthy, except that GoToSocial servers
+    # keep their default robots.txt, which opts them out (the truth says so).
+    failures: bool = True
     quirks: bool = True  # NodeInfo/endpoint deviations (False = textbook responses)
     rates: FailureRates = field(default_factory=FailureRates)
     hidden_fraction: float = 0.03  # instances no seed lists (reachable at hops >= 2)

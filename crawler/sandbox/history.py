@@ -20,7 +20,7 @@ import numpy as np
 
 from crawler.sandbox import catalog
 from crawler.sandbox.blocks import BlockRule, make_rule
-from crawler.sandbox.model import Host
+from crawler.sandbox.model import Host, failure_of
 
 if TYPE_CHECKING:
     from crawler.sandbox.world import World
@@ -72,7 +72,7 @@ def apply_peers(idx: np.ndarray, delta: Delta | None) -> np.ndarray:
 
 
 def _healthy(h: Host) -> bool:
-    return h.kind == "instance" and not h.seed and h.failure is None and h.opt_out is None
+    return h.kind == "instance" and not h.seed and failure_of(h) is None and h.opt_out is None
 
 
 class History:

@@ -65,6 +65,23 @@ class Host:
         return self.sw.platform if self.sw else "none"
 
 
+#: GoToSocial robots.txt modes that keep a polite crawler out (its failure modes).
+GTS_FAILURES = ("gts_default", "gts_serve")
+
+
+def gts_mode(h: Host) -> str:
+    """Which robots.txt a GoToSocial host serves: its failure mode, its admin's quirk, or
+    GoToSocial's default, which opts the server out of crawling (also with failures off)."""
+    return h.failure or next((q for q in sorted(h.quirks) if q.startswith("gts_")), "gts_default")
+
+
+def failure_of(h: Host) -> str | None:
+    """The failure mode the host serves: its own, or GoToSocial's default robots.txt."""
+    if h.failure is None and h.platform == "gotosocial" and gts_mode(h) in GTS_FAILURES:
+        return gts_mode(h)
+    return h.failure
+
+
 def _allocate(total: int, shares: dict[str, float]) -> list[str]:
     """Largest-remainder allocation of `total` slots to keys by share."""
     weight = sum(shares.values())

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from crawler.sandbox.languages import declared
-from crawler.sandbox.model import FARM_DOMAIN, Host
+from crawler.sandbox.model import FARM_DOMAIN, Host, failure_of
 from crawler.sandbox.probes import nameless_variant, probed
 from crawler.sandbox.usage import COUNT_KEYS, MISSING, RawUsage, stored_usage
 
@@ -72,9 +72,10 @@ LANGUAGE_SOURCES: dict[str, tuple[str, ...]] = {
 
 def status_of(h: Host) -> tuple[str, str | None, str | None]:
     """(expected_status, error_kind, opt_out) of a host."""
-    if h.failure in FAILURE_STATUS:
-        status, kind = FAILURE_STATUS[h.failure]
-        return status, kind, "robots" if h.failure in ROBOTS_OPT_OUTS else None
+    failure = failure_of(h)
+    if failure in FAILURE_STATUS:
+        status, kind = FAILURE_STATUS[failure]
+        return status, kind, "robots" if failure in ROBOTS_OPT_OUTS else None
     if h.opt_out:
         return "opted_out", None, h.opt_out
     return "alive", None, None
@@ -108,7 +109,7 @@ def _empty(h: Host, status: str, kind: str | None, opt_out: str | None) -> dict[
         "blocks": [],
         "hops": None,
         "farm": FARM_DOMAIN if h.kind == "farm" else None,
-        "failure": h.failure,
+        "failure": failure_of(h),
         "quirks": sorted(h.quirks),
         "language_group": h.lang_group,
         "languages": None,

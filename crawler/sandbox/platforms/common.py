@@ -9,7 +9,7 @@ import orjson
 
 from crawler import ROBOTS_TOKEN
 from crawler.sandbox.catalog import AI_BOTS
-from crawler.sandbox.model import Host
+from crawler.sandbox.model import GTS_FAILURES, Host, gts_mode
 from crawler.sandbox.probes import nameless_variant, without_nodeinfo
 from crawler.sandbox.truth import software_raw
 from crawler.sandbox.usage import MISSING, usage_object
@@ -89,8 +89,8 @@ def _ai_groups() -> str:
 
 
 def _gts_robots(h: Host) -> str:
-    mode = h.failure or next((q for q in h.quirks if q.startswith("gts_")), "gts_default")
-    if mode in ("gts_default", "gts_serve"):
+    mode = gts_mode(h)
+    if mode in GTS_FAILURES:
         body = _GTS_STAR.format(delay="Crawl-delay: 500\n")
         if mode == "gts_default":
             body += "Disallow: /.well-known/nodeinfo\nDisallow: /nodeinfo/\n"
