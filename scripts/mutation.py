@@ -2,8 +2,8 @@
 
 For each target (fetch, probe, blocks, who_blocks, store, graph, graph_core) this copies the
 project into `scripts/out/mutation/<target>/`, configures mutmut 3 there to mutate only that
-target and to run only the test files that cover it, runs it under `nice` with a time box, and writes the
-score and every surviving mutant (with its diff) to `scripts/out/mutation-<target>.txt`.
+target and to run only the test files that cover it, runs it under `nice` with a time box, and
+writes the score and every surviving mutant (with its diff) to `scripts/out/mutation-<target>.txt`.
 
     python scripts/mutation.py                       # every target, 20 minutes each at most
     python scripts/mutation.py blocks graph --time-limit 600
