@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import zlib
 from itertools import combinations
 from pathlib import Path
 
@@ -220,32 +219,15 @@ def test_map_separates_the_planted_communities(demo_db):
     assert found["strict"] != found["rival"]
 
 
-def test_declared_language_from_the_column_or_the_stored_answers(tmp_path):
+def test_declared_language_is_the_first_tags_primary_subtag(tmp_path):
     path = build_world(tmp_path / "w.db", suspend_bridge=True)
     connection = sqlite3.connect(path)
-    answers = {
-        ("a1.test", "/api/v2/instance"): zlib.compress(b'{"languages": ["de-AT", "en"]}'),
-        ("a2.test", "/api/v1/instance"): zlib.compress(b'{"languages": [7, "not a tag!"]}'),
-        ("b1.test", "/api/meta"): b"not zlib at all",
-        ("b2.test", "/api/meta"): zlib.compress(b'{"langs": [" JA "]}'),
-        ("b3.test", "/api/v1/config/about"): zlib.compress(
-            b'{"instance": {"languages": ["pt-BR"]}}'
-        ),
-        ("b4.test", "/nodeinfo/2.0"): zlib.compress(b'{"languages": ["es"]}'),  # not a source
-    }  # fmt: skip
-    for number, ((domain, path_), body) in enumerate(answers.items()):
-        digest = f"{number:064d}"
-        connection.execute("INSERT INTO document_bodies VALUES (?, 'zlib', ?)", (digest, body))
+    declared = {"a1.test": '["fr-ca", "en"]', "a2.test": "{broken", "b2.test": '["ja"]'}
+    for domain, languages in declared.items():
         connection.execute(
-            "INSERT INTO document_log (domain, url, method, status, crawl_id, body_sha256) "
-            "VALUES (?, ?, 'GET', 200, 1, ?)",
-            (domain, f"https://{domain}{path_}", digest),
+            "UPDATE instances SET languages = ? WHERE domain = ?", (languages, domain)
         )
-    domains = list(WORLD)
-    assert map_languages(connection, domains) == {"a1.test": "de", "b2.test": "ja", "b3.test": "pt"}
-    connection.execute("ALTER TABLE instances ADD COLUMN languages TEXT")
-    connection.execute("UPDATE instances SET languages = '[\"fr-CA\"]' WHERE domain = 'a1.test'")
-    connection.execute("UPDATE instances SET languages = '{broken' WHERE domain = 'a2.test'")
-    assert map_languages(connection, domains) == {"a1.test": "fr"}
+    assert map_languages(connection, list(WORLD)) == {"a1.test": "fr", "b2.test": "ja"}
+    assert map_languages(connection, ["b2.test"]) == {"b2.test": "ja"}
     connection.close()
     assert primary(["EN-us"]) == "en" and primary("en") is None and primary([]) is None
