@@ -455,7 +455,10 @@ def summary_line(answer: WhoBlocksAnswer) -> str:
     for blocker in {(b.blocker, b.severity) for b in answer.blockers}:
         by_severity[blocker[1]] = by_severity.get(blocker[1], 0) + 1
     instances = len({b.blocker for b in answer.blockers})
-    detail = ", ".join(f"{n} {s}" for s, n in sorted(by_severity.items(), key=lambda x: -x[1]))
+    # Most blockers first; equal counts in severity order, so the line never depends on the
+    # order a set happened to iterate in (a permalink's answer must be byte-stable).
+    ordered = sorted(by_severity.items(), key=lambda item: (-item[1], severity_rank(item[0])))
+    detail = ", ".join(f"{n} {s}" for s, n in ordered)
     if not instances:
         return f"{answer.domain}: no published block list that we could read blocks it"
     return f"{answer.domain}: blocked by {instances} instances ({detail})"
