@@ -67,6 +67,27 @@ async def crawl_via(port: int, db: Path, seeds: list[str], **overrides: Any) -> 
     return await crawl_async(settings)
 
 
+def nodeinfo_answer(request: web.Request, software: str, users: int, **metadata: Any) -> Any:
+    """The NodeInfo discovery document and a NodeInfo 2.0 (at /ni) of `software` with `users`
+    accounts; None for any other path, which the caller's fake server answers."""
+    if request.path == "/.well-known/nodeinfo":
+        rel = "http://nodeinfo.diaspora.software/ns/schema/2.0"
+        href = f"https://{request.headers['Host']}/ni"
+        return web.json_response({"links": [{"rel": rel, "href": href}]})
+    if request.path == "/ni":
+        return web.json_response(
+            {
+                "version": "2.0",
+                "software": {"name": software, "version": "4.3.0"},
+                "protocols": ["activitypub"],
+                "usage": {"users": {"total": users}},
+                "openRegistrations": False,
+                "metadata": metadata,
+            }
+        )
+    return None
+
+
 def rows(db: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
     connection = sqlite3.connect(db)
     connection.row_factory = sqlite3.Row
