@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -27,7 +27,7 @@ class CLIError(click.ClickException):
     exit_code = 2
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     raise CLIError(message)
 
 
@@ -116,6 +116,27 @@ def _echo_answer(answer: Any, as_json: bool, format_text: Callable[[Any], str]) 
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(format_text(answer))
+
+
+def _print_query(
+    db: str,
+    as_json: bool,
+    run: Callable[[sqlite3.Connection], Any],
+    format_text: Callable[[Any], str],
+    user_errors: tuple[type[Exception], ...] = (),
+) -> None:
+    """Run a read-only query command on the database at `db` and print its answer.
+
+    `user_errors`: what `run` raises for a user's mistake, printed as one line.
+    """
+    connection = _read_only(existing_database(db))
+    try:
+        answer = run(connection)
+    except user_errors as exc:
+        _fail(str(exc))
+    finally:
+        connection.close()
+    _echo_answer(answer, as_json, format_text)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -379,14 +400,9 @@ def who_blocks(domain: str, db: str, as_json: bool) -> None:
     """Every instance that blocks DOMAIN, with severity, reason and the coverage behind it."""
     from observatory.who_blocks import InvalidQuery, answer, format_answer
 
-    connection = _read_only(existing_database(db))
-    try:
-        result = answer(connection, domain)
-    except InvalidQuery as exc:
-        _fail(str(exc))
-    finally:
-        connection.close()
-    _echo_answer(result, as_json, format_answer)
+    _print_query(
+        db, as_json, lambda connection: answer(connection, domain), format_answer, (InvalidQuery,)
+    )
 
 
 @cli.command()
@@ -400,14 +416,13 @@ def reach(domain: str, db: str, as_json: bool) -> None:
     from observatory.reach import reach as run_reach
     from observatory.who_blocks import InvalidQuery
 
-    connection = _read_only(existing_database(db))
-    try:
-        answer = run_reach(connection, domain)
-    except InvalidQuery as exc:
-        _fail(str(exc))
-    finally:
-        connection.close()
-    _echo_answer(answer, as_json, format_answer)
+    _print_query(
+        db,
+        as_json,
+        lambda connection: run_reach(connection, domain),
+        format_answer,
+        (InvalidQuery,),
+    )
 
 
 @cli.command()
@@ -418,12 +433,7 @@ def summary(db: str, as_json: bool) -> None:
     from observatory.summary import format_summary
     from observatory.summary import summary as run_summary
 
-    connection = _read_only(existing_database(db))
-    try:
-        answer = run_summary(connection)
-    finally:
-        connection.close()
-    _echo_answer(answer, as_json, format_summary)
+    _print_query(db, as_json, run_summary, format_summary)
 
 
 @cli.command()
@@ -436,14 +446,13 @@ def profile(domain: str, db: str, as_json: bool) -> None:
     from observatory.profile import profile as run_profile
     from observatory.who_blocks import InvalidQuery
 
-    connection = _read_only(existing_database(db))
-    try:
-        answer = run_profile(connection, domain)
-    except InvalidQuery as exc:
-        _fail(str(exc))
-    finally:
-        connection.close()
-    _echo_answer(answer, as_json, format_profile)
+    _print_query(
+        db,
+        as_json,
+        lambda connection: run_profile(connection, domain),
+        format_profile,
+        (InvalidQuery,),
+    )
 
 
 def _read_only(path: str) -> sqlite3.Connection:
@@ -621,14 +630,13 @@ def languages(db: str, as_json: bool, top: int) -> None:
     from observatory.languages import format_languages
     from observatory.languages import languages as run_languages
 
-    connection = _read_only(existing_database(db))
-    try:
-        answer = run_languages(connection, top)
-    except NotAnalysed as exc:
-        _fail(str(exc))
-    finally:
-        connection.close()
-    _echo_answer(answer, as_json, format_languages)
+    _print_query(
+        db,
+        as_json,
+        lambda connection: run_languages(connection, top),
+        format_languages,
+        (NotAnalysed,),
+    )
 
 
 @cli.command()
@@ -651,14 +659,13 @@ def hosting(db: str, as_json: bool, by: str | None, top: int) -> None:
     from observatory.hosting import format_hosting
     from observatory.hosting import hosting as run_hosting
 
-    connection = _read_only(existing_database(db))
-    try:
-        answer = run_hosting(connection, by, top)
-    except (NotAnalysed, ValueError) as exc:
-        _fail(str(exc))
-    finally:
-        connection.close()
-    _echo_answer(answer, as_json, format_hosting)
+    _print_query(
+        db,
+        as_json,
+        lambda connection: run_hosting(connection, by, top),
+        format_hosting,
+        (NotAnalysed, ValueError),
+    )
 
 
 def main() -> None:

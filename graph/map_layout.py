@@ -20,6 +20,7 @@ from scipy import sparse
 from crawler.blocks import strongest_by
 from graph import map_embedding
 from graph.map_languages import map_languages
+from graph.rows import dict_rows
 from observatory.palette import FAMILY_COLOURS
 
 MAP_NODES = 1000
@@ -245,19 +246,17 @@ def map_data(
     """
     if not _has_table(connection, "map_nodes"):
         return [], [], 0
-    cursor = connection.execute(
+    nodes = dict_rows(
+        connection,
         "SELECT m.domain, m.rank, m.x, m.y, m.colour_group, m.family, m.software, "
         "m.users_active_month, m.users_total, i.name, m.links, m.language, m.camp "
-        "FROM map_nodes m LEFT JOIN instances i ON i.domain = m.domain ORDER BY m.rank"
+        "FROM map_nodes m LEFT JOIN instances i ON i.domain = m.domain ORDER BY m.rank",
     )
-    columns = [d[0] for d in cursor.description]
-    nodes = [dict(zip(columns, row, strict=True)) for row in cursor]
     (total,) = connection.execute("SELECT count(*) FROM map_edges").fetchone()
-    cursor = connection.execute(
+    edges = dict_rows(
+        connection,
         "SELECT source, target, severity, x, y, x2, y2 FROM map_edges "
         "ORDER BY severity != 'suspend', source, target LIMIT ?",
         (max_edges,),
     )
-    columns = [d[0] for d in cursor.description]
-    edges = [dict(zip(columns, row, strict=True)) for row in cursor]
     return nodes, edges, int(total)

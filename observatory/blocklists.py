@@ -16,6 +16,7 @@ from typing import Any
 
 import altair as alt
 
+from graph.rows import dict_rows
 from observatory.chart_kit import (
     DEFAULT_WIDTH,
     ROWS,
@@ -179,13 +180,13 @@ def answer(connection: sqlite3.Connection, width: int = DEFAULT_WIDTH) -> Blockl
             """
         )
     ]
-    result.history = _rows(
+    result.history = dict_rows(
         connection,
         "SELECT crawl_id, crawl_date, source, servers, servers_90, servers_50, active_users_90, "
         "active_users_50, servers_90_change, servers_50_change FROM shared_list_summary "
         "WHERE source IN (SELECT source FROM imported_blocklists) ORDER BY source, crawl_id",
     )
-    result.overlap = _rows(
+    result.overlap = dict_rows(
         connection,
         """
         SELECT a.source AS list, b.source AS other_list, count(*) AS shared_entries,
@@ -215,12 +216,6 @@ def answer(connection: sqlite3.Connection, width: int = DEFAULT_WIDTH) -> Blockl
     if result.chart_rows:
         result.chart = chart_spec(ADOPTION_CHART, result.chart_rows, result.date, width, False)
     return result
-
-
-def _rows(connection: sqlite3.Connection, sql: str) -> list[dict[str, Any]]:
-    cursor = connection.execute(sql)
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor]
 
 
 def format_blocklists(answer: BlocklistsAnswer) -> str:

@@ -233,26 +233,28 @@ class CachingMiddleware:
             await send({"type": "http.response.body", "body": b""})
             return
         key = (state.etag, scope["path"], scope.get("query_string", b""))
-        kept = self.cache.get(key)
-        if kept is not None:
-            self.hits += 1
-            status, headers, body = kept
-            await self._send(send, scope, status, headers, body)
+        if await self._send_kept(send, scope, key):
             return
         leader = self._in_flight.get(key)
         if leader is not None:  # the same answer is being computed: wait for it, once
             await asyncio.shield(leader)
-            kept = self.cache.get(key)
-            if kept is not None:
-                self.hits += 1
-                status, headers, body = kept
-                await self._send(send, scope, status, headers, body)
+            if await self._send_kept(send, scope, key):
                 return
         self._in_flight[key] = asyncio.get_running_loop().create_future()
         try:
             await self._compute(scope, receive, send, key, validators)
         finally:
             self._in_flight.pop(key).set_result(None)
+
+    async def _send_kept(self, send: Send, scope: Scope, key: tuple) -> bool:
+        """Answer from the cache when it holds `key`; False when it does not."""
+        kept = self.cache.get(key)
+        if kept is None:
+            return False
+        self.hits += 1
+        status, headers, body = kept
+        await self._send(send, scope, status, headers, body)
+        return True
 
     async def _compute(
         self, scope: Scope, receive: Receive, send: Send, key: tuple, validators: list

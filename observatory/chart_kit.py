@@ -15,6 +15,7 @@ from typing import Any
 
 import altair as alt
 
+from graph.rows import dict_rows
 from observatory.crawl_date import latest_crawl
 from observatory.palette import (  # noqa: F401  (re-exported: the charts take them from here)
     FAMILIES,
@@ -101,9 +102,7 @@ def missing_tables(connection: sqlite3.Connection, chart: Chart) -> list[str]:
 
 def chart_rows(connection: sqlite3.Connection, chart: Chart) -> list[dict[str, Any]]:
     """The chart's data: its SQL run over the database, as dicts (the CSV beside the chart)."""
-    cursor = connection.execute(chart.sql)
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor]
+    return dict_rows(connection, chart.sql)
 
 
 def chart_spec(

@@ -63,48 +63,73 @@ def _three_ways_sql(table: str, key: str, label: str, family: str | None = None)
     return "\nUNION ALL\n".join(parts) + f"\nORDER BY measure_order, share_percent DESC, {key}"
 
 
+def _measure_facets(
+    rows: list[dict[str, Any]],
+    chart: Chart,
+    date: DataDate,
+    width: int,
+    *,
+    key: str,
+    key_title: str,
+    measures: tuple[tuple[str, str, str], ...],
+    bars: Callable[[alt.Chart, list[alt.Tooltip]], alt.Chart],
+) -> Any:
+    """One facet a measure (servers, users, active users), each a bar a `key` with its share,
+    ordered by the first measure; `bars` marks the bars of the shared base with the tooltip."""
+    order = category_order([r for r in rows if r["measure_order"] == 1], key, "count")
+    base = alt.Chart(ROWS).encode(
+        y=alt.Y(f"{key}:N", sort=order, title=None),
+        x=alt.X(
+            "share_percent:Q",
+            title="Share (%)",
+            scale=alt.Scale(domain=[0, 100]),
+            axis=alt.Axis(values=[0, 25, 50, 75, 100]),
+        ),
+    )
+    tooltip = [
+        alt.Tooltip(f"{key}:N", title=key_title),
+        alt.Tooltip("measure:N", title="Measure"),
+        alt.Tooltip("count:Q", title="Count", format=","),
+        alt.Tooltip("share_percent:Q", title="Share (%)", format=".2f"),
+    ]
+    labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
+        text=alt.Text("share_percent:Q", format=".1f")
+    )
+    layered = alt.layer(bars(base, tooltip), labels).properties(
+        width=width - 130, height=alt.Step(14)
+    )
+    faceted = layered.facet(
+        row=alt.Row(
+            "measure:N",
+            sort=[m for m, _c, _s in measures],
+            header=alt.Header(
+                title=None,
+                labelAngle=0,
+                labelOrient="top",
+                labelAnchor="start",
+                labelFontWeight="bold",
+                labelFontSize=12,
+            ),
+        ),
+        spacing=10,
+    )
+    return finish_chart(faceted, chart, rows, date, width)
+
+
 def _draw_three_ways(key: str, colour_field: str) -> Callable[..., alt.TopLevelMixin]:
     def draw(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-        servers = [r for r in rows if r["measure_order"] == 1]
-        order = category_order(servers, key, "count")
-        base = alt.Chart(ROWS).encode(
-            y=alt.Y(f"{key}:N", sort=order, title=None),
-            x=alt.X(
-                "share_percent:Q",
-                title="Share (%)",
-                scale=alt.Scale(domain=[0, 100]),
-                axis=alt.Axis(values=[0, 25, 50, 75, 100]),
+        return _measure_facets(
+            rows,
+            chart,
+            date,
+            width,
+            key=key,
+            key_title=key.capitalize(),
+            measures=SHARE_MEASURES,
+            bars=lambda base, tooltip: base.mark_bar(stroke="#333333", strokeWidth=0.3).encode(
+                color=family_colour(colour_field), tooltip=tooltip
             ),
         )
-        tooltip = [
-            alt.Tooltip(f"{key}:N", title=key.capitalize()),
-            alt.Tooltip("measure:N", title="Measure"),
-            alt.Tooltip("count:Q", title="Count", format=","),
-            alt.Tooltip("share_percent:Q", title="Share (%)", format=".2f"),
-        ]
-        bars = base.mark_bar(stroke="#333333", strokeWidth=0.3).encode(
-            color=family_colour(colour_field), tooltip=tooltip
-        )
-        labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
-            text=alt.Text("share_percent:Q", format=".1f")
-        )
-        layered = alt.layer(bars, labels).properties(width=width - 130, height=alt.Step(14))
-        faceted = layered.facet(
-            row=alt.Row(
-                "measure:N",
-                sort=[m for m, _c, _s in SHARE_MEASURES],
-                header=alt.Header(
-                    title=None,
-                    labelAngle=0,
-                    labelOrient="top",
-                    labelAnchor="start",
-                    labelFontWeight="bold",
-                    labelFontSize=12,
-                ),
-            ),
-            spacing=10,
-        )
-        return finish_chart(faceted, chart, rows, date, width)
 
     return draw
 
@@ -528,40 +553,16 @@ def _language_note(rows: list[dict[str, Any]]) -> str:
 
 
 def _draw_languages(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-    order = category_order([r for r in rows if r["measure_order"] == 1], "language", "count")
-    base = alt.Chart(ROWS).encode(
-        y=alt.Y("language:N", sort=order, title=None),
-        x=alt.X(
-            "share_percent:Q",
-            title="Share (%)",
-            scale=alt.Scale(domain=[0, 100]),
-            axis=alt.Axis(values=[0, 25, 50, 75, 100]),
-        ),
+    return _measure_facets(
+        rows,
+        chart,
+        date,
+        width,
+        key="language",
+        key_title="Language (BCP 47)",
+        measures=LANGUAGE_MEASURES,
+        bars=lambda base, tooltip: base.mark_bar(color=SINGLE_COLOUR).encode(tooltip=tooltip),
     )
-    bars = base.mark_bar(color=SINGLE_COLOUR).encode(
-        tooltip=[
-            alt.Tooltip("language:N", title="Language (BCP 47)"),
-            alt.Tooltip("measure:N", title="Measure"),
-            alt.Tooltip("count:Q", title="Count", format=","),
-            alt.Tooltip("share_percent:Q", title="Share (%)", format=".2f"),
-        ]
-    )
-    labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
-        text=alt.Text("share_percent:Q", format=".1f")
-    )
-    layered = alt.layer(bars, labels).properties(width=width - 130, height=alt.Step(14))
-    faceted = layered.facet(
-        row=alt.Row(
-            "measure:N",
-            sort=[m for m, _c, _s in LANGUAGE_MEASURES],
-            header=alt.Header(
-                title=None, labelAngle=0, labelOrient="top", labelAnchor="start",
-                labelFontWeight="bold", labelFontSize=12,
-            ),
-        ),
-        spacing=10,
-    )  # fmt: skip
-    return finish_chart(faceted, chart, rows, date, width)
 
 
 LANGUAGE_MIX_SQL = f"""

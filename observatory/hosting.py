@@ -13,6 +13,7 @@ from typing import Any
 
 from graph.derived import require_table
 from graph.hosting_share import UNITS, asn_import
+from graph.rows import dict_rows
 
 HALF = 50.0
 
@@ -46,12 +47,11 @@ def hosting(connection: sqlite3.Connection, by: str | None = None, top: int = 15
     if unit == "network" and imported is None:
         raise ValueError("no IP-to-AS table imported: run `fediscope import-asn FILE` first")
     (crawl_id,) = connection.execute("SELECT max(crawl_id) FROM hosting_share").fetchone()
-    cursor = connection.execute(
+    found = dict_rows(
+        connection,
         "SELECT * FROM hosting_share WHERE crawl_id = ? AND unit = ? ORDER BY rank",
         (crawl_id, unit),
     )
-    columns = [d[0] for d in cursor.description]
-    found = [dict(zip(columns, values, strict=True)) for values in cursor]
     answer = HostingAnswer(crawl_id, found[0]["crawl_date"] if found else None, unit)
     if imported is not None:
         answer.asn_table = dict(

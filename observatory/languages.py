@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from graph.derived import require_table
+from graph.rows import dict_rows
 
 NOTE = (
     "Declared languages are what servers say they serve, a proxy for where their people are; "
@@ -38,13 +39,12 @@ def languages(connection: sqlite3.Connection, top: int = 20) -> LanguageAnswer:
     require_table(connection, "language_share")
     row = connection.execute("SELECT max(crawl_id) FROM language_share").fetchone()
     crawl_id = row[0] if row else None
-    cursor = connection.execute(
+    found = dict_rows(
+        connection,
         "SELECT * FROM language_share WHERE crawl_id = ? "
         "ORDER BY language IS NULL, servers DESC, language",
         (crawl_id,),
     )
-    columns = [d[0] for d in cursor.description]
-    found = [dict(zip(columns, values, strict=True)) for values in cursor]
     named = [r for r in found if r["language"] is not None]
     answer = LanguageAnswer(crawl_id, found[0]["crawl_date"] if found else None)
     keep = ("language", "servers", "servers_share", "users", "users_share", "active_users")

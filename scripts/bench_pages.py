@@ -95,6 +95,25 @@ async def time_pages(base: str, paths: list[str], repeats: int) -> dict[str, dic
     return results
 
 
+async def _timed_get(
+    session: aiohttp.ClientSession, url: str, errors: dict[str, int]
+) -> float | None:
+    """Milliseconds to read `url` in full; None (counted in `errors`) when no answer came.
+
+    A non-200 answer still counts as a latency, and its status as an error.
+    """
+    started = time.perf_counter()
+    try:
+        async with session.get(url) as response:
+            await response.read()
+            if response.status != 200:
+                errors[str(response.status)] = errors.get(str(response.status), 0) + 1
+    except (TimeoutError, aiohttp.ClientError) as error:
+        errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
+        return None
+    return (time.perf_counter() - started) * 1000
+
+
 async def load(base: str, domains: list[str], clients: int, seconds: float) -> dict[str, object]:
     latencies: list[float] = []
     errors: dict[str, int] = {}
@@ -107,16 +126,9 @@ async def load(base: str, domains: list[str], clients: int, seconds: float) -> d
         while time.monotonic() < deadline:
             url = f"{base}/who-blocks?domain={domains[i % len(domains)]}"
             i += clients
-            started = time.perf_counter()
-            try:
-                async with session.get(url) as response:
-                    await response.read()
-                    if response.status != 200:
-                        errors[str(response.status)] = errors.get(str(response.status), 0) + 1
-            except (TimeoutError, aiohttp.ClientError) as error:
-                errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
-                continue
-            latencies.append((time.perf_counter() - started) * 1000)
+            took = await _timed_get(session, url, errors)
+            if took is not None:
+                latencies.append(took)
 
     started = time.monotonic()
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -185,16 +197,9 @@ async def story_load(
         while time.monotonic() < deadline:
             kind = "tail" if pick.random() < 0.1 else "hot"
             path = pick.choice(tail if kind == "tail" else hot)
-            started = time.perf_counter()
-            try:
-                async with session.get(base + path) as response:
-                    await response.read()
-                    if response.status != 200:
-                        errors[str(response.status)] = errors.get(str(response.status), 0) + 1
-            except (TimeoutError, aiohttp.ClientError) as error:
-                errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
-                continue
-            latencies[kind].append((time.perf_counter() - started) * 1000)
+            took = await _timed_get(session, base + path, errors)
+            if took is not None:
+                latencies[kind].append(took)
 
     started = time.monotonic()
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:

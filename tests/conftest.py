@@ -79,13 +79,16 @@ def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 60)
 
 
 @contextmanager
-def serving(db: Path, log: Path) -> Iterator[str]:
-    """`fediscope serve --db DB` in a child process on a free port; yields its base URL."""
+def serving_command(
+    arguments: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A `serve` command line (`--port` added) in a child process on a free port, its output in
+    `log`; yields its base URL once it answers, and stops it after."""
     port = free_port()
     with open(log, "w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "crawler", "serve", "--db", str(db), "--port", str(port)],
-            cwd=REPO, stdout=output, stderr=subprocess.STDOUT,
+            [*arguments, "--port", str(port)],
+            cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -97,6 +100,14 @@ def serving(db: Path, log: Path) -> Iterator[str]:
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def serving(db: Path, log: Path) -> Iterator[str]:
+    """`fediscope serve --db DB` in a child process on a free port; yields its base URL."""
+    command = [sys.executable, "-m", "crawler", "serve", "--db", str(db)]
+    with serving_command(command, REPO, log) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -67,6 +67,43 @@ async def crawl_via(port: int, db: Path, seeds: list[str], **overrides: Any) -> 
     return await crawl_async(settings)
 
 
+async def crawl_sandbox(world: Any, db: Path, **overrides: Any) -> tuple[Any, CrawlSummary]:
+    """Serve a sandbox of `world` (a SandboxConfig), crawl it from its seeds into `db`, stop it
+    and analyse the crawl; the sandbox (for its truth) and the crawl's summary."""
+    from crawler.sandbox import Sandbox
+    from graph.analyze import analyze
+
+    sandbox = Sandbox(world)
+    port = await sandbox.start()
+    try:
+        summary = await crawl_via(port, db, sandbox.seeds, **overrides)
+    finally:
+        await sandbox.stop()
+    analyze(str(db))
+    return sandbox, summary
+
+
+def nodeinfo_answer(request: web.Request, software: str, users: int, **metadata: Any) -> Any:
+    """The NodeInfo discovery document and a NodeInfo 2.0 (at /ni) of `software` with `users`
+    accounts; None for any other path, which the caller's fake server answers."""
+    if request.path == "/.well-known/nodeinfo":
+        rel = "http://nodeinfo.diaspora.software/ns/schema/2.0"
+        href = f"https://{request.headers['Host']}/ni"
+        return web.json_response({"links": [{"rel": rel, "href": href}]})
+    if request.path == "/ni":
+        return web.json_response(
+            {
+                "version": "2.0",
+                "software": {"name": software, "version": "4.3.0"},
+                "protocols": ["activitypub"],
+                "usage": {"users": {"total": users}},
+                "openRegistrations": False,
+                "metadata": metadata,
+            }
+        )
+    return None
+
+
 def rows(db: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
     connection = sqlite3.connect(db)
     connection.row_factory = sqlite3.Row

@@ -31,11 +31,21 @@ def server(domain: str, family: str, peers=(), rules=(), users: int = 10) -> Obs
     return observation
 
 
-@pytest.fixture
-def world(tmp_path):
-    db = tmp_path / "views.db"
+def small_world(tmp_path, observations: list[Observation]):
+    """One analysed crawl of these servers."""
+    db = tmp_path / "small.db"
     writer = StoreWriter(str(db), SANDBOX)
     crawl_id, _ = writer.begin_crawl(["a.test"], {}, NOW)
+    for observation in observations:
+        writer.record_visit(observation, crawl_id, 0, NOW, timedelta(hours=20))
+    writer.finish_crawl(crawl_id, NOW)
+    writer.close()
+    analyze(str(db))
+    return db
+
+
+@pytest.fixture
+def world(tmp_path):
     observations = [
         # a suspends b in clear while b still lists a: a suspends-while-peered pair
         server(
@@ -54,12 +64,7 @@ def world(tmp_path):
         server("w.test", "misskey"),
         server("y.w.test", "misskey"),
     ]
-    for observation in observations:
-        writer.record_visit(observation, crawl_id, 0, NOW, timedelta(hours=20))
-    writer.finish_crawl(crawl_id, NOW)
-    writer.close()
-    analyze(str(db))
-    return db
+    return small_world(tmp_path, observations)
 
 
 def test_blocked_domain_counts(world):
@@ -134,18 +139,6 @@ def test_who_blocks_each_kind_of_match(world):
     }
     coverage = who_blocks(str(world), "nobody.test").coverage
     assert coverage.lists_read == 9 and coverage.not_readable == {}
-
-
-def small_world(tmp_path, observations: list[Observation]):
-    db = tmp_path / "small.db"
-    writer = StoreWriter(str(db), SANDBOX)
-    crawl_id, _ = writer.begin_crawl(["a.test"], {}, NOW)
-    for observation in observations:
-        writer.record_visit(observation, crawl_id, 0, NOW, timedelta(hours=20))
-    writer.finish_crawl(crawl_id, NOW)
-    writer.close()
-    analyze(str(db))
-    return db
 
 
 def test_a_masked_rule_without_digest_only_names_candidates(tmp_path):

@@ -15,7 +15,7 @@ from aiohttp import web
 from crawler.domains import SANDBOX
 from crawler.fetch import Fetcher, FetchSettings
 from crawler.visit import visit_domain
-from tests.support import serve
+from tests.support import nodeinfo_answer, serve
 
 UA = "fediscope-test (+tests)"
 PEERS = ["a.test", "b.test", "c.test"]
@@ -28,23 +28,11 @@ def server(software: str, description: str | None, log: list[str]) -> Any:
 
     async def answer(request: web.Request) -> web.Response:
         log.append(request.path)
-        host = request.headers["Host"]
         if request.path == "/robots.txt":
             return web.Response(text="User-agent: *\nAllow: /\n")
-        if request.path == "/.well-known/nodeinfo":
-            rel = "http://nodeinfo.diaspora.software/ns/schema/2.0"
-            return web.json_response({"links": [{"rel": rel, "href": f"https://{host}/ni"}]})
-        if request.path == "/ni":
-            return web.json_response(
-                {
-                    "version": "2.0",
-                    "software": {"name": software, "version": "4.3.0"},
-                    "protocols": ["activitypub"],
-                    "usage": {"users": {"total": 10}},
-                    "openRegistrations": False,
-                    "metadata": metadata,
-                }
-            )
+        nodeinfo = nodeinfo_answer(request, software, 10, **metadata)
+        if nodeinfo is not None:
+            return nodeinfo
         if request.path == "/api/v1/instance/peers":
             return web.json_response(PEERS)
         if request.path == "/api/v2/instance":

@@ -17,7 +17,7 @@ from crawler.engine import Crawl, CrawlSettings
 from crawler.fetch import Fetcher, FetchSettings
 from crawler.fetch.gate import Gate
 from crawler.load import LAG_LIMIT, LoadMonitor, Throttle
-from tests.support import FAST, rows, serve
+from tests.support import FAST, nodeinfo_answer, rows, serve
 
 UA = "fediscope-test (+tests)"
 
@@ -96,20 +96,9 @@ def small_network(hangs: Counter[str]):
             if host == "slow.test" and hangs[host] == 1:
                 await asyncio.sleep(3)
             return web.Response(text="User-agent: *\nAllow: /\n")
-        if request.path == "/.well-known/nodeinfo":
-            rel = "http://nodeinfo.diaspora.software/ns/schema/2.0"
-            return web.json_response({"links": [{"rel": rel, "href": f"https://{host}/ni"}]})
-        if request.path == "/ni":
-            return web.json_response(
-                {
-                    "version": "2.0",
-                    "software": {"name": "mastodon", "version": "4.3.0"},
-                    "protocols": ["activitypub"],
-                    "usage": {"users": {"total": 5}},
-                    "openRegistrations": False,
-                    "metadata": {"nodeDescription": "hello"},
-                }
-            )
+        nodeinfo = nodeinfo_answer(request, "mastodon", 5, nodeDescription="hello")
+        if nodeinfo is not None:
+            return nodeinfo
         if request.path == "/api/v1/instance/peers":
             return web.json_response(["slow.test"] if host == "seed.test" else [])
         return web.json_response({})

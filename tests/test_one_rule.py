@@ -10,25 +10,19 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from crawler.sandbox import Sandbox, SandboxConfig
-from graph.analyze import analyze
+from crawler.sandbox import SandboxConfig
 from observatory.plugin import sql
 from observatory.who_blocks import answer
-from tests.support import REPO, crawl_via
+from tests.support import REPO, crawl_sandbox
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def crawled(tmp_path_factory):
-    sandbox = Sandbox(SandboxConfig(instances=150, seed=11))
-    port = await sandbox.start()
     db = tmp_path_factory.mktemp("one-rule") / "crawl.db"
-    try:
-        await crawl_via(port, db, sandbox.seeds, contact="tests@fediscope.invalid")
-    finally:
-        await sandbox.stop()
-    analyze(str(db))
+    world = SandboxConfig(instances=150, seed=11)
+    await crawl_sandbox(world, db, contact="tests@fediscope.invalid")
     return db
 
 

@@ -12,10 +12,9 @@ import itertools
 import pytest
 import pytest_asyncio
 
-from crawler.sandbox import Sandbox, SandboxConfig
-from graph.analyze import analyze
+from crawler.sandbox import SandboxConfig
 from observatory.who_blocks import coverage_line, who_blocks
-from tests.support import CONTRACT_FLAGS, canned, crawl_via, rows, truth_blockers
+from tests.support import CONTRACT_FLAGS, canned, crawl_sandbox, rows, truth_blockers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -24,14 +23,9 @@ FARM_CAP = 50
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def crawled(tmp_path_factory):
-    sandbox = Sandbox(SandboxConfig(instances=400, seed=7))
-    port = await sandbox.start()
     db = tmp_path_factory.mktemp("sandbox") / "crawl.db"
-    try:
-        summary = await crawl_via(port, db, sandbox.seeds, contact="tests@fediscope.invalid")
-    finally:
-        await sandbox.stop()
-    analyze(str(db))
+    world = SandboxConfig(instances=400, seed=7)
+    sandbox, summary = await crawl_sandbox(world, db, contact="tests@fediscope.invalid")
     return sandbox, sandbox.truth(), db, summary
 
 

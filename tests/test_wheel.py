@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, wait_until_serving
+from tests.conftest import serving_command
 from tests.support import REPO
 
 #: What the test venv has that the fresh one must not see: fediscope itself, editable or not
@@ -83,19 +83,11 @@ def demo(installed, tmp_path_factory) -> Path:
 
 @contextmanager
 def serving(arguments: list[str], cwd: Path) -> Iterator[str]:
-    port = free_port()
-    log = open(cwd / f"serve-{port}.log", "w")  # noqa: SIM115
+    """The installed command serving, without this checkout on PYTHONPATH."""
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    process = subprocess.Popen([*arguments, "--port", str(port)], cwd=cwd, env=environment,
-                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, process)
+    log = cwd / f"serve-{Path(arguments[0]).name}.log"
+    with serving_command(arguments, cwd, log, environment) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
 
 
 def get(url: str) -> tuple[int, str, str]:

@@ -55,6 +55,32 @@ class Walk:
     truncated: bool = False
 
 
+async def _read_page(
+    visit: Visit, page: int, query: dict[str, Any], result: Walk
+) -> tuple[list[tuple[Any, tuple[str, ...]]], bool] | None:
+    """Read one page into `result`: its (host, words) entries and whether it was the last page.
+
+    None when the walk must stop: the first page failing sets the list's visibility; a failure
+    after it keeps what was read and marks the walk truncated.
+    """
+    body = {"limit": PAGE, "offset": page * PAGE, "sort": NEWEST_FIRST, **query}
+    answer = await visit.post_json("/api/federation/instances", body)
+    if answer.error or not isinstance(answer.value, list):
+        if page == 0:
+            state = visibility_of(answer, missing=UNSUPPORTED)
+            result.visibility = ERROR if state == PUBLIC else state
+        else:
+            result.truncated = True
+        return None
+    entries = [
+        (entry.get("host"), moderation_words(entry))
+        for entry in answer.value
+        if isinstance(entry, dict)
+    ]
+    result.entries.extend(entries)
+    return entries, len(answer.value) < PAGE
+
+
 async def walk(visit: Visit, query: dict[str, Any], *, discover: bool = False) -> Walk:
     """All pages of `federation/instances` for a query, keeping only host and moderation words.
 
@@ -65,24 +91,13 @@ async def walk(visit: Visit, query: dict[str, Any], *, discover: bool = False) -
     """
     result = Walk(PUBLIC)
     for page in range(MAX_PAGES):
-        body = {"limit": PAGE, "offset": page * PAGE, "sort": NEWEST_FIRST, **query}
-        answer = await visit.post_json("/api/federation/instances", body)
-        if answer.error or not isinstance(answer.value, list):
-            if page == 0:
-                state = visibility_of(answer, missing=UNSUPPORTED)
-                result.visibility = ERROR if state == PUBLIC else state
-            else:
-                result.truncated = True  # a failure after the first page keeps what was read
+        read = await _read_page(visit, page, query, result)
+        if read is None:
             return result
-        entries = [
-            (entry.get("host"), moderation_words(entry))
-            for entry in answer.value
-            if isinstance(entry, dict)
-        ]
-        result.entries.extend(entries)
+        entries, last = read
         if discover:
             visit.discover(host for host, _ in entries)
-        if len(answer.value) < PAGE:
+        if last:
             return result
     result.truncated = True
     return result
@@ -100,25 +115,14 @@ async def walk_new(visit: Visit, known: frozenset[str]) -> NewestWalk:
     """Newest first until a page holds no name the stored list lacks."""
     result = NewestWalk(PUBLIC)
     for page in range(MAX_PAGES):
-        body = {"limit": PAGE, "offset": page * PAGE, "sort": NEWEST_FIRST}
-        answer = await visit.post_json("/api/federation/instances", body)
-        if answer.error or not isinstance(answer.value, list):
-            if page == 0:
-                state = visibility_of(answer, missing=UNSUPPORTED)
-                result.visibility = ERROR if state == PUBLIC else state
-            else:
-                result.truncated = True
+        read = await _read_page(visit, page, {}, result)
+        if read is None:
             return result
-        entries = [
-            (entry.get("host"), moderation_words(entry))
-            for entry in answer.value
-            if isinstance(entry, dict)
-        ]
-        result.entries.extend(entries)
+        entries, last = read
         fresh = [name for name in visit.domains(host for host, _ in entries) if name not in known]
         result.new.extend(fresh)
         visit.discover(fresh)
-        if len(answer.value) < PAGE:
+        if last:
             result.complete = True
             return result
         if not fresh:
