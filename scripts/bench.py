@@ -46,8 +46,9 @@ def sandbox_arguments(args: argparse.Namespace, truth: Path) -> list[str]:
     """The scale profile, or the quick one: small lists, short latency."""
     arguments = ["--seed", str(args.seed), "--scale", "--truth", str(truth)]
     if args.quick:
-        return [*arguments, "--latency", "5,50", "--instances", "2000",
-                "--extra-dead-names", "2000", "--max-peers", "600"]  # fmt: skip
+        size = str(args.instances or 2000)
+        return [*arguments, "--latency", "5,50", "--instances", size,
+                "--extra-dead-names", size, "--max-peers", "600"]  # fmt: skip
     return [*arguments, "--latency", "20,300"]
 
 
@@ -151,6 +152,9 @@ def same_visits_in_first_crawl(db: Path) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="~2,000 instances, under a minute")
+    parser.add_argument(
+        "--instances", type=int, help="with --quick: the world's size (default 2,000)"
+    )
     parser.add_argument("--concurrency", type=int, default=512)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--burst", type=int, default=3, help="crawl --burst (floor likewise)")

@@ -31,7 +31,8 @@ FIGURES = {
 
 def test_quick_benchmark_reports_every_figure(tmp_path):
     result = subprocess.run(
-        [sys.executable, "scripts/bench.py", "--quick", "--keep", str(tmp_path)],
+        [sys.executable, "scripts/bench.py", "--quick", "--instances", "600",
+         "--keep", str(tmp_path)],
         capture_output=True, text=True, cwd=REPO, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -39,5 +40,5 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
     report = json.loads(Path(written).read_text())
     Path(written).unlink()
     assert set(report) >= FIGURES
-    assert report["visited"] > 2000 and report["peer_edges"] > 10_000
+    assert report["visited"] > 1000 and report["peer_edges"] > 10_000
     assert abs(report["floor_requests"] - report["requests"]) < 0.05 * report["requests"]
