@@ -214,3 +214,97 @@ def history_spec(answer: Any) -> dict[str, Any]:
             },
         },
     }
+
+
+def measure_facets(
+    rows: list[dict[str, Any]],
+    chart: Chart,
+    date: DataDate,
+    width: int,
+    *,
+    key: str,
+    key_title: str,
+    measures: tuple[tuple[str, str, str], ...],
+    bars: Callable[[alt.Chart, list[alt.Tooltip]], alt.Chart],
+) -> Any:
+    """One facet a measure (servers, users, active users), each a bar a `key` with its share,
+    ordered by the first measure; `bars` marks the bars of the shared base with the tooltip."""
+    order = category_order([r for r in rows if r["measure_order"] == 1], key, "count")
+    base = alt.Chart(ROWS).encode(
+        y=alt.Y(f"{key}:N", sort=order, title=None),
+        x=alt.X(
+            "share_percent:Q",
+            title="Share (%)",
+            scale=alt.Scale(domain=[0, 100]),
+            axis=alt.Axis(values=[0, 25, 50, 75, 100]),
+        ),
+    )
+    tooltip = [
+        alt.Tooltip(f"{key}:N", title=key_title),
+        alt.Tooltip("measure:N", title="Measure"),
+        alt.Tooltip("count:Q", title="Count", format=","),
+        alt.Tooltip("share_percent:Q", title="Share (%)", format=".2f"),
+    ]
+    labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
+        text=alt.Text("share_percent:Q", format=".1f")
+    )
+    layered = alt.layer(bars(base, tooltip), labels).properties(
+        width=width - 130, height=alt.Step(14)
+    )
+    faceted = layered.facet(
+        row=alt.Row(
+            "measure:N",
+            sort=[m for m, _c, _s in measures],
+            header=alt.Header(
+                title=None,
+                labelAngle=0,
+                labelOrient="top",
+                labelAnchor="start",
+                labelFontWeight="bold",
+                labelFontSize=12,
+            ),
+        ),
+        spacing=10,
+    )
+    return finish_chart(faceted, chart, rows, date, width)
+
+
+def share_bars(
+    rows: list[dict[str, Any]],
+    chart: Chart,
+    date: DataDate,
+    width: int,
+    *,
+    order: list[str],
+    field: str,
+    colours: dict[str, str],
+    axis_title: str,
+    legend_title: str,
+    tooltip: list[Any],
+) -> Any:
+    """Horizontal bars, one per platform label, each stacked to 100% by `field`'s kinds."""
+    kinds = [k for k in colours if any(r[field] == k for r in rows)]
+    chart_ = (
+        alt.Chart(ROWS)
+        .mark_bar(stroke="white", strokeWidth=0.5)
+        .encode(
+            y=alt.Y("label:N", sort=order, title=None),
+            x=alt.X(
+                "share_percent:Q",
+                stack="zero",
+                title=axis_title,
+                scale=alt.Scale(domain=[0, 100]),
+            ),
+            color=alt.Color(
+                f"{field}:N",
+                scale=alt.Scale(domain=kinds, range=[colours[k] for k in kinds]),
+                sort=kinds,
+                legend=alt.Legend(title=legend_title, orient="top", columns=2),
+            ),
+            order=alt.Order(f"{field}_order:Q"),
+            tooltip=tooltip,
+        )
+        .transform_calculate(**{f"{field}_order": f"indexof({kinds!r}, datum.{field})"})
+        .properties(width=width - 130, height=alt.Step(18))
+    )
+    return finish_chart(chart_, chart, rows, date, width)

@@ -21,10 +21,8 @@ from graph.history import SUSPECT_FLAGS
 from observatory.chart_kit import (
     DEFAULT_WIDTH,
     FAMILY_COLOURS,
-    HALF_COLOURS,
     ROWS,
     SEVERITY_COLOURS,
-    SINGLE_COLOUR,
     TOP_DOMAINS,
     TOP_SOFTWARE,
     VISIBILITY_COLOURS,
@@ -37,7 +35,22 @@ from observatory.chart_kit import (
     family_colour,
     family_group,
     finish_chart,
+    measure_facets,
     missing_tables,
+    share_bars,
+)
+from observatory.language_charts import (
+    DECLARED,
+    LANGUAGE_MIX_SQL,
+    LANGUAGE_SQL,
+    NETWORKS_SQL,
+    TOP_LANGUAGE_MIX,
+    TOP_LANGUAGES,
+    draw_language_mix,
+    draw_languages,
+    draw_networks,
+    language_note,
+    networks_note,
 )
 
 # -- platform share, three ways ---------------------------------------------------------------
@@ -63,62 +76,9 @@ def _three_ways_sql(table: str, key: str, label: str, family: str | None = None)
     return "\nUNION ALL\n".join(parts) + f"\nORDER BY measure_order, share_percent DESC, {key}"
 
 
-def _measure_facets(
-    rows: list[dict[str, Any]],
-    chart: Chart,
-    date: DataDate,
-    width: int,
-    *,
-    key: str,
-    key_title: str,
-    measures: tuple[tuple[str, str, str], ...],
-    bars: Callable[[alt.Chart, list[alt.Tooltip]], alt.Chart],
-) -> Any:
-    """One facet a measure (servers, users, active users), each a bar a `key` with its share,
-    ordered by the first measure; `bars` marks the bars of the shared base with the tooltip."""
-    order = category_order([r for r in rows if r["measure_order"] == 1], key, "count")
-    base = alt.Chart(ROWS).encode(
-        y=alt.Y(f"{key}:N", sort=order, title=None),
-        x=alt.X(
-            "share_percent:Q",
-            title="Share (%)",
-            scale=alt.Scale(domain=[0, 100]),
-            axis=alt.Axis(values=[0, 25, 50, 75, 100]),
-        ),
-    )
-    tooltip = [
-        alt.Tooltip(f"{key}:N", title=key_title),
-        alt.Tooltip("measure:N", title="Measure"),
-        alt.Tooltip("count:Q", title="Count", format=","),
-        alt.Tooltip("share_percent:Q", title="Share (%)", format=".2f"),
-    ]
-    labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
-        text=alt.Text("share_percent:Q", format=".1f")
-    )
-    layered = alt.layer(bars(base, tooltip), labels).properties(
-        width=width - 130, height=alt.Step(14)
-    )
-    faceted = layered.facet(
-        row=alt.Row(
-            "measure:N",
-            sort=[m for m, _c, _s in measures],
-            header=alt.Header(
-                title=None,
-                labelAngle=0,
-                labelOrient="top",
-                labelAnchor="start",
-                labelFontWeight="bold",
-                labelFontSize=12,
-            ),
-        ),
-        spacing=10,
-    )
-    return finish_chart(faceted, chart, rows, date, width)
-
-
 def _draw_three_ways(key: str, colour_field: str) -> Callable[..., alt.TopLevelMixin]:
     def draw(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-        return _measure_facets(
+        return measure_facets(
             rows,
             chart,
             date,
@@ -411,49 +371,8 @@ FROM blocks_by_platform ORDER BY family_rules DESC, family, rules DESC
 """
 
 
-def _share_bars(
-    rows: list[dict[str, Any]],
-    chart: Chart,
-    date: DataDate,
-    width: int,
-    *,
-    order: list[str],
-    field: str,
-    colours: dict[str, str],
-    axis_title: str,
-    legend_title: str,
-    tooltip: list[Any],
-) -> Any:
-    """Horizontal bars, one per platform label, each stacked to 100% by `field`'s kinds."""
-    kinds = [k for k in colours if any(r[field] == k for r in rows)]
-    chart_ = (
-        alt.Chart(ROWS)
-        .mark_bar(stroke="white", strokeWidth=0.5)
-        .encode(
-            y=alt.Y("label:N", sort=order, title=None),
-            x=alt.X(
-                "share_percent:Q",
-                stack="zero",
-                title=axis_title,
-                scale=alt.Scale(domain=[0, 100]),
-            ),
-            color=alt.Color(
-                f"{field}:N",
-                scale=alt.Scale(domain=kinds, range=[colours[k] for k in kinds]),
-                sort=kinds,
-                legend=alt.Legend(title=legend_title, orient="top", columns=2),
-            ),
-            order=alt.Order(f"{field}_order:Q"),
-            tooltip=tooltip,
-        )
-        .transform_calculate(**{f"{field}_order": f"indexof({kinds!r}, datum.{field})"})
-        .properties(width=width - 130, height=alt.Step(18))
-    )
-    return finish_chart(chart_, chart, rows, date, width)
-
-
 def _draw_severities(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-    return _share_bars(
+    return share_bars(
         rows,
         chart,
         date,
@@ -500,7 +419,7 @@ def _draw_visibility(rows: list[dict[str, Any]], chart: Chart, date: DataDate, w
     if any(r["family"] == "other" for r in rows):  # 'other' last, whatever its label says
         other = next(r["label"] for r in rows if r["family"] == "other")
         order = [label for label in order if label != other] + [other]
-    return _share_bars(
+    return share_bars(
         rows,
         chart,
         date,
@@ -518,144 +437,6 @@ def _draw_visibility(rows: list[dict[str, Any]], chart: Chart, date: DataDate, w
             alt.Tooltip("share_percent:Q", title="Share (%)", format=".1f"),
         ],
     )
-
-
-# -- declared languages and hosting -----------------------------------------------------------
-
-TOP_LANGUAGES = 12
-TOP_LANGUAGE_MIX = 8
-TOP_NETWORKS = 15
-LANGUAGE_MEASURES = (
-    ("Servers", "servers", "servers_share"),
-    ("Users (accounts)", "users", "users_share"),
-    ("Active users (last 30 days)", "active_users", "active_users_share"),
-)
-_LATEST_LANGUAGES = "(SELECT max(crawl_id) FROM language_share)"
-LANGUAGE_SQL = (
-    f"WITH top AS (SELECT language FROM language_share WHERE crawl_id = {_LATEST_LANGUAGES} "
-    f"AND language IS NOT NULL ORDER BY servers DESC, language LIMIT {TOP_LANGUAGES})\n"
-    + "\nUNION ALL\n".join(
-        f"SELECT language, '{measure}' AS measure, {order} AS measure_order, {count} AS count, "
-        f"{share} AS share_percent FROM language_share WHERE crawl_id = {_LATEST_LANGUAGES} "
-        "AND language IN (SELECT language FROM top)"
-        for order, (measure, count, share) in enumerate(LANGUAGE_MEASURES, start=1)
-    )
-    + "\nORDER BY measure_order, share_percent DESC, language"
-)
-DECLARED = (
-    "the languages servers declare (instance API, Misskey meta, PeerTube config, NodeInfo); "
-    "only a proxy for where their people are"
-)
-
-
-def _language_note(rows: list[dict[str, Any]]) -> str:
-    return "A server declaring several languages counts for each, so shares add up past 100%."
-
-
-def _draw_languages(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-    return _measure_facets(
-        rows,
-        chart,
-        date,
-        width,
-        key="language",
-        key_title="Language (BCP 47)",
-        measures=LANGUAGE_MEASURES,
-        bars=lambda base, tooltip: base.mark_bar(color=SINGLE_COLOUR).encode(tooltip=tooltip),
-    )
-
-
-LANGUAGE_MIX_SQL = f"""
-WITH declared AS (
-    SELECT {family_group("i.family")} AS family, lower(j.value) AS language
-    FROM instances i, json_each(CASE WHEN json_valid(i.languages) THEN i.languages END) j
-    WHERE i.status = 'alive' AND j.type = 'text'
-), top AS (
-    SELECT language FROM declared GROUP BY language
-    ORDER BY count(*) DESC, language LIMIT {TOP_LANGUAGE_MIX}
-)
-SELECT language, family, count(*) AS servers,
-       round(100.0 * count(*) / sum(count(*)) OVER (PARTITION BY language), 2) AS share_percent,
-       sum(count(*)) OVER (PARTITION BY language) AS language_servers,
-       language || ' (' || sum(count(*)) OVER (PARTITION BY language) || ' servers)' AS label
-FROM declared WHERE language IN (SELECT language FROM top)
-GROUP BY language, family ORDER BY language_servers DESC, language, servers DESC
-"""
-
-
-def _draw_language_mix(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-    return _share_bars(
-        rows,
-        chart,
-        date,
-        width,
-        order=category_order(rows, "label", "servers"),
-        field="family",
-        colours=FAMILY_COLOURS,
-        axis_title="Share of the servers declaring the language (%)",
-        legend_title="Platform",
-        tooltip=[
-            alt.Tooltip("language:N", title="Language (BCP 47)"),
-            alt.Tooltip("family:N", title="Platform"),
-            alt.Tooltip("servers:Q", title="Servers", format=","),
-            alt.Tooltip("share_percent:Q", title="Share (%)", format=".1f"),
-        ],
-    )
-
-
-NETWORKS_SQL = f"""
-WITH chosen AS (
-    SELECT CASE WHEN EXISTS (SELECT 1 FROM hosting_share WHERE unit = 'network')
-                THEN 'network' ELSE 'prefix' END AS unit,
-           (SELECT max(crawl_id) FROM hosting_share) AS crawl_id
-), ranked AS (
-    SELECT h.* FROM hosting_share h JOIN chosen c ON h.unit = c.unit AND h.crawl_id = c.crawl_id
-), half AS (
-    SELECT min(rank) AS count FROM ranked
-    WHERE key IS NOT NULL AND cumulative_active_users_share >= 50
-)
-SELECT rank, unit, coalesce(key, 'not in the AS table') || coalesce(' ' || name, '') AS host,
-       servers, active_users, active_users_share, cumulative_active_users_share,
-       (SELECT count FROM half) AS half_count,
-       (SELECT count(*) FROM ranked WHERE key IS NOT NULL) AS units,
-       key IS NOT NULL AND rank <= coalesce((SELECT count FROM half), 0) AS in_half
-FROM ranked WHERE rank <= {TOP_NETWORKS} ORDER BY rank
-"""
-
-
-def _networks_note(rows: list[dict[str, Any]]) -> str:
-    what = "networks (AS)" if rows[0]["unit"] == "network" else "/24 or /48 prefixes"
-    half = rows[0]["half_count"]
-    if half is None:
-        return f"No set of known {what} holds half the active users."
-    return f"{half:,} of {rows[0]['units']:,} {what} host half of the active users."
-
-
-def _draw_networks(rows: list[dict[str, Any]], chart: Chart, date: DataDate, width: int) -> Any:
-    base = alt.Chart(ROWS).encode(
-        y=alt.Y("host:N", sort=[r["host"] for r in rows], title=None),
-        x=alt.X("active_users_share:Q", title="Share of active users (%)"),
-    )
-    bars = base.mark_bar().encode(
-        color=alt.condition(
-            "datum.in_half == 1",
-            alt.value(HALF_COLOURS[0]),
-            alt.value(HALF_COLOURS[1]),
-        ),
-        tooltip=[
-            alt.Tooltip("rank:Q", title="Rank"),
-            alt.Tooltip("host:N", title="Network"),
-            alt.Tooltip("servers:Q", title="Servers", format=","),
-            alt.Tooltip("active_users:Q", title="Active users", format=","),
-            alt.Tooltip("active_users_share:Q", title="Share (%)", format=".1f"),
-            alt.Tooltip("cumulative_active_users_share:Q", title="Running total (%)", format=".1f"),
-        ],
-    )
-    labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
-        text=alt.Text("active_users_share:Q", format=".1f")
-    )
-    layered = alt.layer(bars, labels).properties(width=width - 200, height=alt.Step(16))
-    return finish_chart(layered, chart, rows, date, width)
 
 
 # -- the list ----------------------------------------------------------------------------------
@@ -781,8 +562,8 @@ CHARTS: tuple[Chart, ...] = (
         method=f"{DECLARED}; users from NodeInfo.",
         sql=LANGUAGE_SQL,
         needs=("language_share",),
-        draw=_draw_languages,
-        notes=_language_note,
+        draw=draw_languages,
+        notes=language_note,
     ),
     Chart(
         slug="language-platforms",
@@ -794,7 +575,7 @@ CHARTS: tuple[Chart, ...] = (
         method=f"{DECLARED}.",
         sql=LANGUAGE_MIX_SQL,
         needs=("instances",),
-        draw=_draw_language_mix,
+        draw=draw_language_mix,
         notes=lambda rows: "A server declaring several languages is counted under each.",
     ),
     Chart(
@@ -811,8 +592,8 @@ CHARTS: tuple[Chart, ...] = (
         ),
         sql=NETWORKS_SQL,
         needs=("hosting_share",),
-        draw=_draw_networks,
-        notes=_networks_note,
+        draw=draw_networks,
+        notes=networks_note,
     ),
 )
 BY_SLUG = {chart.slug: chart for chart in CHARTS}
