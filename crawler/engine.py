@@ -305,7 +305,13 @@ class Crawl:
                     fetcher.validators = await store.call(writer.load_validators)
                 throttle = Throttle(s.concurrency)
                 watching = asyncio.create_task(
-                    watch(self.monitor, throttle, fetcher.stats, fetcher.limit_requests)
+                    watch(
+                        self.monitor,
+                        throttle,
+                        fetcher.stats,
+                        fetcher.limit_requests,
+                        fetcher.answer_times,
+                    )
                     if s.adapt
                     else asyncio.sleep(0)
                 )

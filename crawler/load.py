@@ -1,13 +1,22 @@
-"""Is the crawler itself overloaded? Event-loop lag and the timeout rate, and what to do about it.
+"""Is the crawler itself overloaded? Event-loop lag, timeouts and answer times, and what to do.
 
 A request times out when its answer does not arrive in time, but under load the answer may
 be sitting unread while the event loop is busy elsewhere: the server is then called
 unreachable because fediscope was busy. Two signals tell the crawler's own overload apart
-from slow servers: the event loop waking late (lag), and a timeout share of recent answers
-far above the crawl's usual one. While either holds, `Throttle` lowers the requests allowed
-in flight (multiplicatively) and raises them again slowly once it passes (AIMD, as TCP does),
-and the engine visits the servers that timed out meanwhile once more when the overload has
-passed (or at the end of the crawl).
+from slow servers:
+
+- the event loop waking late, sustained: the mean lag of the last few looks. One long pause
+  (a full garbage collection of a large heap takes a few tenths of a second) delays answers
+  by that much, far below any timeout, and is not overload;
+- a timeout share of recent answers far above the crawl's usual one, while the answers that
+  do arrive are slow too. Without the slow answers a spike is the servers': the hanging
+  servers of a wave of visits that started together time out together, and the last
+  answers of a crawl are mostly from servers that hang.
+
+While either holds, `Throttle` lowers the requests allowed in flight (multiplicatively) and
+raises them again slowly once it passes (AIMD, as TCP does), and the engine visits the
+servers that timed out meanwhile once more when the overload has passed (or at the end of
+the crawl).
 
 `LoadMonitor.sample` and `Throttle.next_limit` are pure (times and counts in, verdicts out);
 `watch` is the loop that feeds them.
@@ -22,12 +31,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crawler.fetch import errors
+from crawler.fetch.client import AnswerTimes
 
 #: Seconds between two looks at the event loop.
 TICK = 0.25
-#: The loop woke this much later than asked: callbacks (answers) wait that long too. Short
-#: stalls on a busy machine are normal and harmless next to a timeout of seconds.
-LAG_LIMIT = 0.5
+#: The loop woke this much later than asked, on average over the last LAG_WINDOW looks:
+#: callbacks (answers) wait that long too. Short stalls on a busy machine are normal and
+#: harmless next to a timeout of seconds.
+LAG_LIMIT = 0.25
+LAG_WINDOW = 4
 #: Seconds without overload before the visits that timed out are made again.
 QUIET = 2.0
 #: A recent timeout share above this, and several times the crawl's share so far, is a spike.
@@ -35,6 +47,10 @@ SPIKE_SHARE = 0.25
 SPIKE_FACTOR = 3.0
 #: Answers a window needs before its timeout share means anything.
 MIN_ANSWERS = 20
+#: A spike is the crawler's only while the answers that arrive take this many times their
+#: usual time (mean over the crawl so far), judged on at least SLOW_MIN_ANSWERS of them.
+SLOW_FACTOR = 3.0
+SLOW_MIN_ANSWERS = 5
 
 
 @dataclass
@@ -47,9 +63,12 @@ class LoadMonitor:
     answers: int = 0
     timeouts: int = 0
     _seen: Counter[str] = field(default_factory=Counter)
+    _lags: list[float] = field(default_factory=list)
+    _times_seen: AnswerTimes = field(default_factory=AnswerTimes)
 
-    def sample(self, now: float, lag: float, stats: Counter[str]) -> bool:
-        """Take one look (loop lag, the fetcher's answer counts so far); True if overloaded."""
+    def sample(self, now: float, lag: float, stats: Counter[str], times: AnswerTimes) -> bool:
+        """Take one look (loop lag, the fetcher's answer counts and answer times so far);
+        True if overloaded."""
         new_answers = sum(stats.values()) - sum(self._seen.values())
         new_timeouts = stats[errors.TIMEOUT] - self._seen[errors.TIMEOUT]
         self._seen = Counter(stats)
@@ -58,12 +77,24 @@ class LoadMonitor:
         self.timeouts += new_timeouts
         share = new_timeouts / new_answers if new_answers >= MIN_ANSWERS else 0.0
         spike = share > SPIKE_SHARE and share > SPIKE_FACTOR * usual
+        spike = spike and self._answers_slow(times)
+        self._times_seen = AnswerTimes(times.answers, times.seconds)
         self.max_lag = max(self.max_lag, lag)
-        if lag > LAG_LIMIT or spike:
+        self._lags = [*self._lags[1 - LAG_WINDOW :], lag]
+        if sum(self._lags) / LAG_WINDOW > LAG_LIMIT or spike:
             self.last_overload = now
             self.overloads += 1
             return True
         return False
+
+    def _answers_slow(self, times: AnswerTimes) -> bool:
+        """Whether the answers since the last look took SLOW_FACTOR times their usual time."""
+        seen = self._times_seen
+        new = times.answers - seen.answers
+        if new < SLOW_MIN_ANSWERS or not seen.answers:
+            return False
+        usual = seen.seconds / seen.answers
+        return (times.seconds - seen.seconds) / new > SLOW_FACTOR * usual
 
     def busy_since(self, moment: float) -> bool:
         """Whether the crawler was overloaded at any time since `moment` (monotonic)."""
@@ -101,6 +132,7 @@ async def watch(
     throttle: Throttle,
     stats: Counter[str],
     apply: Callable[[int], None],
+    times: AnswerTimes,
 ) -> None:
     """Sample the loop every TICK until cancelled; apply each new request limit."""
     loop = asyncio.get_running_loop()
@@ -108,7 +140,7 @@ async def watch(
         asked = loop.time()
         await asyncio.sleep(TICK)
         lag = max(0.0, loop.time() - asked - TICK)
-        overloaded = monitor.sample(time.monotonic(), lag, stats)
+        overloaded = monitor.sample(time.monotonic(), lag, stats, times)
         before = throttle.limit
         if throttle.next_limit(overloaded) != before:
             apply(throttle.limit)

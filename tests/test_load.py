@@ -15,32 +15,58 @@ from aiohttp import web
 from crawler.domains import SANDBOX
 from crawler.engine import Crawl, CrawlSettings
 from crawler.fetch import Fetcher, FetchSettings
+from crawler.fetch.client import AnswerTimes
 from crawler.fetch.gate import Gate
-from crawler.load import LAG_LIMIT, LoadMonitor, Throttle
+from crawler.load import LAG_LIMIT, LAG_WINDOW, QUIET, LoadMonitor, Throttle
 from tests.support import FAST, nodeinfo_answer, rows, serve
 
 UA = "fediscope-test (+tests)"
 
 
-def test_lag_is_overload_and_is_remembered():
+def test_sustained_lag_is_overload_and_is_remembered():
     monitor = LoadMonitor()
-    assert not monitor.sample(10.0, LAG_LIMIT / 2, Counter(ok=100))
+    times = AnswerTimes()
+    assert not monitor.sample(10.0, LAG_LIMIT / 2, Counter(ok=100), times)
     assert not monitor.busy_since(5.0)
-    assert monitor.sample(11.0, LAG_LIMIT * 2, Counter(ok=200))
-    assert monitor.busy_since(5.0) and monitor.busy_since(11.0)
-    assert not monitor.busy_since(11.5)  # a visit that began after it
-    assert not monitor.quiet(12.0) and monitor.quiet(13.0)
+    # one long pause (a full garbage collection) is not overload ...
+    assert not monitor.sample(10.25, LAG_LIMIT * LAG_WINDOW / 2, Counter(ok=150), times)
+    for moment in (10.5, 10.75):
+        assert not monitor.sample(moment, 0.0, Counter(ok=200), times)
+    # ... the loop late on every look is: the mean of the last LAG_WINDOW lags passes the limit
+    for moment in (11.0, 11.25, 11.5):
+        assert not monitor.sample(moment, LAG_LIMIT * 1.2, Counter(ok=200), times)
+    assert monitor.sample(11.75, LAG_LIMIT * 1.2, Counter(ok=200), times)
+    assert monitor.busy_since(5.0) and monitor.busy_since(11.75)
+    assert not monitor.busy_since(12.0)  # a visit that began after it
+    assert not monitor.quiet(12.0) and monitor.quiet(11.75 + QUIET)
 
 
-def test_a_timeout_spike_is_overload_but_the_usual_share_is_not():
+def test_a_timeout_spike_with_slow_answers_is_overload():
     monitor = LoadMonitor()
-    # the usual 4% of answers time out (hanging servers): not overload
-    assert not monitor.sample(1.0, 0.0, Counter(http_200=96, timeout=4))
-    assert not monitor.sample(2.0, 0.0, Counter(http_200=192, timeout=8))
-    # 30 of the next 60 answers time out: the crawler, not the servers
-    assert monitor.sample(3.0, 0.0, Counter(http_200=222, timeout=38))
+    times = AnswerTimes()
+    # the usual 4% of answers time out (hanging servers), the rest take 0.1 s: not overload
+    times.answers, times.seconds = 96, 9.6
+    assert not monitor.sample(1.0, 0.0, Counter(http_200=96, timeout=4), times)
+    times.answers, times.seconds = 192, 19.2
+    assert not monitor.sample(2.0, 0.0, Counter(http_200=192, timeout=8), times)
+    # 30 of the next 60 answers time out and the 30 that arrive took 0.5 s each: the crawler
+    times.answers, times.seconds = 222, 19.2 + 30 * 0.5
+    assert monitor.sample(3.0, 0.0, Counter(http_200=222, timeout=38), times)
     # too few answers to judge
-    assert not monitor.sample(4.0, 0.0, Counter(http_200=222, timeout=48))
+    assert not monitor.sample(4.0, 0.0, Counter(http_200=222, timeout=48), times)
+
+
+def test_a_timeout_spike_with_quick_answers_is_the_servers():
+    """The hanging servers of a wave of visits time out together, and the last answers of a
+    crawl are mostly theirs: the servers that do answer still answer as quickly as usual."""
+    monitor = LoadMonitor()
+    times = AnswerTimes(answers=192, seconds=19.2)
+    assert not monitor.sample(1.0, 0.0, Counter(http_200=192, timeout=8), times)
+    times.answers, times.seconds = 197, 19.2 + 5 * 0.1
+    assert not monitor.sample(2.0, 0.0, Counter(http_200=197, timeout=33), times)
+    # the same spike with answers 3.5 times slower than usual is overload
+    times.answers, times.seconds = 202, 19.7 + 5 * 0.35
+    assert monitor.sample(3.0, 0.0, Counter(http_200=202, timeout=58), times)
 
 
 def test_throttle_cuts_by_a_third_and_climbs_back_slowly():
@@ -177,3 +203,4 @@ async def test_gate_slot_granted_then_cancelled_is_passed_on():
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert second.done() and gate.in_use == 1
+

@@ -66,6 +66,19 @@ def utc_now(timespec: str = "seconds") -> str:
 
 
 @dataclass
+class AnswerTimes:
+    """How many answers arrived (any status) and their seconds in all: how quickly servers
+    answer now, which tells the crawler's own overload from servers that hang."""
+
+    answers: int = 0
+    seconds: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.answers += 1
+        self.seconds += seconds
+
+
+@dataclass
 class FetchSettings:
     """Knobs of the fetch layer; defaults are the polite production values."""
 
@@ -198,6 +211,7 @@ class Fetcher:
         self.validators: dict[str, dict[str, Validator]] = {}
         self.in_flight = 0
         self.stats: Counter[str] = Counter()
+        self.answer_times = AnswerTimes()
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
@@ -438,6 +452,8 @@ class Fetcher:
                 state.sent(self.clock.monotonic())
             response.requests = used
             self.stats[response.error or f"http_{response.status}"] += 1
+            if response.status is not None and response.elapsed is not None:
+                self.answer_times.add(response.elapsed)
             if response.status not in (429, 503):
                 return response
             delay = response.retry_after
