@@ -32,6 +32,7 @@ from crawler.domains import DomainPolicy, policy_for
 from crawler.fetch import Fetcher, FetchSettings
 from crawler.fetch import errors as kinds
 from crawler.frontier import Frontier
+from crawler.gc_pauses import crawl_collections
 from crawler.load import LoadMonitor, Throttle, watch
 from crawler.observation import (
     ALIVE,
@@ -484,7 +485,7 @@ class Crawl:
 
 async def crawl_async(settings: CrawlSettings) -> CrawlSummary:
     """Run a crawl holding the database's writer lock (DatabaseBusy if another job has it)."""
-    with database_lock(settings.db, "crawl"):
+    with database_lock(settings.db, "crawl"), crawl_collections():
         return await Crawl(settings).run()
 
 

@@ -7,6 +7,7 @@ numbers; the request limit and the retry are checked on loopback servers.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import Counter
 from datetime import timedelta
 
@@ -17,6 +18,12 @@ from crawler.engine import Crawl, CrawlSettings
 from crawler.fetch import Fetcher, FetchSettings
 from crawler.fetch.client import AnswerTimes
 from crawler.fetch.gate import Gate
+from crawler.gc_pauses import (
+    FULL_THRESHOLD,
+    MIDDLE_THRESHOLD,
+    YOUNG_THRESHOLD,
+    crawl_collections,
+)
 from crawler.load import LAG_LIMIT, LAG_WINDOW, QUIET, LoadMonitor, Throttle
 from tests.support import FAST, nodeinfo_answer, rows, serve
 
@@ -204,3 +211,10 @@ async def test_gate_slot_granted_then_cancelled_is_passed_on():
     await asyncio.sleep(0)
     assert second.done() and gate.in_use == 1
 
+
+def test_a_crawl_collects_garbage_rarely_then_restores_the_settings():
+    before = gc.get_threshold()
+    with crawl_collections():
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, MIDDLE_THRESHOLD, FULL_THRESHOLD)
+        assert gc.get_freeze_count() > 0  # what was alive before the crawl is out of sight
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
