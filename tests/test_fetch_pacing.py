@@ -364,6 +364,28 @@ async def test_a_429_or_503_pauses_every_host_on_the_address(server, status):
     assert server.paths("b.test") == [ROBOTS, "/y"]
 
 
+@pytest.mark.parametrize(("retry_after", "pause"), [("5", 5.0), ("3600", 60.0)])
+async def test_a_429_given_up_still_pauses_the_host_and_its_address(
+    server, clock, retry_after, pause
+):
+    server.on("/x", limited(**{"Retry-After": retry_after}))
+    server.on("/next", Answer(body={}))
+    server.on("/y", Answer(body={}), host="b.test")
+    resolver = provider("a.test", "b.test")
+    async with server.fetcher(resolver, max_retries=0, max_retry_wait=60.0) as fetcher:
+        await fetcher.robots("b.test")
+        given_up = await fetcher.request("a.test", "/x")
+        clock.waits.clear()
+        neighbour = await fetcher.request("b.test", "/y")
+        assert clock.waits == [pause]  # the address waited as asked, at most the longest wait
+        clock.waits.clear()
+        again = await fetcher.request("a.test", "/next")
+        group = await fetcher.address_of("a.test")
+    assert given_up.error == "http_429" and neighbour.ok and again.ok
+    assert group is not None and group.backoffs == 1
+    assert clock.waits == []  # the host's own pause has passed meanwhile
+
+
 async def test_an_address_pause_under_a_second_is_waited_and_frees_every_slot(server, clock):
     slow_down = limited(503, **{"X-RateLimit-Reset": "0.5"})
     server.on("/x", slow_down, slow_down, Answer(body={}))

@@ -460,14 +460,18 @@ class Fetcher:
             if delay is None:
                 delay = s.backoff_base * 2**attempt * random.uniform(0.5, 1.5)
             response.retry_after = delay
+            # The host and its address wait even when this request is given up: the visit's
+            # next request, and the address's other hosts, must not come sooner than asked
+            # (at most the longest wait a crawl makes; a host asking more is left anyway).
+            now, pause = self.clock.monotonic(), min(delay, s.max_retry_wait)
+            state.strict(state.gap, now)  # a server pushing back ends the burst
+            state.next_allowed = max(state.next_allowed, now + pause)
+            if group is not None:
+                group.backoffs += 1
+                group.next_allowed = max(group.next_allowed, now + pause)
             if attempt == s.max_retries or delay > s.max_retry_wait:
                 response.error = errors.HTTP_429 if response.status == 429 else errors.HTTP_5XX
                 return response
-            state.strict(state.gap, self.clock.monotonic())  # a server pushing back ends the burst
-            state.next_allowed = max(state.next_allowed, self.clock.monotonic() + delay)
-            if group is not None:
-                group.backoffs += 1
-                group.next_allowed = max(group.next_allowed, self.clock.monotonic() + delay)
         raise AssertionError("unreachable")
 
     async def _address_slot(
