@@ -6,9 +6,15 @@ gap (1 s, or the host's Crawl-delay read from its stored robots.txt), Retry-Afte
 same-host redirects and the same timeouts, and throws the bodies away. The opening burst
 follows the crawler's rule: the first `--burst` requests of a host go back to back (robots.txt
 counts as the first), never for a host whose robots.txt sets a Crawl-delay, and a 429 ends it.
-No parsing, no
-validation, no database writes, and every host starts at once (no discovery): the time a crawl
-cannot beat with this network and these rules.
+No parsing, no validation, no database writes.
+
+Discovery: no crawler can visit a host before a list names it. A host the crawl discovered
+starts when the host that named it (`instances.discovered_via`) has had the answer to its
+first request for that kind of list (`discovered_by`: a peer list, or a block list, where
+Pleroma's and GoToSocial's come with NodeInfo or the instance document), or when that host's
+requests end if none of them is such a list. The first page of a paged list counts, so the
+floor starts hosts no later than any crawl could. `--no-discovery` starts every host at once:
+a bound no crawler can reach.
 
     .venv/bin/python scripts/fetch_floor.py --db bench.db --via 127.0.0.1:PORT --concurrency 512
 
@@ -32,6 +38,32 @@ from crawler import ROBOTS_TOKEN, eventloop
 
 MISSKEY_PAGE = {"limit": 100, "offset": 0}
 Plan = dict[str, list[tuple[str, str]]]
+#: Paths (parts of them) of the answers that name other hosts, by how a host was discovered.
+LISTS = {
+    "peer": ("/instance/peers", "/federation/instances", "/federated_instances",
+             "/server/followers", "/server/following", "/poco"),
+    "block": ("/domain_blocks", "/federated_instances", "/api/defederated", "/blocklist/",
+              "/api/meta", "/nodeinfo", "/api/v1/instance"),
+}  # fmt: skip
+
+
+def load_discoverers(db: str) -> dict[str, tuple[str, str]]:
+    """host -> (its discoverer, how: peer, block, redirect) for the hosts a list named."""
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = connection.execute(
+        "SELECT domain, discovered_via, discovered_by FROM instances "
+        "WHERE discovered_via IS NOT NULL AND discovered_by IS NOT NULL"
+    ).fetchall()
+    connection.close()
+    found = {domain: (via, how) for domain, via, how in rows}
+    for start in list(found):  # a loop (never in a first-seen tree) would wait forever
+        seen, name = {start}, found[start][0]
+        while name in found and name not in seen:
+            seen.add(name)
+            name = found[name][0]
+        if name in seen:
+            del found[start]
+    return found
 
 
 def load_plan(db: str, crawl_id: int, min_gap: float) -> tuple[Plan, dict[str, float]]:
@@ -60,6 +92,10 @@ def load_plan(db: str, crawl_id: int, min_gap: float) -> tuple[Plan, dict[str, f
 
 async def replay(args: argparse.Namespace) -> dict[str, float]:
     plan, gaps = load_plan(args.db, args.crawl, args.min_gap)
+    discoverers = {} if args.no_discovery else load_discoverers(args.db)
+    #: (host, how) -> set once the host has answered its first list of that kind
+    listed: dict[tuple[str, str], asyncio.Event] = defaultdict(asyncio.Event)
+    kinds = {*LISTS, "redirect", *(how for _, how in discoverers.values())}
     timeout = aiohttp.ClientTimeout(total=args.timeout, sock_connect=10, sock_read=15)
     connector = aiohttp.TCPConnector(limit=args.concurrency + 8, limit_per_host=0)
     semaphore = asyncio.Semaphore(args.concurrency)
@@ -91,6 +127,16 @@ async def replay(args: argparse.Namespace) -> dict[str, float]:
                     return None, None, None
 
         async def host(name: str, steps: list[tuple[str, str]]) -> None:
+            found = discoverers.get(name)
+            if found is not None and found[0] in plan and found[0] != name:
+                await listed[found].wait()
+            try:
+                await requests_of(name, steps)
+            finally:
+                for how in kinds:
+                    listed[(name, how)].set()
+
+        async def requests_of(name: str, steps: list[tuple[str, str]]) -> None:
             gap = gaps.get(name, args.min_gap)
             burst = 1 if name in gaps else args.burst  # requests left without a gap
             first = True
@@ -122,6 +168,10 @@ async def replay(args: argparse.Namespace) -> dict[str, float]:
                             )
                             continue
                     break
+                listed[(name, "redirect")].set()
+                for how, parts in LISTS.items():
+                    if any(part in path for part in parts):
+                        listed[(name, how)].set()
 
         started = time.perf_counter()
         await asyncio.gather(*(host(name, steps) for name, steps in plan.items()))
@@ -137,6 +187,9 @@ def main() -> None:
     parser.add_argument("--min-gap", type=float, default=1.0)
     parser.add_argument("--burst", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument(
+        "--no-discovery", action="store_true", help="start every host at once (no discovery)"
+    )
     args = parser.parse_args()
     # The same loop as the crawl it is compared with (FEDISCOPE_UVLOOP, crawler/eventloop.py).
     print(json.dumps(eventloop.run(replay(args))), flush=True)
