@@ -10,16 +10,16 @@ Steps, each in its own process so peak RSS is the process's own: the sandbox (sc
 per-request latency 20-300 ms, 3% of hosts hang until the timeout, heavy-tailed peer lists
 generated on request), `fediscope crawl --via` with the default politeness rules at the given
 concurrency, `fediscope analyze`, then the fetch floor (scripts/fetch_floor.py: the same
-requests, same per-host rules, each host started once a list named it, bodies discarded). Reports wall time, CPU seconds, instances/s,
-requests/s, bytes received (bodies), peer edges stored per second of ingestion, peak RSS,
-database size, per-stage times, crawl time / floor time, and alive recall: the share of the
-servers the sandbox's truth calls alive and reachable from the seeds that the crawl stored as
-alive (a server called unreachable because fediscope was overloaded is a miss). `--recrawl`
-crawls the unchanged world a second time (every alive instance due, conditional requests on)
-and reports the same numbers for it, with what the same visits cost in the first crawl. The
-crawl runs on uvloop when installed (FEDISCOPE_UVLOOP=1 makes that a requirement here)
-unless `--no-uvloop`. Numbers go to stdout and to scripts/out/bench-*.json.
-"""
+requests, same per-host rules, each host started once a list named it, bodies discarded).
+Reports wall time, CPU seconds, instances/s, requests/s, bytes received (bodies), peer edges
+stored per second of ingestion, peak RSS, database size, per-stage times, crawl time / floor
+time, and alive recall: the share of the servers the sandbox's truth calls alive and reachable
+from the seeds that the crawl stored as alive (a server called unreachable because fediscope
+was overloaded is a miss). `--recrawl` crawls the unchanged world a second time (every alive
+instance due, conditional requests on) and reports the same numbers for it, with what the same
+visits cost in the first crawl. The crawl runs on uvloop when installed (FEDISCOPE_UVLOOP=1
+makes that a requirement here) unless `--no-uvloop`. Numbers go to stdout and to
+scripts/out/bench-*.json. """
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def same_visits_in_first_crawl(db: Path) -> dict[str, object]:
     connection = sqlite3.connect(db)
     requests, received = connection.execute(
         "SELECT count(*), coalesce(sum(size), 0) FROM document_log WHERE crawl_id = 1 "
-        "AND domain IN (SELECT domain FROM document_log WHERE crawl_id = 2)"
+        "AND domain IN (SELECT domain FROM document_log WHERE 2 IN (crawl_id, last_crawl_id))"
     ).fetchone()
     connection.close()
     return {"requests": requests, "body_mib_received": round(received / 2**20, 1)}
