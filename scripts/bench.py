@@ -19,7 +19,8 @@ was overloaded is a miss). `--recrawl` crawls the unchanged world a second time 
 instance due, conditional requests on) and reports the same numbers for it, with what the same
 visits cost in the first crawl. The crawl runs on uvloop when installed (FEDISCOPE_UVLOOP=1
 makes that a requirement here) unless `--no-uvloop`. Numbers go to stdout and to
-scripts/out/bench-*.json. """
+scripts/out/bench-*.json.
+"""
 
 from __future__ import annotations
 
