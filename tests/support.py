@@ -41,6 +41,13 @@ CONTRACT_FLAGS = frozenset(
 #: Short timeouts so failing hosts cost seconds, not minutes, in tests.
 FAST = {"total_timeout": 3.0, "connect_timeout": 2.0, "read_timeout": 2.0}
 
+#: SandboxConfig.pace for worlds whose tests are not about pacing: the servers ask for a
+#: Crawl-delay of 0.02 s (not 2 s) and Retry-After: 0 (not 1), which the crawler still reads and
+#: honours, so a crawl lasts as long as its work rather than its politest host's waits (the
+#: waits themselves are pinned on a fake clock in test_fetch_pacing, and at full pace in
+#: test_politeness).
+QUICK_PACE = 0.01
+
 
 @asynccontextmanager
 async def serve(

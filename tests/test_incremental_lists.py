@@ -12,7 +12,7 @@ from pathlib import Path
 
 from crawler.adapters.misskey import PAGE
 from crawler.sandbox import Sandbox, SandboxConfig
-from tests.support import crawl_via, rows
+from tests.support import QUICK_PACE, crawl_via, rows
 
 START = datetime(2026, 2, 1, 10, 0, tzinfo=UTC)
 
@@ -46,7 +46,7 @@ def misskey_lists(sandbox: Sandbox, db: Path) -> dict[str, set[str]]:
 
 
 async def test_misskey_recrawls_add_new_names_and_full_reads_see_removals(tmp_path):
-    sandbox = Sandbox(SandboxConfig(instances=250, seed=2, farm_size=0))
+    sandbox = Sandbox(SandboxConfig(instances=250, seed=2, farm_size=0, pace=QUICK_PACE))
     port = await sandbox.start()
     db = tmp_path / "m.db"
     try:

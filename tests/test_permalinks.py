@@ -21,11 +21,11 @@ from crawler.store.schema import open_database
 from graph.analyze import analyze
 from observatory import charts, site
 from observatory.cache import AnswerCache, CachingMiddleware, DataState
-from tests.support import crawl_via, datasette_for, truth_blockers
+from tests.support import QUICK_PACE, crawl_via, datasette_for, truth_blockers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-WORLD = SandboxConfig(instances=100, seed=11, farm_size=0)
+WORLD = SandboxConfig(instances=100, seed=11, farm_size=0, pace=QUICK_PACE)
 
 
 def truth_at(epoch: int) -> dict:

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 from crawler.sandbox import Sandbox, SandboxConfig
-from tests.support import crawl_via, rows
+from tests.support import QUICK_PACE, crawl_via, rows
 
-WORLD = {"instances": 300, "seed": 11}
+WORLD = {"instances": 300, "seed": 11, "pace": QUICK_PACE}
 KILL_AFTER = 40
 
 

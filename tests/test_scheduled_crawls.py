@@ -19,9 +19,12 @@ import pytest
 
 from crawler.sandbox.process import sandbox_process
 from crawler.store.lock import lock_path
+from tests.support import QUICK_PACE
 
 REPO = Path(__file__).resolve().parent.parent
 FEDISCOPE = [sys.executable, "-m", "crawler"]
+#: The sandbox process asks for short Crawl-delays and Retry-After (none of this is about pacing).
+QUICK = ["--pace", str(QUICK_PACE)]
 
 
 def run(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -50,7 +53,7 @@ def integrity(db: Path) -> str:
 
 def test_second_crawl_exits_at_once_and_a_killed_holder_releases_the_lock(tmp_path):
     db = tmp_path / "locked.db"
-    with sandbox_process(["--instances", "150", "--seed", "3"], cwd=REPO) as sandbox:
+    with sandbox_process(["--instances", "150", "--seed", "3", *QUICK], cwd=REPO) as sandbox:
         seeds = [f"--seed={seed}" for seed in sandbox.seeds]
         # A slow crawl (5 s between requests to a host) holds the lock long enough to be caught.
         holder = subprocess.Popen(
@@ -156,7 +159,7 @@ def test_serve_answers_without_errors_while_a_crawl_and_an_analyze_write(demo_db
         reader.start()
         # The demo world one epoch later: every known server is due and many things changed.
         with sandbox_process(
-            ["--instances", "1000", "--seed", "1", "--epoch", "2"], cwd=REPO
+            ["--instances", "1000", "--seed", "1", "--epoch", "2", *QUICK], cwd=REPO
         ) as sandbox:
             started = time.monotonic()
             crawled = run("crawl", "--db", str(db), "--via", sandbox.address,
