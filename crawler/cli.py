@@ -500,7 +500,15 @@ def sandbox(
     type=click.IntRange(min=1, max=10),
     help="Crawl this many epochs of the changing world, so the database has a history.",
 )
-def demo(instances: int, seed: int, db: str, port: int, no_serve: bool, crawls: int) -> None:
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="The sandbox's servers ask for 1/100 of their Crawl-delay and Retry-After and the crawl "
+    "keeps 0.02 s between requests to a host: the same database without the polite waits.",
+)
+def demo(
+    instances: int, seed: int, db: str, port: int, no_serve: bool, crawls: int, quick: bool
+) -> None:
     """Sandbox + crawl + analyze + serve, all on loopback, in one command."""
     from crawler.demo import demo as run_demo
     from crawler.serve import PortInUse, check_port
@@ -510,7 +518,15 @@ def demo(instances: int, seed: int, db: str, port: int, no_serve: bool, crawls: 
             check_port("127.0.0.1", port)
         except PortInUse as exc:
             _fail(f"{exc}: stop the program using it, pick another with --port, or use --no-serve")
-    run_demo(instances=instances, seed=seed, db=db, port=port, serve=not no_serve, crawls=crawls)
+    run_demo(
+        instances=instances,
+        seed=seed,
+        db=db,
+        port=port,
+        serve=not no_serve,
+        crawls=crawls,
+        quick=quick,
+    )
 
 
 @cli.command()

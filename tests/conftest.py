@@ -48,10 +48,12 @@ LOOPBACK = re.compile(r"^https?://127\.0\.0\.1(:\d+)?/")
 def demo_db(tmp_path_factory) -> Path:
     """The default demo world (1,000 instances) crawled and analysed by `fediscope demo`.
 
-    Its ground truth is beside it as demo.truth.json."""
+    Built with --quick (the servers ask for short polite waits, the crawl keeps a short gap):
+    the same database without waiting out the demo's pacing. Its ground truth is beside it as
+    demo.truth.json."""
     db = tmp_path_factory.mktemp("demo") / "demo.db"
     result = subprocess.run(
-        [sys.executable, "-m", "crawler", "demo", "--no-serve", "--db", str(db)],
+        [sys.executable, "-m", "crawler", "demo", "--no-serve", "--quick", "--db", str(db)],
         capture_output=True, text=True, timeout=300, cwd=REPO,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -41,6 +41,18 @@ CONTRACT_FLAGS = frozenset(
 #: Short timeouts so failing hosts cost seconds, not minutes, in tests.
 FAST = {"total_timeout": 3.0, "connect_timeout": 2.0, "read_timeout": 2.0}
 
+#: Timeouts no answering loopback host comes near even on a starved machine, for tests whose
+#: truth needs every answering host read: FAST's 3 s can turn a slow answer into an unreachable
+#: host. Such tests make hanging hosts drop the connection soon (SandboxConfig.hang_seconds).
+PATIENT = {"total_timeout": 120.0, "connect_timeout": 60.0, "read_timeout": 60.0}
+
+#: SandboxConfig.pace for worlds whose tests are not about pacing: the servers ask for a
+#: Crawl-delay of 0.02 s (not 2 s) and Retry-After: 0 (not 1), which the crawler still reads and
+#: honours, so a crawl lasts as long as its work rather than its politest host's waits (the
+#: waits themselves are pinned on a fake clock in test_fetch_pacing, and at full pace in
+#: test_politeness).
+QUICK_PACE = 0.01
+
 
 @asynccontextmanager
 async def serve(

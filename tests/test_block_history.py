@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from crawler.sandbox import Sandbox, SandboxConfig
-from tests.support import canned, crawl_via, rows
+from tests.support import PATIENT, QUICK_PACE, canned, crawl_via, rows
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -22,11 +22,8 @@ EVENT_OF = {
 
 
 #: Hosts that hang drop the connection after a second instead of waiting for the crawler's
-#: timeout, so the timeouts below can be generous: every visit ends the same way on every run.
-WORLD = SandboxConfig(instances=400, seed=7, hang_seconds=1.0)
-#: Timeouts no answering host comes near even on a starved machine. The suite's 3-second ones
-#: could turn a slow answer into an unreachable host whose lists were not read.
-PATIENT = {"total_timeout": 120.0, "connect_timeout": 60.0, "read_timeout": 60.0}
+#: timeout, so the timeouts (PATIENT) can be generous: every visit ends the same way on every run.
+WORLD = SandboxConfig(instances=400, seed=7, hang_seconds=1.0, pace=QUICK_PACE)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

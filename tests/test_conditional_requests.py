@@ -16,10 +16,10 @@ from aiohttp import web
 
 from crawler.domains import SANDBOX
 from crawler.fetch import Fetcher, FetchSettings
-from crawler.sandbox import FailureRates, Sandbox, SandboxConfig
+from crawler.sandbox import Sandbox, SandboxConfig
 from crawler.sandbox.platforms import Ctx, respond
 from crawler.store.schema import TABLES
-from tests.support import crawl_via, rows, serve
+from tests.support import PATIENT, QUICK_PACE, crawl_via, rows, serve
 
 LISTS = ("/api/v1/instance/peers", "/api/v1/instance/domain_blocks")
 VISIBILITY = ("peers_visibility", "blocks_visibility")
@@ -94,18 +94,19 @@ async def crawl_both(
             conditional=name == "conditional",
             clock=lambda: moment,
             recrawl_after=timedelta(0),
+            **PATIENT,
         )
     return summaries
 
 
 #: No subdomain farm: which 50 of its hosts a crawl visits depends on discovery order, a race
-#: between the two crawls that has nothing to do with conditional requests. No Crawl-delay and
-#: no 429 hosts: they made each of the six crawls last 12 s and are pinned at the fetcher
-#: (exact waits on a fake clock); a 304's bookkeeping is pinned at the writer
-#: (test_store_writer). What stays is what only a crawl shows: the same history either way.
-WORLD = SandboxConfig(
-    instances=250, seed=7, farm_size=0, rates=FailureRates(crawl_delay_2=0.0, rate_limited=0.0)
-)
+#: between the two crawls that has nothing to do with conditional requests. Its Crawl-delay and
+#: 429 hosts ask for short waits (QUICK_PACE; the exact waits are pinned at the fetcher on a
+#: fake clock); a 304's bookkeeping is pinned at the writer (test_store_writer). What stays is
+#: what only a crawl shows: the same history either way. Hanging hosts drop the connection
+#: after a second and the crawls are PATIENT, so that load on the machine cannot make one crawl
+#: give up on a host the other read (nor wait out timeouts).
+WORLD = SandboxConfig(instances=250, seed=7, farm_size=0, pace=QUICK_PACE, hang_seconds=1.0)
 
 
 async def test_conditional_recrawls_store_the_same_history_as_full_downloads(tmp_path):

@@ -29,7 +29,7 @@ from graph.analyze import analyze
 from graph.history import SUSPECT_FLAGS
 from observatory.hosting import hosting
 from observatory.languages import languages
-from tests.support import crawl_via, crawled_alive, rows
+from tests.support import QUICK_PACE, crawl_via, crawled_alive, rows
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -49,6 +49,7 @@ async def crawled(tmp_path_factory):
     config = SandboxConfig(
         instances=220,
         seed=5,
+        pace=QUICK_PACE,
         farm_size=0,
         providers=[Provider(BIG, hosts=50), Provider(SMALL, hosts=15)],
     )

@@ -13,7 +13,7 @@ import yaml
 from crawler.sandbox import SandboxConfig
 from observatory.plugin import sql
 from observatory.who_blocks import answer
-from tests.support import REPO, crawl_sandbox
+from tests.support import QUICK_PACE, REPO, crawl_sandbox
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def crawled(tmp_path_factory):
     db = tmp_path_factory.mktemp("one-rule") / "crawl.db"
-    world = SandboxConfig(instances=150, seed=11)
+    world = SandboxConfig(instances=150, seed=11, pace=QUICK_PACE)
     await crawl_sandbox(world, db, contact="tests@fediscope.invalid")
     return db
 

@@ -26,7 +26,7 @@ from crawler.fetch import Fetcher, FetchSettings
 from crawler.sandbox import Sandbox, SandboxConfig
 from crawler.sandbox.probes import nameless_variant, probed, without_nodeinfo
 from crawler.visit import visit_domain
-from tests.support import FAST, crawl_via, instance, peers_of, rows, serve
+from tests.support import FAST, QUICK_PACE, crawl_via, instance, peers_of, rows, serve
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -76,7 +76,7 @@ NODEINFO_MISSING = [
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def sandbox():
-    box = Sandbox(SandboxConfig(seed=5))
+    box = Sandbox(SandboxConfig(seed=5, pace=QUICK_PACE))
     await box.start()
     try:
         yield box

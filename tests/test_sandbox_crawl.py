@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from crawler.sandbox import SandboxConfig
 from observatory.who_blocks import coverage_line, who_blocks
-from tests.support import CONTRACT_FLAGS, canned, crawl_sandbox, rows, truth_blockers
+from tests.support import CONTRACT_FLAGS, QUICK_PACE, canned, crawl_sandbox, rows, truth_blockers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -24,7 +24,7 @@ FARM_CAP = 50
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def crawled(tmp_path_factory):
     db = tmp_path_factory.mktemp("sandbox") / "crawl.db"
-    world = SandboxConfig(instances=400, seed=7)
+    world = SandboxConfig(instances=400, seed=7, pace=QUICK_PACE)
     sandbox, summary = await crawl_sandbox(world, db, contact="tests@fediscope.invalid")
     return sandbox, sandbox.truth(), db, summary
 

@@ -383,6 +383,36 @@ async def test_failure_modes(client: Client) -> None:
     assert "#nobot" in info["metadata"]["nodeDescription"]
 
 
+async def test_pace_scales_every_wait_a_polite_crawler_is_asked_for() -> None:
+    """A world with a small pace asks for short Crawl-delays and Retry-After: 0, except
+    GoToSocial's 500 s meant to exceed a crawler's cap; everything else answers as before."""
+    config = SandboxConfig(instances=400, seed=7, pace=0.01)
+    sandbox = Sandbox(config)
+    truth = sandbox.truth()["instances"]
+    assert truth == Sandbox(SandboxConfig(instances=400, seed=7)).truth()["instances"]
+    port = await sandbox.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = Client(sandbox, port, session, {"instances": truth})
+            delayed = client.find(lambda e: e["failure"] == "crawl_delay_2")[0]
+            robots = (await client.get(delayed, "/robots.txt"))[2]
+            assert b"Crawl-delay: 0.02\n" in robots and b"Crawl-delay: 2" not in robots
+            limited = client.find(lambda e: e["failure"] == "rate_limited")[0]
+            status, headers, _ = await client.get(limited, "/.well-known/nodeinfo")
+            assert status == 429 and headers["Retry-After"] == "0"
+            assert (await client.get(limited, "/.well-known/nodeinfo"))[0] == 200
+            gts = [
+                h
+                for h in sandbox.world.hosts
+                if h.platform == "gotosocial" and h.idx % 2 and h.failure != "hang"
+            ]
+            texts = [(await client.get(h.domain, "/robots.txt"))[2] for h in gts]
+            assert b"Crawl-delay: 500\n" in b"".join(texts)
+            assert any(b"Crawl-delay: 0.01\n" in text for text in texts)
+    finally:
+        await sandbox.stop()
+
+
 async def test_stats_count_in_flight_and_log(client: Client) -> None:
     d = client.find(lambda e: e["failure"] == "hang")[0]
     tasks = [client.get(d, "/robots.txt", timeout=0.3) for _ in range(3)]
@@ -390,8 +420,11 @@ async def test_stats_count_in_flight_and_log(client: Client) -> None:
     assert all(isinstance(r, asyncio.TimeoutError) for r in results)
     seed = client.truth["seeds"][0]
     await client.get(seed, "/robots.txt")
-    await asyncio.sleep(0.05)
     stats = client.sandbox.stats
+    for _ in range(10_000):  # the handler logs its request when it ends, after the answer
+        if stats.log.get(seed):
+            break
+        await asyncio.sleep(0)
     assert stats.max_in_flight[d] == 3 and stats.requests[d] == 3
     assert stats.max_in_flight[seed] == 1
     entry = stats.log[seed][-1]

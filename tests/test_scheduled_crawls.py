@@ -19,9 +19,12 @@ import pytest
 
 from crawler.sandbox.process import sandbox_process
 from crawler.store.lock import lock_path
+from tests.support import QUICK_PACE
 
 REPO = Path(__file__).resolve().parent.parent
 FEDISCOPE = [sys.executable, "-m", "crawler"]
+#: The sandbox process asks for short Crawl-delays and Retry-After (none of this is about pacing).
+QUICK = ["--pace", str(QUICK_PACE)]
 
 
 def run(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -50,7 +53,7 @@ def integrity(db: Path) -> str:
 
 def test_second_crawl_exits_at_once_and_a_killed_holder_releases_the_lock(tmp_path):
     db = tmp_path / "locked.db"
-    with sandbox_process(["--instances", "150", "--seed", "3"], cwd=REPO) as sandbox:
+    with sandbox_process(["--instances", "150", "--seed", "3", *QUICK], cwd=REPO) as sandbox:
         seeds = [f"--seed={seed}" for seed in sandbox.seeds]
         # A slow crawl (5 s between requests to a host) holds the lock long enough to be caught.
         holder = subprocess.Popen(
@@ -77,8 +80,10 @@ def test_second_crawl_exits_at_once_and_a_killed_holder_releases_the_lock(tmp_pa
             if holder.poll() is None:
                 holder.kill()
                 holder.wait()
+        # (what the resumed crawl found is not asserted: a short timeout spares the wait on
+        # the world's hanging hosts)
         resumed = run("crawl", "--db", str(db), "--via", sandbox.address, *seeds,
-                      "--min-gap", "0", "--no-progress")  # fmt: skip
+                      "--min-gap", "0", "--timeout", "5", "--no-progress")  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert "(resumed)" in resumed.stdout
     assert integrity(db) == "ok"
@@ -155,13 +160,17 @@ def test_serve_answers_without_errors_while_a_crawl_and_an_analyze_write(demo_db
         wait_for(up, "fediscope serve to answer")
         reader.start()
         # The demo world one epoch later: every known server is due and many things changed.
+        # Its writes come as fast as the sandbox answers (a short gap, short polite waits):
+        # the readers see them densest. What is asserted is the readers' answers, not what the
+        # crawl found, so a short timeout only shortens the wait on the world's hanging hosts.
         with sandbox_process(
-            ["--instances", "1000", "--seed", "1", "--epoch", "2"], cwd=REPO
+            ["--instances", "1000", "--seed", "1", "--epoch", "2", *QUICK], cwd=REPO
         ) as sandbox:
             started = time.monotonic()
             crawled = run("crawl", "--db", str(db), "--via", sandbox.address,
                           *[f"--seed={s}" for s in sandbox.seeds], "--concurrency", "128",
-                          "--recrawl-after", "0", "--no-progress")  # fmt: skip
+                          "--min-gap", "0.02", "--timeout", "5", "--recrawl-after", "0",
+                          "--no-progress")  # fmt: skip
             crawl_window = (started, time.monotonic())
         assert crawled.returncode == 0, crawled.stderr
         started = time.monotonic()

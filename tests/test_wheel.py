@@ -75,8 +75,9 @@ def installed(tmp_path_factory) -> Path:
 def demo(installed, tmp_path_factory) -> Path:
     """`fediscope demo --no-serve` run by the installed fediscope, in a folder of its own."""
     home = tmp_path_factory.mktemp("elsewhere")
-    output = run([str(installed / "fediscope"), "demo", "--no-serve", "--instances", "40",
-                  "--crawls", "1", "--db", "observatory.db"], cwd=home)  # fmt: skip
+    output = run([str(installed / "fediscope"), "demo", "--no-serve", "--quick",
+                  "--instances", "40", "--crawls", "1", "--db", "observatory.db"],
+                 cwd=home)  # fmt: skip
     assert "built" in output
     return home / "observatory.db"
 

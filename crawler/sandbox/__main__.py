@@ -23,11 +23,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--max-peers", type=int, default=None, help="cap on the largest list")
     parser.add_argument("--epoch", type=int, default=0, help="serve the world at this epoch")
+    parser.add_argument(
+        "--pace", type=float, default=1.0, help="scale of the Crawl-delay and Retry-After asked"
+    )
     args = parser.parse_args(argv)
     config = SandboxConfig.scale(seed=args.seed) if args.scale else SandboxConfig(seed=args.seed)
     if args.instances is not None:
         config.instances = args.instances
     config.hostile = args.hostile
+    config.pace = args.pace
     if args.extra_dead_names is not None:
         config.extra_dead_names = args.extra_dead_names
     if args.max_peers is not None:

@@ -15,14 +15,14 @@ class FailureRates:
 
     dead: float = 0.06  # close the TCP connection without answering
     error500: float = 0.01  # 500 on every path except robots.txt (404)
-    rate_limited: float = 0.02  # 429 + Retry-After: 1 on the first request of each path
+    rate_limited: float = 0.02  # 429 + Retry-After: 1 (x pace) on the first request of a path
     gone: float = 0.01  # 410 on every path
     html: float = 0.01  # parked HTML page, 200 on every path
     moved: float = 0.01  # 301 on every path to another live instance
     robots_all: float = 0.01  # robots.txt "User-agent: * / Disallow: /"
     robots_ua: float = 0.005  # robots.txt disallows only "User-agent: fediscope"
     robots_500: float = 0.005  # robots.txt answers 500
-    crawl_delay_2: float = 0.01  # Crawl-delay: 2 (allowed, must be honoured)
+    crawl_delay_2: float = 0.01  # Crawl-delay: 2 (x pace; allowed, must be honoured)
     no_nodeinfo: float = 0.003  # 404 everywhere (no well-known, no fallback)
     bad_json: float = 0.003  # NodeInfo document cut in the middle
     nobot: float = 0.01  # "#nobot" (or "#noindex") in the instance description
@@ -66,6 +66,11 @@ class SandboxConfig:
     hidden_fraction: float = 0.03  # instances no seed lists (reachable at hops >= 2)
     peer_exponent: float = 0.5  # peer list size ~ max_peers * rank ** -exponent
     hang_seconds: float = 3600.0  # how long a hanging host keeps the request open
+    # Scale of the waits the servers ask of a polite crawler (Crawl-delay, Retry-After): 1 is
+    # what real servers ask; tests not about pacing use a small one, so that a crawl does not
+    # last as long as its slowest host's polite waits. Crawl-delays meant to exceed any
+    # crawler's cap (GoToSocial's 500) are not scaled.
+    pace: float = 1.0
     providers: list[Provider] = field(default_factory=list)  # shared hosting (see Provider)
 
     @classmethod

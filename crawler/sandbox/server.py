@@ -302,7 +302,10 @@ class SandboxServer:
         if failure == "rate_limited" and (h.idx, path) not in self._rate_seen:
             self._rate_seen.add((h.idx, path))
             return Reply(
-                429, b'{"error":"Too many requests"}', "application/json", (("Retry-After", "1"),)
+                429,
+                b'{"error":"Too many requests"}',
+                "application/json",
+                (("Retry-After", str(round(self.config.pace))),),
             )
         return None
 

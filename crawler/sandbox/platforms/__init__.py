@@ -82,7 +82,7 @@ def respond(ctx: Ctx) -> Reply:
     if ctx.name != h.domain:  # api.<domain> helper host serves NodeInfo only
         return NOT_FOUND
     if path == "/robots.txt":
-        return robots(h)
+        return robots(h, ctx.world.config.pace)
     if path == "/.well-known/nodeinfo":
         return well_known(h)
     if "nameless_html" in h.quirks:  # a catch-all web front: every other path is a page

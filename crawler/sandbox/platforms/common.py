@@ -88,33 +88,38 @@ def _ai_groups() -> str:
     return "".join(f"User-agent: {bot}\nDisallow: /\n\n" for bot in AI_BOTS)
 
 
-def _gts_robots(h: Host) -> str:
+def _seconds(value: float) -> str:
+    """A robots.txt Crawl-delay value: "2" for 2.0, "0.02" for 0.02."""
+    return f"{value:g}"
+
+
+def _gts_robots(h: Host, pace: float) -> str:
     mode = gts_mode(h)
     if mode in GTS_FAILURES:
         body = _GTS_STAR.format(delay="Crawl-delay: 500\n")
         if mode == "gts_default":
             body += "Disallow: /.well-known/nodeinfo\nDisallow: /nodeinfo/\n"
         return _ai_groups() + body
-    delay = "Crawl-delay: 1\n" if h.idx % 2 else ""
+    delay = f"Crawl-delay: {_seconds(pace)}\n" if h.idx % 2 else ""
     allow = "" if mode == "gts_api_disallowed" else "Allow: /api/v1/instance/peers\n"
     if nameless_variant(h) or "nodeinfo_none" in h.quirks:
         allow = "Allow: /api/v1/instance\n"  # the admin lets the instance API be read
     return _ai_groups() + _GTS_STAR.format(delay=delay + allow)
 
 
-def robots(h: Host) -> Reply:
-    """robots.txt of a host (failure modes included)."""
+def robots(h: Host, pace: float = 1.0) -> Reply:
+    """robots.txt of a host (failure modes included); its Crawl-delays scaled by `pace`."""
     if h.failure == "robots_500":
         return Reply(500, b"<h1>Internal Server Error</h1>", "text/html; charset=utf-8")
     if h.failure == "robots_all":
         return text_reply("User-agent: *\nDisallow: /\n")
     if h.platform == "gotosocial":
-        return text_reply(_gts_robots(h))
+        return text_reply(_gts_robots(h, pace))
     if h.failure == "spa_html" or "nameless_html" in h.quirks:
         return NOT_FOUND  # everything allowed: the crawler must see the HTML answers
     star = _MASTODON_STAR
     if h.failure == "crawl_delay_2":
-        star += "Crawl-delay: 2\n"
+        star += f"Crawl-delay: {_seconds(2 * pace)}\n"
     if "robots_no_peers" in h.quirks:
         star += "Disallow: /api/v1/instance/peers\n"
     head = _ai_groups()
