@@ -115,6 +115,7 @@ TARGETS: dict[str, Target] = {
         ("crawler/store/*",),
         (
             "tests/test_store_writer.py",
+            "tests/test_store_tables.py",
             "tests/test_store_history.py",
             "tests/test_store_runs.py",
             "tests/test_block_views.py",
