@@ -751,7 +751,16 @@ def test_a_domain_stored_before_its_row_takes_its_origin_and_hops(crawls):
     crawls.begin()
     # Found during another visit not stored yet: it says how, and from where.
     crawls.writer.record_visit(
-        alive("far.test"), crawls.crawl_id, 3, T0, DAY, origin=("peer", "near.test")
+        alive(
+            "far.test",
+            peers=["next.test"],
+            documents=[Document.keep("https://far.test/p", 200, "t", "application/json", b"[]")],
+        ),
+        crawls.crawl_id,
+        3,
+        T0 + HOUR,
+        DAY,
+        origin=("peer", "near.test"),
     )
     # No origin: it was a seed; no hops known: none is made up.
     crawls.writer.record_visit(alive("lone.test"), crawls.crawl_id, None, T0, DAY)
@@ -759,8 +768,12 @@ def test_a_domain_stored_before_its_row_takes_its_origin_and_hops(crawls):
         "SELECT domain, discovered_by, discovered_via, hops, first_seen FROM instances "
         "WHERE domain != 'a.test' ORDER BY domain"
     ) == [
-        ("far.test", "peer", "near.test", 3, "2026-03-01T00:00:00Z"),
+        ("far.test", "peer", "near.test", 3, "2026-03-01T01:00:00Z"),
         ("lone.test", "seed", None, None, "2026-03-01T00:00:00Z"),
+        ("next.test", "peer", "far.test", 4, "2026-03-01T01:00:00Z"),
+    ]
+    assert crawls.rows("SELECT domain, url, crawl_id FROM document_log") == [
+        ("far.test", "https://far.test/p", 1)
     ]
 
 
@@ -880,3 +893,19 @@ def test_an_unreadable_lock_file_names_nobody(tmp_path):
         assert _read(descriptor) == ""
     finally:
         os.close(descriptor)
+
+
+def test_fields_a_server_left_out_are_null_and_the_rest_keep_their_form(crawls):
+    crawls.begin()
+    crawls.visit(alive(open_registrations=True, languages=["en", "de"], address="45.1.1.1"))
+    crawls.visit(alive("b.test", counts={}), hops=1)  # said nothing beyond its software
+    assert crawls.rows(
+        "SELECT domain, open_registrations, quality_flags, languages, address, users_total, "
+        "peers_count, peers_truncated, blocks_count FROM instances ORDER BY domain"
+    ) == [
+        ("a.test", 1, None, '["en", "de"]', "45.1.1.1", 10, None, 0, None),
+        ("b.test", None, None, None, None, None, None, 0, None),
+    ]
+    assert crawls.rows(
+        "SELECT domain, quality_flags, languages, address FROM instance_stats ORDER BY domain"
+    ) == [("a.test", None, '["en", "de"]', "45.1.1.1"), ("b.test", None, None, None)]
