@@ -795,7 +795,7 @@ def test_exclusions_record_when_and_the_default_reason(crawls):
 
 def test_a_list_read_for_its_newest_names_adds_edges_and_closes_none(crawls):
     crawls.begin()
-    crawls.visit(alive(peers=["b.test", "c.test"], peers_visibility="public"))
+    crawls.visit(alive(peers=["b.test", "c.test"], peers_truncated=True, peers_visibility="public"))
     crawls.finish()
     assert crawls.writer.peer_history("a.test", 2, 2) == PeerHistory(
         known=frozenset({"b.test", "c.test"}), full_due=False
@@ -805,10 +805,12 @@ def test_a_list_read_for_its_newest_names_adds_edges_and_closes_none(crawls):
     crawls.finish()
     assert (result.peer_edges_added, result.peer_edges_removed) == (1, 0)
     assert intervals(crawls) == {("b.test", 1, None), ("c.test", 1, None), ("d.test", 2, None)}
-    # The count grows by the names added; the last full reading stays crawl 1.
+    # The count grows by the names added, the stored list stays truncated, and the last full
+    # reading stays crawl 1.
     assert crawls.rows(
-        "SELECT peers_count, peers_full_crawl FROM instances WHERE domain = 'a.test'"
-    ) == [(3, 1)]
+        "SELECT peers_count, peers_truncated, peers_full_crawl FROM instances "
+        "WHERE domain = 'a.test'"
+    ) == [(3, 1, 1)]
     assert crawl_counts(crawls, 2)[3:5] == (1, 0)
     # A full reading is due once `full_every` crawls have passed since crawl 1.
     known = frozenset({"b.test", "c.test", "d.test"})
