@@ -911,3 +911,14 @@ def test_fields_a_server_left_out_are_null_and_the_rest_keep_their_form(crawls):
     assert crawls.rows(
         "SELECT domain, quality_flags, languages, address FROM instance_stats ORDER BY domain"
     ) == [("a.test", None, '["en", "de"]', "45.1.1.1"), ("b.test", None, None, None)]
+
+
+def test_a_name_both_peered_and_blocked_was_found_by_its_block(crawls):
+    crawls.begin()
+    result = crawls.visit(
+        alive(moved_to="new.test", peers=["x.test", "p.test"], blocks=[rule("x.test")])
+    )
+    assert result.new_domains == [("new.test", "redirect"), ("p.test", "peer"), ("x.test", "block")]
+    assert crawls.rows(
+        "SELECT domain, discovered_by FROM instances WHERE domain != 'a.test' ORDER BY domain"
+    ) == [("new.test", "redirect"), ("p.test", "peer"), ("x.test", "block")]
