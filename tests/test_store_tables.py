@@ -212,12 +212,17 @@ def test_the_stats_triggers_of_an_older_schema_are_recreated(tmp_path):
     path = str(tmp_path / "v3.db")
     open_database(path).conn.close()
     stale = (
-        "DROP TRIGGER instance_stats_insert; "
+        "DROP TRIGGER instance_stats_insert; DROP TRIGGER instance_stats_delete; "
         "CREATE TRIGGER instance_stats_insert INSTEAD OF INSERT ON instance_stats "
+        "BEGIN SELECT 1; END;"
+        "CREATE TRIGGER instance_stats_delete INSTEAD OF DELETE ON instance_stats "
         "BEGIN SELECT 1; END;"
     )
     with sqlite3.connect(path) as old:  # as schema 3 left it: a trigger missing new columns
-        old.executescript(stale + "PRAGMA user_version = 3;")
+        old.executescript(
+            stale
+            + "INSERT INTO crawls (id, status) VALUES (1, 'finished'); PRAGMA user_version = 3;"
+        )
     db = open_database(path)
     db.execute(
         "INSERT INTO instance_stats (domain, crawl_id, observed_at, status, address) "
@@ -226,13 +231,15 @@ def test_the_stats_triggers_of_an_older_schema_are_recreated(tmp_path):
     assert db.execute("SELECT domain, address FROM instance_intervals").fetchall() == [
         ("a.test", "45.1.1.1")
     ]
+    db.execute("DELETE FROM instance_stats WHERE domain = 'a.test'")
+    assert db.execute("SELECT count(*) FROM instance_intervals").fetchone() == (0,)
     db.conn.close()
     # A current database keeps its triggers: there is nothing to migrate.
     with sqlite3.connect(path) as current:
         current.executescript(stale)
     db = open_database(path)
     db.execute("INSERT INTO instance_stats (domain, crawl_id, status) VALUES ('b.test', 1, 'x')")
-    assert db.execute("SELECT count(*) FROM instance_intervals").fetchone() == (1,)
+    assert db.execute("SELECT count(*) FROM instance_intervals").fetchone() == (0,)
     db.conn.close()
 
 
