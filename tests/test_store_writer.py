@@ -899,7 +899,14 @@ def test_an_unreadable_lock_file_names_nobody(tmp_path):
 
 def test_fields_a_server_left_out_are_null_and_the_rest_keep_their_form(crawls):
     crawls.begin()
-    crawls.visit(alive(open_registrations=True, languages=["en", "de"], address="45.1.1.1"))
+    crawls.visit(
+        alive(
+            open_registrations=True,
+            languages=["en", "de"],
+            address="45.1.1.1",
+            blocks_visibility="restricted",
+        )
+    )
     crawls.visit(alive("b.test", counts={}), hops=1)  # said nothing beyond its software
     assert crawls.rows(
         "SELECT domain, open_registrations, quality_flags, languages, address, users_total, "
@@ -909,8 +916,12 @@ def test_fields_a_server_left_out_are_null_and_the_rest_keep_their_form(crawls):
         ("b.test", None, None, None, None, None, None, 0, None),
     ]
     assert crawls.rows(
-        "SELECT domain, quality_flags, languages, address FROM instance_stats ORDER BY domain"
-    ) == [("a.test", None, '["en", "de"]', "45.1.1.1"), ("b.test", None, None, None)]
+        "SELECT domain, quality_flags, languages, address, blocks_visibility FROM instance_stats "
+        "ORDER BY domain"
+    ) == [
+        ("a.test", None, '["en", "de"]', "45.1.1.1", "restricted"),
+        ("b.test", None, None, None, None),
+    ]
 
 
 def test_a_name_both_peered_and_blocked_was_found_by_its_block(crawls):
@@ -922,3 +933,12 @@ def test_a_name_both_peered_and_blocked_was_found_by_its_block(crawls):
     assert crawls.rows(
         "SELECT domain, discovered_by FROM instances WHERE domain != 'a.test' ORDER BY domain"
     ) == [("new.test", "redirect"), ("p.test", "peer"), ("x.test", "block")]
+
+
+def test_an_add_only_list_after_an_empty_one_counts_from_zero(crawls):
+    crawls.begin()
+    crawls.visit(alive(peers=[], peers_visibility="public"))
+    crawls.finish()
+    crawls.begin(T0 + DAY)
+    crawls.visit(alive(peers=["b.test"], peers_added_only=True, peers_visibility="public"))
+    assert crawls.rows("SELECT peers_count FROM instances WHERE domain = 'a.test'") == [(1,)]
