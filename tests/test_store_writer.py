@@ -942,3 +942,23 @@ def test_an_add_only_list_after_an_empty_one_counts_from_zero(crawls):
     crawls.begin(T0 + DAY)
     crawls.visit(alive(peers=["b.test"], peers_added_only=True, peers_visibility="public"))
     assert crawls.rows("SELECT peers_count FROM instances WHERE domain = 'a.test'") == [(1,)]
+
+
+def test_store_times_lie_within_the_call_and_add_up_per_crawl(crawls):
+    import time
+
+    crawls.begin()
+    spans, results = [], []
+    for observation, hops in [(alive(peers=["b.test", "c.test"]), 0), (alive("b.test"), 1)]:
+        before = time.perf_counter()
+        results.append(crawls.visit(observation, hops=hops))
+        spans.append(time.perf_counter() - before)
+    # Measured inside the call: positive and never longer than the call itself.
+    for result, span in zip(results, spans, strict=True):
+        assert 0 < result.store_seconds <= span
+    assert 0 < results[0].peer_store_seconds <= results[0].store_seconds
+    assert results[1].peer_store_seconds == 0  # no peer list read
+    (stored,) = crawls.rows("SELECT store_seconds, peer_store_seconds FROM crawls")
+    assert stored == pytest.approx(
+        (sum(r.store_seconds for r in results), sum(r.peer_store_seconds for r in results))
+    )
