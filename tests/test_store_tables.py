@@ -208,20 +208,23 @@ def test_the_schema_version_is_read_without_changing_anything(tmp_path):
     assert schema_version(str(tmp_path / "notes.db")) == 0
 
 
-def test_the_stats_triggers_of_an_older_schema_are_recreated(tmp_path):
-    path = str(tmp_path / "v3.db")
+STALE_TRIGGERS = (
+    "DROP TRIGGER instance_stats_insert; DROP TRIGGER instance_stats_delete; "
+    "CREATE TRIGGER instance_stats_insert INSTEAD OF INSERT ON instance_stats "
+    "BEGIN SELECT 1; END;"
+    "CREATE TRIGGER instance_stats_delete INSTEAD OF DELETE ON instance_stats "
+    "BEGIN SELECT 1; END;"
+)
+
+
+@pytest.mark.parametrize("version", [1, 3])
+def test_the_stats_triggers_of_an_older_schema_are_recreated(tmp_path, version):
+    path = str(tmp_path / "old.db")
     open_database(path).conn.close()
-    stale = (
-        "DROP TRIGGER instance_stats_insert; DROP TRIGGER instance_stats_delete; "
-        "CREATE TRIGGER instance_stats_insert INSTEAD OF INSERT ON instance_stats "
-        "BEGIN SELECT 1; END;"
-        "CREATE TRIGGER instance_stats_delete INSTEAD OF DELETE ON instance_stats "
-        "BEGIN SELECT 1; END;"
-    )
-    with sqlite3.connect(path) as old:  # as schema 3 left it: a trigger missing new columns
+    with sqlite3.connect(path) as old:  # as an older schema left it: triggers missing columns
         old.executescript(
-            stale
-            + "INSERT INTO crawls (id, status) VALUES (1, 'finished'); PRAGMA user_version = 3;"
+            STALE_TRIGGERS + "INSERT INTO crawls (id, status) VALUES (1, 'finished');"
+            f"PRAGMA user_version = {version};"
         )
     db = open_database(path)
     db.execute(
@@ -234,10 +237,14 @@ def test_the_stats_triggers_of_an_older_schema_are_recreated(tmp_path):
     db.execute("DELETE FROM instance_stats WHERE domain = 'a.test'")
     assert db.execute("SELECT count(*) FROM instance_intervals").fetchone() == (0,)
     db.conn.close()
-    # A current database keeps its triggers: there is nothing to migrate.
+
+
+def test_a_current_database_keeps_its_triggers(tmp_path):
+    path = str(tmp_path / "current.db")
+    open_database(path).conn.close()
     with sqlite3.connect(path) as current:
-        current.executescript(stale)
-    db = open_database(path)
+        current.executescript(STALE_TRIGGERS + "INSERT INTO crawls (id, status) VALUES (1, 'x');")
+    db = open_database(path)  # nothing to migrate: the stand-in triggers stay
     db.execute("INSERT INTO instance_stats (domain, crawl_id, status) VALUES ('b.test', 1, 'x')")
     assert db.execute("SELECT count(*) FROM instance_intervals").fetchone() == (0,)
     db.conn.close()
