@@ -154,7 +154,8 @@ def test_a_new_database_is_in_wal_mode_with_its_declared_constraints(tmp_path):
             "VALUES ('a.test', 'x.test', 'suspend', 'suspend');"
         )
     # Autocommit: what one connection writes, another sees without a commit.
-    db.execute("INSERT INTO domains (id, name) VALUES (1, 'a.test')")
+    db.conn.execute("INSERT INTO domains (id, name) VALUES (1, 'a.test')")
+    assert not db.conn.in_transaction  # no transaction Python opened on its own
     with sqlite3.connect(path) as other:
         assert other.execute("SELECT name FROM domains").fetchall() == [("a.test",)]
     # The writer's connection is used from its own thread (AsyncStore).
