@@ -269,3 +269,26 @@ def open_database_of(connection: sqlite3.Connection):
     import sqlite_utils
 
     return sqlite_utils.Database(connection)
+
+
+def test_share_tables_of_schema_2_have_their_count_columns_renamed(tmp_path):
+    path = str(tmp_path / "v2.db")
+    open_database(path).conn.close()
+    with sqlite3.connect(path) as old:
+        old.executescript(
+            "CREATE TABLE platform_share (crawl_id INTEGER, family TEXT, instances INTEGER, "
+            "instances_share REAL, instances_without_users INTEGER);"
+            "INSERT INTO platform_share VALUES (1, 'mastodon', 7, 0.5, 2);"
+            # A table renamed already keeps its columns.
+            "CREATE TABLE software_share (crawl_id INTEGER, software TEXT, servers INTEGER);"
+            "PRAGMA user_version = 2;"
+        )
+    db = open_database(path)
+    assert db.execute("SELECT * FROM platform_share").fetchall() == [(1, "mastodon", 7, 0.5, 2)]
+    assert [row[1] for row in db.execute("PRAGMA table_info(platform_share)")] == [
+        "crawl_id", "family", "servers", "servers_share", "servers_without_users"
+    ]  # fmt: skip
+    assert [row[1] for row in db.execute("PRAGMA table_info(software_share)")] == [
+        "crawl_id", "software", "servers"
+    ]  # fmt: skip
+    db.conn.close()
