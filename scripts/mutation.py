@@ -115,6 +115,7 @@ TARGETS: dict[str, Target] = {
         ("crawler/store/*",),
         (
             "tests/test_store_writer.py",
+            "tests/test_store_tables.py",
             "tests/test_store_history.py",
             "tests/test_store_runs.py",
             "tests/test_block_views.py",
@@ -253,14 +254,15 @@ def report(
 #: A single-quoted SQL literal (a value, whose case matters).
 SQL_LITERAL = re.compile(r"'[^']*'")
 SQL_WORD = re.compile(
-    r"\b(select|insert|update|delete|create|from|where|and|or|set|values|order|join|on)\b",
+    r"\b(select|insert|update|delete|create|from|where|and|or|set|values|order|join|on"
+    r"|begin|commit|rollback|drop|alter|pragma)\b",
     re.IGNORECASE,
 )
 
 #: A Python string literal in double quotes (how this code base writes its SQL).
 PY_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 #: A string of column names and placeholders only (one line of a longer SQL statement).
-SQL_NAMES = re.compile(r'^"[\w\s,=?()]*[,=?][\w\s,=?()]*"$')
+SQL_NAMES = re.compile(r'^"[\w\s,=?()+]*[,=?][\w\s,=?()+]*"$')
 
 
 def sql_case_only(diff: str) -> bool:

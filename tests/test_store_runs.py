@@ -147,3 +147,63 @@ def test_a_paged_walk_compares_page_by_page(connection):
         "SELECT crawl_id, last_crawl_id, fetched_at FROM document_log ORDER BY id"
     ).fetchall()
     assert rows == [(1, 3, "1.0"), (1, 2, "1.1"), (1, 3, "1.2"), (3, 3, "3.1")]
+
+
+def test_a_visit_again_in_the_same_crawl_rewrites_the_run_it_ends(connection):
+    record_stats(connection, "b.test", 1, "t1", values(5))
+    record_stats(connection, "b.test", 2, "t2", values(5))
+    record_stats(connection, "b.test", 2, "t2b", values(5))  # same values: the run's end moves
+    record_stats(connection, "c.test", 3, "t3", values(5))
+    record_stats(connection, "c.test", 3, "t3b", values(6))  # a run of one crawl: rewritten
+    assert connection.execute(
+        "SELECT domain, first_crawl, last_crawl, observed_at, last_observed_at, users_total "
+        "FROM instance_intervals ORDER BY domain, first_crawl"
+    ).fetchall() == [("b.test", 1, 2, "t1", "t2b", 5), ("c.test", 3, 3, "t3", "t3b", 6)]
+
+
+def test_a_migration_that_fails_leaves_the_old_table_and_no_open_transaction(tmp_path):
+    from crawler.store.stats import migrate_stats_table
+
+    path = str(tmp_path / "broken.db")
+    open_database(path).conn.close()
+    connection = sqlite3.connect(path, isolation_level=None)
+    # An old table without crawl_id cannot be moved into runs.
+    connection.executescript(
+        "DROP VIEW instance_stats; CREATE TABLE instance_stats (domain TEXT, status TEXT);"
+        "INSERT INTO instance_stats VALUES ('a.test', 'alive');"
+    )
+    with pytest.raises(sqlite3.OperationalError, match="crawl_id"):
+        migrate_stats_table(connection)
+    assert not connection.in_transaction
+    assert connection.execute("SELECT * FROM instance_stats").fetchall() == [("a.test", "alive")]
+    assert connection.execute("SELECT count(*) FROM instance_intervals").fetchone() == (0,)
+    connection.close()
+
+
+def test_bodies_are_stored_once_compressed_and_only_when_there_is_one(connection):
+    import zlib
+
+    peers = "https://a.test/api/v1/instance/peers"
+    store_documents(
+        connection,
+        "a.test",
+        1,
+        [
+            page(peers, b'["b.test"]', "t1"),
+            Document.keep("https://a.test/robots.txt", 404, "t1", "text/plain", None),
+            Document.keep("https://a.test/x", None, "t1", "", None, error="timeout"),
+        ],
+    )
+    store_documents(connection, "b.test", 1, [page(peers, b'["b.test"]', "t1")])
+    bodies = connection.execute("SELECT sha256, encoding, body FROM document_bodies").fetchall()
+    assert [(encoding, zlib.decompress(body)) for _, encoding, body in bodies] == [
+        ("zlib", b'["b.test"]')
+    ]
+    assert connection.execute(
+        "SELECT domain, url, status, error, body_sha256 IS NOT NULL FROM document_log ORDER BY id"
+    ).fetchall() == [
+        ("a.test", peers, 200, None, 1),
+        ("a.test", "https://a.test/robots.txt", 404, None, 0),
+        ("a.test", "https://a.test/x", None, "timeout", 0),
+        ("b.test", peers, 200, None, 1),
+    ]

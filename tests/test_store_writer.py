@@ -14,7 +14,7 @@ import pytest
 
 from crawler.domains import SANDBOX
 from crawler.fetch import errors
-from crawler.observation import BlockRule, Document, Observation
+from crawler.observation import BlockRule, Document, Observation, PeerHistory
 from crawler.store.lock import DatabaseBusy, database_lock, lock_path
 from crawler.store.writer import StoreWriter
 
@@ -683,3 +683,282 @@ def test_a_rule_listed_twice_is_one_rule_and_reread_rules_are_seen_again(crawls)
         ("x.test", "2026-03-01T00:00:00Z", 1, 0),  # removed: last seen in crawl 1
         ("y.test", "2026-03-02T00:00:00Z", 2, 1),
     ]
+
+
+# -- what the crawl and the visit record about themselves ------------------------------------
+
+
+def test_a_new_crawl_records_its_settings_and_runs_until_finished(crawls):
+    settings = {
+        "via": "127.0.0.1:8443",
+        "version": "1.4.0",
+        "user_agent": "fediscope/1.4.0 (+https://example.test/bot)",
+        "contact": "ops@example.test",
+        "started": T0,  # not JSON: written as text
+    }
+    crawl_id, resumed = crawls.writer.begin_crawl(["b.test", "a.test"], settings, T0)
+    assert (crawl_id, resumed) == (1, False)
+    assert crawls.rows(
+        "SELECT started_at, status, seeds, via, contact, user_agent, fediscope_version, "
+        "settings, visited, requests, rejected_names FROM crawls"
+    ) == [
+        (
+            "2026-03-01T00:00:00Z",
+            "running",
+            '["b.test", "a.test"]',
+            "127.0.0.1:8443",
+            "ops@example.test",
+            "fediscope/1.4.0 (+https://example.test/bot)",
+            "1.4.0",
+            '{"contact": "ops@example.test", "started": "2026-03-01 00:00:00+00:00", '
+            '"user_agent": "fediscope/1.4.0 (+https://example.test/bot)", '
+            '"version": "1.4.0", "via": "127.0.0.1:8443"}',
+            0,
+            0,
+            0,
+        )
+    ]
+    # Killed before it finished: the next run goes on with it.
+    assert crawls.writer.begin_crawl(["a.test"], {}, T0 + HOUR) == (1, True)
+
+
+def test_requests_and_rejected_names_are_counted_per_crawl(crawls):
+    from collections import Counter
+
+    crawl_id = crawls.begin()
+    crawls.visit(
+        alive(
+            requests=5,
+            probe_requests=2,
+            rejected_names=Counter(not_a_domain=2, ip_address=1),
+        )
+    )
+    crawls.visit(
+        Observation("b.test", status="unreachable", error_kind=errors.CONNECT, requests=1,
+                    rejected_names=Counter(not_a_domain=4)),
+        hops=1,
+    )  # fmt: skip
+    assert crawls.rows(
+        "SELECT requests, probe_requests, rejected_names FROM crawls WHERE id = ?", crawl_id
+    ) == [(6, 2, 7)]
+    assert crawls.rows("SELECT crawl_id, reason, count FROM rejected_names ORDER BY reason") == [
+        (crawl_id, "ip_address", 1),
+        (crawl_id, "not_a_domain", 6),
+    ]
+
+
+def test_a_domain_stored_before_its_row_takes_its_origin_and_hops(crawls):
+    crawls.begin()
+    # Found during another visit not stored yet: it says how, and from where.
+    crawls.writer.record_visit(
+        alive(
+            "far.test",
+            peers=["next.test"],
+            documents=[Document.keep("https://far.test/p", 200, "t", "application/json", b"[]")],
+        ),
+        crawls.crawl_id,
+        3,
+        T0 + HOUR,
+        DAY,
+        origin=("peer", "near.test"),
+    )
+    # No origin: it was a seed; no hops known: none is made up.
+    crawls.writer.record_visit(alive("lone.test"), crawls.crawl_id, None, T0, DAY)
+    assert crawls.rows(
+        "SELECT domain, discovered_by, discovered_via, hops, first_seen FROM instances "
+        "WHERE domain != 'a.test' ORDER BY domain"
+    ) == [
+        ("far.test", "peer", "near.test", 3, "2026-03-01T01:00:00Z"),
+        ("lone.test", "seed", None, None, "2026-03-01T00:00:00Z"),
+        ("next.test", "peer", "far.test", 4, "2026-03-01T01:00:00Z"),
+    ]
+    assert crawls.rows("SELECT domain, url, crawl_id FROM document_log") == [
+        ("far.test", "https://far.test/p", 1)
+    ]
+
+
+def test_exclusions_record_when_and_the_default_reason(crawls):
+    crawls.begin(T0 + HOUR)
+    crawls.visit(Observation("a.test", status="opted_out"))  # no reason given
+    crawls.visit(Observation("g.test", status="gone", error_detail="410 Gone"), hops=1)
+    crawls.visit(
+        Observation("p.test", status="pending", skip_reason="crawl_delay_too_long"), hops=1
+    )
+    # A pending visit without a reason to skip (a later try is due) excludes nothing.
+    crawls.visit(Observation("q.test", status="pending"), hops=1)
+    assert crawls.rows("SELECT * FROM exclusions ORDER BY domain") == [
+        ("a.test", "opted_out", None, "2026-03-01T01:00:00Z", 1),
+        ("g.test", "gone", "410 Gone", "2026-03-01T01:00:00Z", 1),
+        ("p.test", "crawl_delay_too_long", "robots.txt", "2026-03-01T01:00:00Z", 1),
+    ]
+
+
+def test_a_list_read_for_its_newest_names_adds_edges_and_closes_none(crawls):
+    crawls.begin()
+    crawls.visit(alive(peers=["b.test", "c.test"], peers_truncated=True, peers_visibility="public"))
+    crawls.finish()
+    assert crawls.writer.peer_history("a.test", 2, 2) == PeerHistory(
+        known=frozenset({"b.test", "c.test"}), full_due=False
+    )
+    crawls.begin(T0 + DAY)
+    result = crawls.visit(alive(peers=["d.test"], peers_added_only=True, peers_visibility="public"))
+    crawls.finish()
+    assert (result.peer_edges_added, result.peer_edges_removed) == (1, 0)
+    assert intervals(crawls) == {("b.test", 1, None), ("c.test", 1, None), ("d.test", 2, None)}
+    # The count grows by the names added, the stored list stays truncated, and the last full
+    # reading stays crawl 1.
+    assert crawls.rows(
+        "SELECT peers_count, peers_truncated, peers_full_crawl FROM instances "
+        "WHERE domain = 'a.test'"
+    ) == [(3, 1, 1)]
+    assert crawl_counts(crawls, 2)[3:5] == (1, 0)
+    # A full reading is due once `full_every` crawls have passed since crawl 1.
+    known = frozenset({"b.test", "c.test", "d.test"})
+    assert crawls.writer.peer_history("a.test", 3, 3) == PeerHistory(known, full_due=False)
+    assert crawls.writer.peer_history("a.test", 4, 3) == PeerHistory(known, full_due=True)
+    # A full reading closes the edges it no longer lists, and history shows only open ones.
+    crawls.begin(T0 + 2 * DAY)
+    crawls.visit(alive(peers=["d.test"], peers_visibility="public"))
+    assert crawls.writer.peer_history("a.test", 4, 3) == PeerHistory(
+        frozenset({"d.test"}), full_due=False
+    )
+
+
+def test_peer_history_of_a_domain_never_read(crawls):
+    crawls.begin()
+    crawls.visit(alive(peers=["b.test"], peers_visibility="restricted"))
+    # Known but never read in full: the first reading must be full.
+    assert crawls.writer.peer_history("b.test", 2, 5) == PeerHistory(frozenset(), full_due=True)
+    assert crawls.writer.peer_history("nowhere.test", 2, 5) is None
+    # A row from before the domains table (no id) has no stored list either.
+    crawls.rows("INSERT INTO instances (domain, status) VALUES ('old.test', 'alive')")
+    assert crawls.writer.peer_history("old.test", 2, 5) is None
+
+
+def test_add_peers_skips_the_edges_already_open(crawls):
+    from crawler.store.peers import add_peers
+
+    crawls.begin()
+    crawls.visit(alive(peers=["b.test", "c.test"]))
+    ids = crawls.writer.ids
+    added = add_peers(crawls.writer.connection, ids.id_of("a.test"),
+                      [ids.id_of("c.test"), ids.id_of("b.test")], 2)  # fmt: skip
+    assert added == 0
+    crawls.writer.ids.ensure(["e.test", "d.test"])
+    targets = [ids.id_of("e.test"), ids.id_of("c.test"), ids.id_of("d.test")]
+    assert add_peers(crawls.writer.connection, ids.id_of("a.test"), targets, 2) == 2
+    assert intervals(crawls) == {
+        ("b.test", 1, None),
+        ("c.test", 1, None),
+        ("d.test", 2, None),
+        ("e.test", 2, None),
+    }
+
+
+async def test_an_async_store_never_opened_closes_cleanly(tmp_path):
+    from crawler.store.writer import AsyncStore
+
+    store = AsyncStore(str(tmp_path / "never.db"), SANDBOX)
+    assert store.writer is None
+    await store.close()
+    assert not (tmp_path / "never.db").exists()
+
+
+async def test_the_async_store_has_one_thread_even_when_it_is_busy_from_the_start(tmp_path):
+    import asyncio
+    import threading
+
+    from crawler.store.writer import AsyncStore
+
+    store = await AsyncStore(str(tmp_path / "busy.db"), SANDBOX).open()
+    # The first call after opening blocks the thread: a pool allowed more would start one
+    # for each call that comes while it waits.
+    gate = threading.Event()
+    busy = asyncio.ensure_future(store.call(gate.wait))
+    waiting = [
+        asyncio.ensure_future(store.call(lambda: threading.current_thread().name)) for _ in range(3)
+    ]
+    await asyncio.sleep(0)
+    gate.set()
+    assert await busy
+    assert set(await asyncio.gather(*waiting)) == {"fediscope-store_0"}
+    await store.close()
+
+
+def test_an_unreadable_lock_file_names_nobody(tmp_path):
+    import os
+
+    from crawler.store.lock import _read
+
+    descriptor = os.open(tmp_path, os.O_RDONLY)  # a directory: reading it fails
+    try:
+        assert _read(descriptor) == ""
+    finally:
+        os.close(descriptor)
+
+
+def test_fields_a_server_left_out_are_null_and_the_rest_keep_their_form(crawls):
+    crawls.begin()
+    crawls.visit(
+        alive(
+            open_registrations=True,
+            languages=["en", "de"],
+            address="45.1.1.1",
+            blocks_visibility="restricted",
+        )
+    )
+    crawls.visit(alive("b.test", counts={}), hops=1)  # said nothing beyond its software
+    assert crawls.rows(
+        "SELECT domain, open_registrations, quality_flags, languages, address, users_total, "
+        "peers_count, peers_truncated, blocks_count FROM instances ORDER BY domain"
+    ) == [
+        ("a.test", 1, None, '["en", "de"]', "45.1.1.1", 10, None, 0, None),
+        ("b.test", None, None, None, None, None, None, 0, None),
+    ]
+    assert crawls.rows(
+        "SELECT domain, quality_flags, languages, address, blocks_visibility FROM instance_stats "
+        "ORDER BY domain"
+    ) == [
+        ("a.test", None, '["en", "de"]', "45.1.1.1", "restricted"),
+        ("b.test", None, None, None, None),
+    ]
+
+
+def test_a_name_both_peered_and_blocked_was_found_by_its_block(crawls):
+    crawls.begin()
+    result = crawls.visit(
+        alive(moved_to="new.test", peers=["x.test", "p.test"], blocks=[rule("x.test")])
+    )
+    assert result.new_domains == [("new.test", "redirect"), ("p.test", "peer"), ("x.test", "block")]
+    assert crawls.rows(
+        "SELECT domain, discovered_by FROM instances WHERE domain != 'a.test' ORDER BY domain"
+    ) == [("new.test", "redirect"), ("p.test", "peer"), ("x.test", "block")]
+
+
+def test_an_add_only_list_after_an_empty_one_counts_from_zero(crawls):
+    crawls.begin()
+    crawls.visit(alive(peers=[], peers_visibility="public"))
+    crawls.finish()
+    crawls.begin(T0 + DAY)
+    crawls.visit(alive(peers=["b.test"], peers_added_only=True, peers_visibility="public"))
+    assert crawls.rows("SELECT peers_count FROM instances WHERE domain = 'a.test'") == [(1,)]
+
+
+def test_store_times_lie_within_the_call_and_add_up_per_crawl(crawls):
+    import time
+
+    crawls.begin()
+    spans, results = [], []
+    for observation, hops in [(alive(peers=["b.test", "c.test"]), 0), (alive("b.test"), 1)]:
+        before = time.perf_counter()
+        results.append(crawls.visit(observation, hops=hops))
+        spans.append(time.perf_counter() - before)
+    # Measured inside the call: positive and never longer than the call itself.
+    for result, span in zip(results, spans, strict=True):
+        assert 0 < result.store_seconds <= span
+    assert 0 < results[0].peer_store_seconds <= results[0].store_seconds
+    assert results[1].peer_store_seconds == 0  # no peer list read
+    (stored,) = crawls.rows("SELECT store_seconds, peer_store_seconds FROM crawls")
+    assert stored == pytest.approx(
+        (sum(r.store_seconds for r in results), sum(r.peer_store_seconds for r in results))
+    )
