@@ -44,25 +44,25 @@ def crawl(
     )
 
 
-def instance(connection: sqlite3.Connection, name: str, **values: Any) -> None:
-    """A row of `instances` (alive unless told), with its domain id."""
-    values = {"status": "alive", "domain_id": domain(connection, name), **values}
+def instance(connection: sqlite3.Connection, host: str, **values: Any) -> None:
+    """A row of `instances` for `host` (alive unless told), with its domain id."""
+    values = {"status": "alive", "domain_id": domain(connection, host), **values}
     columns = ["domain", *values]
     connection.execute(
         f"INSERT INTO instances ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        (name, *values.values()),
+        (host, *values.values()),
     )
 
 
 def stats(
-    connection: sqlite3.Connection, name: str, crawl_id: int, status: str = "alive", **values: Any
+    connection: sqlite3.Connection, host: str, crawl_id: int, status: str = "alive", **values: Any
 ) -> None:
-    """One observation of `name` in a crawl (a row of the `instance_stats` view)."""
+    """One observation of `host` in a crawl (a row of the `instance_stats` view)."""
     columns = ["domain", "crawl_id", "status", *values]
     connection.execute(
         f"INSERT INTO instance_stats ({', '.join(columns)}) "
         f"VALUES ({', '.join('?' * len(columns))})",
-        (name, crawl_id, status, *values.values()),
+        (host, crawl_id, status, *values.values()),
     )
 
 
