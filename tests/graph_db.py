@@ -8,10 +8,16 @@ graph/ run these tests once per mutant: they must stay this cheap.)
 from __future__ import annotations
 
 import sqlite3
+from functools import cache
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from crawler.blocks import digest_of
 from crawler.store.schema import open_database
+
+METADATA = Path(__file__).resolve().parent.parent / "data" / "metadata.yml"
 
 
 def memory_database() -> sqlite3.Connection:
@@ -120,3 +126,25 @@ def by_key(connection: sqlite3.Connection, sql: str, *params: Any) -> dict[Any, 
     cursor = connection.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return {row[0]: dict(zip(names, row, strict=True)) for row in cursor}
+
+
+@cache
+def documented_tables() -> dict[str, list[str]]:
+    """table -> its columns in order, as data/metadata.yml describes them to the site's readers."""
+    metadata = yaml.load(METADATA.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+    tables = metadata["databases"]["fediverse"]["tables"]
+    return {name: list(table.get("columns", {})) for name, table in tables.items()}
+
+
+def assert_documented(connection: sqlite3.Connection, *tables: str) -> None:
+    """Each table exists under its exact name with exactly the documented columns, in order."""
+    stored = {
+        name
+        for (name,) in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+        )
+    }
+    for name in tables:
+        assert name in stored, f"{name} was not built under that name"
+        got = [row[1] for row in connection.execute(f"PRAGMA table_info({name})")]
+        assert got == documented_tables()[name], name

@@ -8,12 +8,30 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from crawler.blocks import digest_of
 from graph.blocked_reach import build_blocked_reach
-from graph.blocks import _MaskIndex, build_block_tables, damping_weight, resolve_rules
+from graph.blocks import (
+    _MaskIndex,
+    _mutual_pairs,
+    build_block_tables,
+    damping_weight,
+    resolve_rules,
+)
 from graph.history import build_history, crawl_dates
 from graph.platforms import build_platform_share
-from tests.graph_db import crawl, digest_rule, instance, memory_database, peer, rule, stats, table
+from tests.graph_db import (
+    assert_documented,
+    crawl,
+    digest_rule,
+    instance,
+    memory_database,
+    peer,
+    rule,
+    stats,
+    table,
+)
 
 
 def test_platform_and_software_share_by_hand():
@@ -27,6 +45,7 @@ def test_platform_and_software_share_by_hand():
              users_total=999, users_active_month=999)  # fmt: skip
     instance(connection, "e.test", users_total=5, users_active_month=5)
     assert build_platform_share(connection, 7) == 2
+    assert_documented(connection, "platform_share", "software_share")
     # 3 servers, 150 users (a 100 + b 50), 50 active (a 40 + c 10).
     assert table(connection, "SELECT * FROM platform_share") == [
         ("mastodon", 2, 66.67, 150, 100.0, 40, 80.0, 0, 1, 7),
@@ -68,6 +87,7 @@ def test_mask_index_fits_only_names_of_the_same_length_label_by_label():
     assert index.names("B?D.TEST") == ["bad.test", "bed.test"]  # case does not matter
     assert index.names("b*d.t.st") == []  # a dot in the pattern is a dot, not any letter
     assert index.names("nothing") == []
+    assert index.names("****") == []  # no known name of that length
 
 
 def block_world():
@@ -82,6 +102,7 @@ def block_world():
       mask b*d.test (fits bad.test and bed.test: candidates), itself, and one rule per lesser
       severity.
     - d.test, no family and no counts; 1 rule: u.test suspend.
+    - h.test, pleroma, 3 active, list not readable; no rules.
     - z.test, not a known server; 1 rule: bad.test suspend.
     """
     connection = memory_database()
@@ -91,6 +112,7 @@ def block_world():
              blocks_visibility="public")  # fmt: skip
     instance(connection, "c.test", family="pleroma", users_active_month=1)
     instance(connection, "d.test")
+    instance(connection, "h.test", family="pleroma", users_active_month=3, blocks_visibility="none")
     instance(connection, "gone.test", status="unreachable", family="mastodon",
              users_active_month=1000)  # fmt: skip
     for name in ("bad.test", "sub.bad.test", "spam.test", "evil.test", "x.evil.test",
@@ -165,6 +187,10 @@ def test_blocked_domains_by_hand():
     assert build_block_tables(connection) == (
         "13 blocked domains, 15 public block edges, 1 mutual pairs, 27 blocked-reach rows"
     )
+    assert_documented(
+        connection, "blocked_domains", "block_edges", "mutual_blocks", "blocks_by_platform",
+        "blocked_reach",
+    )  # fmt: skip
     got = {row[0]: row[1:] for row in table(connection, "SELECT * FROM blocked_domains")}
     # blockers, suspend, silence, reject_media, reject_reports, quarantine, other,
     # blockers' active users, via exact, digest, rule, candidates, damped, the three ranks
@@ -222,21 +248,22 @@ def test_blocked_reach_by_hand():
     connection = block_world()
     build_block_tables(connection)
     # Alive: a (mastodon 100, public), b (misskey 10, public), c (pleroma 1, not readable),
-    # d (unknown, none): 111 active users, 1 of them behind an unreadable list.
+    # d (unknown, none), h (pleroma 3, not readable): 114 active users, 4 of them behind
+    # unreadable lists (all of pleroma's).
     wanted = "('bad.test', 'bed.test', 'u.test', 'sub.bad.test')"
     reach = table(
         connection, f"SELECT * FROM blocked_reach WHERE domain IN {wanted} ORDER BY domain, family"
     )
     assert reach == [
         # z.test is no live server: it does not count.
-        ("bad.test", "all", 1, 100, 2, 110, 111, round(100 / 111, 6), round(110 / 111, 6), 1),
+        ("bad.test", "all", 1, 100, 2, 110, 114, round(100 / 114, 6), round(110 / 114, 6), 4),
         ("bad.test", "mastodon", 1, 100, 1, 100, 100, 1.0, 1.0, 0),
         ("bad.test", "misskey", 0, 0, 1, 10, 10, 0.0, 1.0, 0),
-        ("bed.test", "all", 0, 0, 0, 0, 111, 0.0, 0.0, 1),
-        ("sub.bad.test", "all", 2, 101, 2, 101, 111, round(101 / 111, 6), round(101 / 111, 6), 1),
+        ("bed.test", "all", 0, 0, 0, 0, 114, 0.0, 0.0, 4),
+        ("sub.bad.test", "all", 2, 101, 2, 101, 114, round(101 / 114, 6), round(101 / 114, 6), 4),
         ("sub.bad.test", "mastodon", 1, 100, 1, 100, 100, 1.0, 1.0, 0),
-        ("sub.bad.test", "pleroma", 1, 1, 1, 1, 1, 1.0, 1.0, 1),
-        ("u.test", "all", 1, 0, 1, 0, 111, 0.0, 0.0, 1),
+        ("sub.bad.test", "pleroma", 1, 1, 1, 1, 4, 0.25, 0.25, 4),
+        ("u.test", "all", 1, 0, 1, 0, 114, 0.0, 0.0, 4),
         ("u.test", "unknown", 1, 0, 1, 0, 0, None, None, 0),
     ]
 
@@ -262,14 +289,19 @@ def test_a_gotosocial_parent_rule_covers_subdomains_and_a_misskey_one_does_not()
         connection.execute("INSERT INTO domains (name) VALUES (?)", (name,))
     rule(connection, "g.test", "x.test", "silence")
     rule(connection, "k.test", "a.x.test", "suspend")
+    rule(connection, "w.test", "*.x.test", "silence", kind="wildcard")  # the same base as g's
     targets, pairs = resolve_rules(connection)
     assert sorted(pairs) == [
         ("g.test", "a.x.test", "silence", "silence", "parent"),
         ("g.test", "b.a.x.test", "silence", "silence", "parent"),
         ("g.test", "x.test", "silence", "silence", "exact"),
         ("k.test", "a.x.test", "suspend", "suspend", "exact"),
+        ("w.test", "a.x.test", "silence", "silence", "wildcard"),
+        ("w.test", "b.a.x.test", "silence", "silence", "wildcard"),
+        ("w.test", "x.test", "silence", "silence", "wildcard"),
     ]
     assert sorted(targets) == ["a.x.test", "b.a.x.test", "x.test"]
+    assert sorted(targets["x.test"].blockers) == ["g.test", "w.test"]
 
 
 def test_a_suffix_rule_and_a_digest_of_an_unknown_name():
@@ -279,14 +311,41 @@ def test_a_suffix_rule_and_a_digest_of_an_unknown_name():
     rule(connection, "s.test", ".example", "silence", kind="suffix")
     rule(connection, "s.test", "*", "suspend", kind="wildcard")  # no base: covers nothing
     rule(connection, "s.test", "u*n.test", kind="masked", digest=digest_of("unknown.test"))
+    rule(connection, "t.test", "*.one.example", "silence", kind="wildcard")
     targets, pairs = resolve_rules(connection)
     assert sorted(pairs) == [
         ("s.test", "example", "silence", "silence", "suffix"),
         ("s.test", "one.example", "silence", "silence", "suffix"),
         ("s.test", "two.one.example", "silence", "silence", "suffix"),
+        ("t.test", "one.example", "silence", "silence", "wildcard"),
+        ("t.test", "two.one.example", "silence", "silence", "wildcard"),
     ]
     assert sorted(targets) == ["example", "one.example", "two.one.example"]
     assert dict(targets["example"].via) == {"suffix": 1}
+    build_block_tables(connection)
+    # via_rule: the wildcard and the suffix rule both cover two.one.example.
+    assert table(connection, "SELECT domain, via_rule FROM blocked_domains ORDER BY domain") == [
+        ("example", 1),
+        ("one.example", 2),
+        ("two.one.example", 2),
+    ]
+
+
+def test_mutual_pairs_keep_each_sides_strongest_severity():
+    pairs = [
+        ("a.test", "b.test", "suspend", "x", "exact"),
+        ("a.test", "b.test", "silence", "x", "exact"),  # weaker, after: a's stays suspend
+        ("b.test", "a.test", "silence", "x", "exact"),
+        ("b.test", "a.test", "reject_media", "x", "exact"),
+        ("c.test", "a.test", "suspend", "x", "exact"),  # one way only
+        ("e.test", "d.test", "silence", "x", "exact"),
+        ("e.test", "d.test", "suspend", "x", "wildcard"),  # stronger, after: e's is suspend
+        ("d.test", "e.test", "other", "x", "exact"),
+    ]
+    assert _mutual_pairs(pairs) == [
+        ("a.test", "b.test", "suspend", "silence"),
+        ("d.test", "e.test", "other", "suspend"),
+    ]
 
 
 def history_world():
@@ -300,7 +359,7 @@ def history_world():
     - f: unreachable in 5 only.
     """
     connection = memory_database()
-    crawl(connection, 1, "2026-01-05T10:00:00Z", peer_edges_added=5, peer_edges_removed=0)
+    crawl(connection, 1, "2026-01-05T10:00:00Z", peer_edges_added=5, peer_edges_removed=4)
     crawl(connection, 2, "2026-01-12T10:00:00Z")
     crawl(connection, 4, "2026-01-26T10:00:00Z", peer_edges_added=3)
     crawl(connection, 5, "2026-02-02T10:00:00Z", finished_at=None, peer_edges_added=0,
@@ -320,8 +379,8 @@ def history_world():
     stats(connection, "e.test", 4, software="sharkey")
     stats(connection, "f.test", 5, "unreachable")
     events = [(1, "added", 1), (1, "added", 1), (2, "added", 0), (2, "added", None),
-              (2, "removed", 0), (2, "removed", 1), (2, "changed", 0), (2, "changed", 0),
-              (2, "changed", 1)]  # fmt: skip
+              (2, "removed", 0), (2, "removed", 0), (2, "removed", 1), (2, "changed", 0),
+              (2, "changed", 0), (2, "changed", 1)]  # fmt: skip
     for number, (crawl_id, event, first) in enumerate(events):
         connection.execute(
             "INSERT INTO block_events (blocker, blocked_pattern, event, crawl_id, "
@@ -347,6 +406,7 @@ def test_history_tables_by_hand():
         5: "2026-02-02",
     }
     assert build_history(connection) == "4 crawls, 7 crawl-family rows, uptime of 6 servers"
+    assert_documented(connection, "platform_share_history", "crawl_changes", "instance_uptime")
     assert table(connection, "SELECT * FROM platform_share_history") == [
         # Crawl 1: 2 servers, 150 users, 50 active.
         (1, "2026-01-05", "mastodon", 1, 50.0, 100, 66.67, 40, 80.0, 0, 0),
@@ -362,9 +422,9 @@ def test_history_tables_by_hand():
     # visited, answered, new, gone, back; rules added, first seen, removed, changed; edges.
     assert table(connection, "SELECT * FROM crawl_changes") == [
         (1, "2026-01-05", "2026-01-05T10:00:00Z", "2026-01-05T11:00:00Z",
-         3, 2, 2, 0, 0, 0, 2, 0, 0, 5, 0),
+         3, 2, 2, 0, 0, 0, 2, 0, 0, 5, 4),
         (2, "2026-01-12", "2026-01-12T10:00:00Z", "2026-01-12T11:00:00Z",
-         4, 2, 1, 1, 0, 2, 0, 2, 3, 2, 1),
+         4, 2, 1, 1, 0, 2, 0, 3, 3, 2, 1),
         (4, "2026-01-26", "2026-01-26T10:00:00Z", "2026-01-26T11:00:00Z",
          5, 4, 2, 1, 1, 0, 0, 0, 0, 3, 1),
         # f's first visit failed: not gone (it never answered), 0 and not unknown.
@@ -386,8 +446,36 @@ def test_peer_edge_counts_come_from_the_counters_when_every_crawl_has_them():
     crawl(connection, 1, peer_edges_added=4, peer_edges_removed=1)
     peer(connection, "x.test", "y.test", 1, 1)  # what a scan would count: 1 added, 1 removed
     build_history(connection)
+    # A crawl without observations: nothing visited, nothing new.
+    assert table(connection, "SELECT * FROM crawl_changes") == [
+        (1, "2026-01-05", "2026-01-05T10:00:00Z", "2026-01-05T11:00:00Z",
+         0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("added", "removed", "expected"),
+    [(None, 2, (1, 2)), (3, None, (3, 1)), (None, None, (1, 1))],
+)
+def test_a_missing_peer_edge_counter_comes_from_the_intervals(added, removed, expected):
+    connection = memory_database()
+    crawl(connection, 1, peer_edges_added=added, peer_edges_removed=removed)
+    peer(connection, "x.test", "y.test", 1, 1)  # added and removed in crawl 1
+    build_history(connection)
     assert table(connection, "SELECT peer_edges_added, peer_edges_removed FROM crawl_changes") == [
-        (4, 1)
+        expected
+    ]
+
+
+def test_a_crawl_without_peer_changes_or_counters_adds_and_removes_none():
+    connection = memory_database()
+    crawl(connection, 1)
+    crawl(connection, 2)
+    peer(connection, "x.test", "y.test", 1, 1)
+    build_history(connection)
+    assert table(connection, "SELECT peer_edges_added, peer_edges_removed FROM crawl_changes") == [
+        (1, 1),
+        (0, 0),
     ]
 
 

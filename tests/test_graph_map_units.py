@@ -34,7 +34,7 @@ from graph.map_layout import (
     map_domains,
     severed_matrix,
 )
-from tests.graph_db import domain, instance, memory_database, peer, table
+from tests.graph_db import assert_documented, domain, instance, memory_database, peer, table
 from tests.test_graph_network_units import block_edges
 
 
@@ -278,6 +278,7 @@ def test_map_layout_tables_by_hand():
         "6 servers placed, 5 federation links, 1 severed by suspends, 2 block edges, "
         "2 in block camps, 1 with a declared language"
     )
+    assert_documented(connection, "map_nodes", "map_edges")
     nodes = table(
         connection,
         "SELECT domain, rank, family, colour_group, software, users_active_month, users_total, "

@@ -18,7 +18,16 @@ from graph.federation import build_federation
 from graph.hops import build_hops
 from graph.peers import build_peer_metrics, pagerank
 from graph.rows import dict_rows
-from tests.graph_db import crawl, domain, instance, memory_database, peer, rule, table
+from tests.graph_db import (
+    assert_documented,
+    crawl,
+    domain,
+    instance,
+    memory_database,
+    peer,
+    rule,
+    table,
+)
 
 BLOCK_EDGES = (
     "CREATE TABLE block_edges (blocker TEXT, blocked TEXT, severity TEXT, severity_raw TEXT, "
@@ -132,6 +141,7 @@ def test_peer_metrics_by_hand():
     peer(connection, "d.test", "e.test")
     peer(connection, "c.test", "e.test", 1, 2)  # removed
     assert build_peer_metrics(connection, 4) == "5 domains, 4 peer edges"
+    assert_documented(connection, "instance_metrics")
     graph = nx.DiGraph()
     graph.add_nodes_from(["a.test", "b.test", "c.test", "d.test", "e.test", "lonely.test"])
     graph.add_edges_from([("a.test", "b.test"), ("b.test", "a.test"), ("c.test", "a.test"),
@@ -185,6 +195,7 @@ def test_federation_by_hand():
     assert build_federation(connection) == (
         "3 peer edges severed by suspensions, touching 3 servers"
     )
+    assert_documented(connection, "severed_links", "federation_edges", "instance_severed_links")
     assert table(connection, "SELECT * FROM severed_links") == [
         ("a.test", "b.test", 1, 2, 1, 1),
         ("b.test", "a.test", 2, 1, 1, 1),
@@ -247,6 +258,7 @@ def test_block_camps_by_hand():
     edges = [(a, b, "suspend") for a, targets in lists.items() for b in targets]
     block_edges(connection, *edges, ("a.test", "x1.test", "silence"))  # one pair, two rules
     assert build_block_camps(connection) == "2 camps of 4 servers, 2 similarity edges"
+    assert_documented(connection, "block_camps", "block_camp_members")
     assert table(connection, "SELECT * FROM block_camps") == [
         (1, 2, 150, 10, '{"mastodon": 2}', 3, '["x1.test", "x2.test", "x3.test"]', 1.0),
         # Jaccard of c and d: 3/4; y4.test is blocked by half the camp.

@@ -25,7 +25,16 @@ from graph.concentration import _suspect, build_concentration, measures
 from graph.hosting_share import asn_import, build_hosting_share, prefix_of
 from graph.language_share import build_language_share
 from graph.versions import build_version_share, major_version
-from tests.graph_db import crawl, digest_rule, instance, memory_database, rule, stats, table
+from tests.graph_db import (
+    assert_documented,
+    crawl,
+    digest_rule,
+    instance,
+    memory_database,
+    rule,
+    stats,
+    table,
+)
 
 
 @pytest.mark.parametrize(
@@ -60,6 +69,7 @@ def test_version_share_by_hand():
     instance(connection, "g.test", status="unreachable", family="mastodon", version="9",
              users_active_month=99)  # fmt: skip
     assert build_version_share(connection) == "5 family-version rows"
+    assert_documented(connection, "version_share")
     # mastodon: 3 servers, 40 active; lemmy: 2 servers, 0 active (no share of nothing).
     assert table(connection, "SELECT * FROM version_share") == [
         ("lemmy", "0.19", 1, 50.0, 0, None),
@@ -132,6 +142,7 @@ def test_concentration_by_hand():
     stats(connection, "h.test", 1, "unreachable", users_total=9999)
     stats(connection, "f.test", 2, users_total=20, users_active_month=2)
     assert build_concentration(connection) == "3 crawls, 3 suspect observations left out"
+    assert_documented(connection, "concentration")
     got = {
         row[:4]: row[4:]
         for row in table(connection, "SELECT * FROM concentration ORDER BY crawl_id, unit, measure")
@@ -170,6 +181,7 @@ def test_language_share_by_hand():
     stats(connection, "f.test", 1, "unreachable", languages='["en"]', users_total=7)
     stats(connection, "a.test", 2, languages='["ja"]')
     assert build_language_share(connection) == "4 declared languages over 2 crawls"
+    assert_documented(connection, "language_share")
     # Crawl 1: 5 servers, 180 users (d's are suspect), 51 active.
     assert table(connection, "SELECT * FROM language_share") == [
         (1, "2026-01-05", "en", 2, 40.0, 150, 83.33, 50, 98.04),
@@ -220,6 +232,7 @@ def test_hosting_share_by_address_and_prefix():
     assert asn_import(connection) is None
     described = build_hosting_share(connection)
     assert described == "2 crawls by address and prefix (0 AS ranges imported)"
+    assert_documented(connection, "hosting_share")
     # Crawl 1: a, b, c, d (counts suspect), e (no counts): 5 servers, 180 users, 80 active.
     assert table(connection, "SELECT * FROM hosting_share WHERE crawl_id = 1") == [
         (1, "2026-01-05", "address", "45.10.0.1", None, 2, 40.0, 150, 83.33, 50, 62.5, 1, 62.5),
@@ -374,6 +387,7 @@ def test_weekly_activity_by_hand():
     store_document(connection, "d.test", "https://d.test/api/v1/instance", 2,
                    "2026-01-20T10:00:00Z", [bucket(jan12, "1", "1", "1")])  # fmt: skip
     assert build_weekly_activity(connection) == "3 answers (1 unreadable), 3 weeks"
+    assert_documented(connection, "weekly_activity", "weekly_activity_totals")
     assert table(connection, "SELECT * FROM weekly_activity ORDER BY domain, week_start") == [
         ("a.test", "2026-01-05", jan5, 10, 4, 2, 1, "2026-01-13T10:00:00Z", 0, None),
         ("a.test", "2026-01-12", jan12, 7, None, 1, 2, "2026-01-20T10:00:00Z", 0,
@@ -491,6 +505,9 @@ def test_adoption_tables_runs_and_summary_over_crawls():
     connection = adoption_world()
     assert build_shared_list_adoption(connection, 3) == (
         "2 shared lists, 8 list-server rows, 4 with coverage >= 90%"
+    )
+    assert_documented(
+        connection, "shared_list_adoption", "shared_list_adoption_runs", "shared_list_summary"
     )
     assert table(connection, "SELECT * FROM shared_list_adoption WHERE server = 'c.test'") == [
         ("tier0", "c.test", 4, 1, 0.25, 3),
