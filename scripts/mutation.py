@@ -272,7 +272,8 @@ def report(
 #: A single-quoted SQL literal (a value, whose case matters).
 SQL_LITERAL = re.compile(r"'[^']*'")
 SQL_WORD = re.compile(
-    r"\b(select|insert|update|delete|create|drop|from|where|and|or|set|values|order|join|on)\b",
+    r"\b(select|insert|update|delete|create|drop|from|where|and|or|set|values|order|join|on"
+    r"|case|when|then|end|coalesce)\b",
     re.IGNORECASE,
 )
 

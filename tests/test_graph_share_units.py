@@ -61,7 +61,7 @@ def test_major_version(version, major):
 def test_version_share_by_hand():
     connection = memory_database()
     instance(connection, "a.test", family="mastodon", version="4.2.1", users_active_month=10)
-    instance(connection, "b.test", family="mastodon", version="v4.3.0+glitch")
+    instance(connection, "b.test", family="mastodon", version="v4.3.0+glitch", users_active_month=5)
     instance(connection, "c.test", family="mastodon", version="junk", users_active_month=30)
     instance(connection, "d.test", family="lemmy", version="0.19.3", users_active_month=0)
     instance(connection, "e.test", family="lemmy")
@@ -70,12 +70,12 @@ def test_version_share_by_hand():
              users_active_month=99)  # fmt: skip
     assert build_version_share(connection) == "5 family-version rows"
     assert_documented(connection, "version_share")
-    # mastodon: 3 servers, 40 active; lemmy: 2 servers, 0 active (no share of nothing).
+    # mastodon: 3 servers, 45 active; lemmy: 2 servers, 0 active (no share of nothing).
     assert table(connection, "SELECT * FROM version_share") == [
         ("lemmy", "0.19", 1, 50.0, 0, None),
         ("lemmy", "unknown", 1, 50.0, 0, None),
-        ("mastodon", "4", 2, 66.67, 10, 25.0),
-        ("mastodon", "unknown", 1, 33.33, 30, 75.0),
+        ("mastodon", "4", 2, 66.67, 15, 33.33),
+        ("mastodon", "unknown", 1, 33.33, 30, 66.67),
         ("unknown", "2", 1, 100.0, 5, 100.0),
     ]
 
@@ -129,7 +129,7 @@ def test_concentration_by_hand():
     instance(connection, "b.test", family="mastodon", registrable_domain="ops.test")
     # e's counts are suspect in its latest crawl (1); f's in its latest crawl (2) only.
     instance(connection, "e.test", family="lemmy", quality_flags="absurd_count", last_crawl_id=1)
-    instance(connection, "f.test", family="pleroma", quality_flags="absurd_count",
+    instance(connection, "f.test", family="misskey", quality_flags="absurd_count",
              last_crawl_id=2)  # fmt: skip
     stats(connection, "a.test", 1, software="mastodon", users_total=100, users_active_month=40)
     stats(connection, "b.test", 1, software="hometown", users_total=50, users_active_month=10)
@@ -152,14 +152,15 @@ def test_concentration_by_hand():
     expected_first = {
         ("server", "users"): [100, 50, 30, 20, 5],
         ("server", "active_users"): [40, 10, 2, 5],
-        ("platform", "users"): [150, 30, 20, 5],  # mastodon (a, b), misskey, pleroma, unknown
+        # mastodon (a, b), misskey (c by its software, f by its instance's family), unknown
+        ("platform", "users"): [150, 50, 5],
         ("platform", "active_users"): [50, 2, 5],
         ("operator", "users"): [150, 30, 20, 5],  # ops.test (a, b), c, f, g
         ("operator", "active_users"): [50, 2, 5],
     }
     for (unit, measure), values in expected_first.items():
         assert got[(1, date, unit, measure)] == (*measures(np.array(values)), 2)
-    assert got[(1, date, "platform", "users")][:2] == (4, 205)
+    assert got[(1, date, "platform", "users")][:2] == (3, 205)
     # Crawl 2: f's only observation is flagged; crawl 3 has none at all.
     empty = (0, 0, None, None, None, None, None, None)
     assert got[(2, "2026-01-12", "server", "users")] == (*empty, 1)
@@ -309,6 +310,9 @@ def test_read_week_and_epoch():
     assert _read_week(True) is None
     assert _read_week("0") is None
     assert _read_week(0) is None
+    assert _read_week(1) == 1
+    assert _read_week("099999999999") == 10**11 - 1  # 12 digits
+    assert _read_week("0099999999999") is None  # 13 digits
     assert _read_week(10**11) is None
     assert _read_week(10**11 - 1) == 10**11 - 1
     assert _read_week("1234567890123") is None  # 13 digits
@@ -336,12 +340,14 @@ def test_parse_activity_by_hand():
         "not a bucket",
         {"statuses": "1"},
         bucket(str(jan19 + 7 * 86_400), "5", "5", "5"),  # after the answer was fetched
+        bucket(fetched, "1234567890", "9", "9"),  # fetched at its start; over a billion
     ]
     assert list(parse_activity(body, fetched, 100)) == [
         (jan19, 12, 3, 1, 0, None),
         (jan12, 40, None, None, 0, "count_wrong_type,negative_count"),
         (jan5 + 60, 1, None, 0, 0, "logins_over_users,week_unaligned"),
         (jan19 + 7 * 86_400, None, None, None, 1, "week_in_future"),
+        (fetched, None, 9, 9, 0, "absurd_count,week_unaligned"),
     ]
     # Without a fetch time or a user count nothing is judged against them.
     assert list(parse_activity([bucket(jan12, "1", "500", "2")], None, None)) == [
@@ -349,6 +355,9 @@ def test_parse_activity_by_hand():
     ]
     assert list(parse_activity([bucket(jan12, 1, 100, 0)], None, 100)) == [
         (jan12, 1, 100, 0, 1, None)
+    ]
+    assert list(parse_activity([bucket(jan12, "1", "101", None)], None, 100)) == [
+        (jan12, 1, None, None, 1, "logins_over_users")
     ]
     assert list(parse_activity({"week": jan12}, None, None)) == []
     assert list(parse_activity(["x"], None, None)) == []
@@ -384,9 +393,15 @@ def test_weekly_activity_by_hand():
                    [bucket(jan12, "3", "3", "3")], encoding="identity")  # fmt: skip
     store_document(connection, "c.test", url.format("c.test"), 2, "2026-01-20T10:00:00Z",
                    b"\x00 not zlib")  # fmt: skip
+    store_document(connection, "c.test", url.format("c.test"), 2, "2026-01-20T11:00:00Z",
+                   b"not json", encoding="identity")  # fmt: skip
+    # After the unreadable answers: e's, with a week after its fetch.
+    next_week = bucket(jan19 + 7 * 86_400, "8", "8", "8")
+    store_document(connection, "e.test", url.format("e.test"), 2, "2026-01-20T10:00:00Z",
+                   [next_week, bucket(jan19, "2", "2", "2")])  # fmt: skip
     store_document(connection, "d.test", "https://d.test/api/v1/instance", 2,
                    "2026-01-20T10:00:00Z", [bucket(jan12, "1", "1", "1")])  # fmt: skip
-    assert build_weekly_activity(connection) == "3 answers (1 unreadable), 3 weeks"
+    assert build_weekly_activity(connection) == "4 answers (2 unreadable), 4 weeks"
     assert_documented(connection, "weekly_activity", "weekly_activity_totals")
     assert table(connection, "SELECT * FROM weekly_activity ORDER BY domain, week_start") == [
         ("a.test", "2026-01-05", jan5, 10, 4, 2, 1, "2026-01-13T10:00:00Z", 0, None),
@@ -394,11 +409,15 @@ def test_weekly_activity_by_hand():
          "logins_over_users"),
         ("a.test", "2026-01-19", jan19, 1, 1, 0, 2, "2026-01-20T10:00:00Z", 1, None),
         ("b.test", "2026-01-12", jan12, 3, 3, 3, 2, "2026-01-20T10:00:00Z", 1, None),
+        ("e.test", "2026-01-19", jan19, 2, 2, 2, 2, "2026-01-20T10:00:00Z", 0, None),
+        ("e.test", "2026-01-26", jan19 + 7 * 86_400, None, None, None, 2, "2026-01-20T10:00:00Z",
+         1, "week_in_future"),
     ]  # fmt: skip
     assert table(connection, "SELECT * FROM weekly_activity_totals") == [
         ("2026-01-05", jan5, 1, 10, 4, 2, 0, 1),
         ("2026-01-12", jan12, 2, 10, 3, 4, 1, 0),
-        ("2026-01-19", jan19, 1, 1, 1, 0, 1, 0),
+        ("2026-01-19", jan19, 2, 3, 3, 2, 1, 0),
+        ("2026-01-26", jan19 + 7 * 86_400, 1, None, None, None, 1, 0),
     ]
 
 
@@ -480,6 +499,11 @@ def test_shared_lists_and_entry_matching():
     assert entry_covered(wide, "misskey", (None, "*.evil.test", None, "wildcard"))
     assert not entry_covered(wide, "misskey", (None, "e**l.test", None, "masked"))
     assert not entry_covered(wide, "misskey", ("other.test", "other.test", None, "clear"))
+    named = lists[0].entries[2]
+    assert named == ListEntry("bad.test", "bad.test", False, digest_of("bad.test"))
+    assert not entry_covered(named, "misskey", (None, "b*d.test", None, "masked"))  # candidate
+    assert not entry_covered(named, "misskey", ("other.test", "other.test", None, "clear"))
+    assert entry_covered(named, "misskey", ("bad.test", "bad.test", None, "clear"))
 
 
 def test_adoption_by_hand():
@@ -561,3 +585,87 @@ def test_adoption_without_lists_or_readable_servers():
     connection.execute("INSERT INTO imported_blocklists (source) VALUES ('empty')")
     assert compute_adoption(connection) == ([], {"empty": 0})
     assert table(connection, "SELECT * FROM shared_list_summary") == []
+
+
+def test_adoption_edge_cases_by_hand():
+    """Two Misskey servers, m1 and m2 (public lists), and five lists:
+    - `masked`: two masked entries only (no entries to cover);
+    - `orphan`: rows without an imported_blocklists row: one masked entry and `*.sfx.example`
+      (a suffix entry);
+    - `self`: m2.test and x.test; `solo`: `*.evil.test` only; `ten`: t0..t9.test;
+    - `zzz`: nobody.test, which nobody blocks.
+    m1: clear rules on evil.test (on Misskey it does not cover *.evil.test), x.test, m2.test,
+    t0..t8.test (9 of 10) and sfx.example. m2: wildcards *.evil.test, *.m2.test (its own name:
+    never counted) and *.other.org (no list's key).
+    """
+    connection = memory_database()
+    for name in ("m1.test", "m2.test"):
+        instance(connection, name, family="misskey", blocks_visibility="public")
+    lists = {
+        "masked": [("a*b.test", None, "masked"), ("c*d.test", None, "masked")],
+        "orphan": [("e*f.test", None, "masked"), ("*.sfx.example", None, "suffix")],
+        "self": [("m2.test", "m2.test", "clear"), ("x.test", "x.test", "clear")],
+        "solo": [("*.evil.test", None, "wildcard")],
+        "ten": [(f"t{n}.test", f"t{n}.test", "clear") for n in range(10)],
+        "zzz": [("nobody.test", "nobody.test", "clear")],
+    }
+    for source, entries in lists.items():
+        if source != "orphan":
+            connection.execute("INSERT INTO imported_blocklists (source) VALUES (?)", (source,))
+        connection.executemany(
+            "INSERT INTO imported_blocks (source, blocked_pattern, blocked, kind) "
+            "VALUES (?, ?, ?, ?)",
+            [(source, *entry) for entry in entries],
+        )
+    for name in (
+        "evil.test",
+        "x.test",
+        "m2.test",
+        "sfx.example",
+        *(f"t{n}.test" for n in range(9)),
+    ):
+        rule(connection, "m1.test", name)
+    for pattern in ("*.evil.test", "*.m2.test", "*.other.org"):
+        rule(connection, "m2.test", pattern, kind="wildcard")
+    assert [(s.source, len(s.entries), s.masked_entries) for s in shared_lists(connection)] == [
+        ("masked", 0, 2),
+        ("self", 2, 0),
+        ("solo", 1, 0),
+        ("ten", 10, 0),
+        ("zzz", 1, 0),
+        ("orphan", 1, 1),
+    ]
+    rows, published = compute_adoption(connection)
+    assert {(r.source, r.server): (r.entries, r.covered) for r in rows} == {
+        ("masked", "m1.test"): (0, 0),
+        ("masked", "m2.test"): (0, 0),
+        ("self", "m1.test"): (2, 2),
+        ("self", "m2.test"): (1, 0),  # its own name is no entry for it
+        ("solo", "m1.test"): (1, 0),
+        ("solo", "m2.test"): (1, 1),
+        ("ten", "m1.test"): (10, 9),
+        ("ten", "m2.test"): (10, 0),
+        ("zzz", "m1.test"): (1, 0),
+        ("zzz", "m2.test"): (1, 0),
+        ("orphan", "m1.test"): (1, 0),  # sfx.example in clear: not its subdomains on Misskey
+        ("orphan", "m2.test"): (1, 0),
+    }
+    assert published == {"masked": 0, "self": 2, "solo": 1, "ten": 9, "zzz": 0, "orphan": 0}
+    # 90% exactly is adopted: ten (m1), self (m1), solo (m2).
+    assert build_shared_list_adoption(connection, None) == (
+        "6 shared lists, 12 list-server rows, 3 with coverage >= 90%"
+    )
+
+
+def test_a_list_of_one_entry_alone():
+    connection = memory_database()
+    instance(connection, "m.test", family="misskey", blocks_visibility="public")
+    connection.execute("INSERT INTO imported_blocklists (source) VALUES ('one')")
+    connection.execute(
+        "INSERT INTO imported_blocks (source, blocked_pattern, blocked, kind) "
+        "VALUES ('one', 'x.test', 'x.test', 'clear')"
+    )
+    rule(connection, "m.test", "x.test")
+    rows, published = compute_adoption(connection)
+    assert [(r.source, r.server, r.entries, r.covered) for r in rows] == [("one", "m.test", 1, 1)]
+    assert published == {"one": 1}
