@@ -27,6 +27,8 @@ Needs mutmut 3 in the venv: `pip install -e '.[mutation]'`.
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
 import re
 import shutil
 import subprocess
@@ -234,12 +236,7 @@ def report(
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
     survivors = sorted(n for n, s in statuses.items() if s in ("survived", "no tests"))
-    diffs = {  # `mutmut show` takes a second or two each
-        survivor: subprocess.run(
-            [str(mutmut), "show", survivor], cwd=work, capture_output=True, text=True
-        ).stdout.strip()
-        for survivor in survivors
-    }
+    diffs = mutant_diffs(work, survivors)
     equivalent = [s for s in survivors if sql_case_only(diffs[s])]
     checked = sum(n for s, n in counts.items() if s not in ("not checked", "skipped"))
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
@@ -267,6 +264,43 @@ def report(
         handle.write("# Equivalent: the case of SQL text changed\n\n")
         handle.write("".join(f"- {survivor}\n" for survivor in equivalent))
     return counts
+
+
+def mutant_diffs(work: Path, names: list[str]) -> dict[str, str]:
+    """Each mutant's diff against the original function, read from mutmut's mutated copies.
+
+    mutmut keeps every variant of a function beside the original in `mutants/<module>.py`
+    (`x_name__mutmut_orig`, `x_name__mutmut_3`; methods as `xǁClassǁname__...`): one parse per
+    module instead of one `mutmut show` process per survivor (a second or two each). A mutant
+    whose source is not found falls back to `mutmut show`.
+    """
+    mutmut = Path(sys.executable).with_name("mutmut")
+    functions: dict[str, dict[str, str]] = {}
+    diffs = {}
+    for name in names:
+        module, function = name.split(".x", 1)
+        function = "x" + function
+        if module not in functions:
+            path = work / "mutants" / (module.replace(".", "/") + ".py")
+            source = path.read_text(encoding="utf-8") if path.exists() else ""
+            functions[module] = {
+                node.name: ast.get_source_segment(source, node) or ""
+                for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            }
+        base = function.rsplit("__mutmut_", 1)[0]
+        original = functions[module].get(base + "__mutmut_orig")
+        mutated = functions[module].get(function)
+        if original is None or mutated is None:
+            diffs[name] = subprocess.run(
+                [str(mutmut), "show", name], cwd=work, capture_output=True, text=True
+            ).stdout.strip()
+            continue
+        before = original.splitlines()
+        after = mutated.replace(function, base + "__mutmut_orig", 1).splitlines()
+        lines = difflib.unified_diff(before, after, f"{module}.py", f"{module}.py", lineterm="")
+        diffs[name] = "\n".join(lines)
+    return diffs
 
 
 #: A single-quoted SQL literal (a value, whose case matters).
