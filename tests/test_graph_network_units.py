@@ -62,8 +62,8 @@ def test_current_peer_edges_and_domain_count():
 
 
 def hops_world():
-    """Seeds s.test (and a name never seen). s lists a and p (a domain only); a lists b; b's
-    edge to c was removed; a blocks t (an inactive rule blocks z); b moved to m."""
+    """Seeds s.test (and a name never seen). s lists a and p (a domain only); a lists b and t;
+    b's edge to c was removed; a blocks t (an inactive rule blocks z); b moved to m."""
     connection = memory_database()
     crawl(connection, 1, seeds='["s.test", "unknown.test"]')
     crawl(connection, 2, seeds=None)
@@ -74,6 +74,7 @@ def hops_world():
     peer(connection, "s.test", "a.test")
     peer(connection, "s.test", "p.test")
     peer(connection, "a.test", "b.test")
+    peer(connection, "a.test", "t.test")  # and blocks it: two links, still one hop
     peer(connection, "b.test", "c.test", 1, 2)
     rule(connection, "a.test", "t.test")
     rule(connection, "a.test", "z.test", active=0)
@@ -114,6 +115,7 @@ def test_no_seeds_no_hops():
 
 def test_pagerank_by_hand():
     assert pagerank(sparse.csr_matrix((0, 0))).shape == (0,)
+    assert pagerank(sparse.csr_matrix((1, 1))).tolist() == [1.0]  # one node holds everything
     cycle = sparse.csr_matrix(np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=float))
     assert np.allclose(pagerank(cycle), [1 / 3] * 3)
     # a -> b, b dangling: r_a = 0.075 + 0.425 r_b and r_a + r_b = 1, so r_b = 0.925 / 1.425.
@@ -238,19 +240,44 @@ def test_similarity_edges_by_hand():
         (0, 3, 0.25),
         (2, 3, 0.25),
     ]
+    assert (rows.dtype, cols.dtype) == (np.int64, np.int64)
     rows, cols, values = similarity_edges(sparse.csr_matrix((0, 3)))
     assert (rows.shape, cols.shape, values.shape) == ((0,), (0,), (0,))
+    assert (rows.dtype, cols.dtype) == (np.int64, np.int64)
+
+
+def test_a_pair_is_kept_when_only_one_side_picks_it():
+    # 0 {a, b, c}, 1 and 2 {a, b, c, d}: 0's best is 1 (3/4, tied with 2: the smaller index);
+    # 1's and 2's best are each other (1.0). With one partner each, (0, 1) comes from row 0 only.
+    matrix = sparse.csr_matrix(np.array([[1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1]], dtype=float))
+    rows, cols, values = similarity_edges(matrix, neighbours=1)
+    assert list(zip(rows.tolist(), cols.tolist(), values.tolist(), strict=True)) == [
+        (0, 1, 0.75),
+        (1, 2, 1.0),
+    ]
+
+
+def test_similarity_edges_across_row_chunks():
+    # 600 servers (two chunks of 512 rows): i and i + 300 block the same two targets, nobody
+    # else's; every pair is (i, i + 300) with Jaccard 1.
+    dense = np.zeros((600, 600))
+    for i in range(600):
+        dense[i, [i % 300, 300 + i % 300]] = 1
+    rows, cols, values = similarity_edges(sparse.csr_matrix(dense))
+    assert rows.tolist() == list(range(300))
+    assert cols.tolist() == list(range(300, 600))
+    assert set(values.tolist()) == {1.0}
 
 
 def test_block_camps_by_hand():
     connection = memory_database()
     instance(connection, "a.test", family="mastodon", users_total=100, users_active_month=10)
-    instance(connection, "b.test", family="mastodon", users_total=50)
+    instance(connection, "zb.test", family="mastodon", users_total=50)
     instance(connection, "c.test", family="misskey", users_total=7, users_active_month=5)
     lists = {
         "a.test": ["x1.test", "x2.test", "x3.test"],
-        "b.test": ["x3.test", "x2.test", "x1.test"],
-        "c.test": ["y1.test", "y2.test", "y3.test", "y4.test"],
+        "zb.test": ["x3.test", "x2.test", "x1.test"],
+        "c.test": ["y1.test", "y2.test", "y3.test", "w4.test"],
         "d.test": ["y1.test", "y2.test", "y3.test"],
         "e.test": ["x1.test", "y1.test"],  # too short a list
         "f.test": ["z1.test", "z2.test", "z3.test"],  # like nobody
@@ -259,17 +286,18 @@ def test_block_camps_by_hand():
     block_edges(connection, *edges, ("a.test", "x1.test", "silence"))  # one pair, two rules
     assert build_block_camps(connection) == "2 camps of 4 servers, 2 similarity edges"
     assert_documented(connection, "block_camps", "block_camp_members")
+    # Camps of one size go by their first member's name: a.test before c.test.
     assert table(connection, "SELECT * FROM block_camps") == [
         (1, 2, 150, 10, '{"mastodon": 2}', 3, '["x1.test", "x2.test", "x3.test"]', 1.0),
-        # Jaccard of c and d: 3/4; y4.test is blocked by half the camp.
+        # Jaccard of c and d: 3/4; w4.test is blocked by half the camp, after the others.
         (2, 2, 7, 5, '{"misskey": 1, "unknown": 1}', 4,
-         '["y1.test", "y2.test", "y3.test", "y4.test"]', 0.75),
+         '["y1.test", "y2.test", "y3.test", "w4.test"]', 0.75),
     ]  # fmt: skip
     assert table(connection, "SELECT * FROM block_camp_members ORDER BY domain") == [
         ("a.test", 1, "mastodon", 10, 3),
-        ("b.test", 1, "mastodon", None, 3),
         ("c.test", 2, "misskey", 5, 4),
         ("d.test", 2, None, None, 3),
+        ("zb.test", 1, "mastodon", None, 3),
     ]
 
 
@@ -282,14 +310,26 @@ def test_a_bigger_camp_comes_first_and_top_targets_are_the_most_shared():
         "a1.test": ["u1.test", "u2.test", "u3.test"],
         "a2.test": ["u1.test", "u2.test", "u3.test"],
     }
+    families = {"z1.test": "pleroma", "z2.test": "pleroma", "z3.test": "mastodon",
+                "a1.test": "pleroma", "a2.test": "akkoma"}  # fmt: skip
+    for name, family in families.items():
+        instance(connection, name, family=family)
     block_edges(connection, *[(a, b, "suspend") for a, targets in lists.items() for b in targets])
     build_block_camps(connection)
-    camps = table(connection, "SELECT camp, servers, shared_targets, top_targets FROM block_camps")
-    # t4.test: 1 of 3 members, less than half.
+    assert build_block_camps(connection) == "2 camps of 5 servers, 4 similarity edges"  # again
+    camps = table(
+        connection,
+        "SELECT camp, servers, families, shared_targets, top_targets, mean_similarity "
+        "FROM block_camps",
+    )
+    # t4.test: 1 of 3 members, less than half. Families: most servers first, then by name.
+    # Similarity in camp 1: z1-z2 1, z1-z3 and z2-z3 3/4: a mean of 2.5 / 3.
     assert camps == [
-        (1, 3, 3, json.dumps(["t1.test", "t2.test", "t3.test"])),
-        (2, 2, 3, json.dumps(["u1.test", "u2.test", "u3.test"])),
-    ]
+        (1, 3, '{"pleroma": 2, "mastodon": 1}', 3, json.dumps(["t1.test", "t2.test", "t3.test"]),
+         round(2.5 / 3, 6)),
+        (2, 2, '{"akkoma": 1, "pleroma": 1}', 3, json.dumps(["u1.test", "u2.test", "u3.test"]),
+         1.0),
+    ]  # fmt: skip
     assert table(connection, "SELECT domain, targets FROM block_camp_members WHERE camp = 1") == [
         ("z1.test", 3),
         ("z2.test", 3),
