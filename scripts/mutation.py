@@ -59,6 +59,7 @@ GRAPH_TESTS = (
     "tests/test_graph_share_units.py",
     "tests/test_graph_network_units.py",
     "tests/test_graph_map_units.py",
+    "tests/test_graph_analyze_units.py",
 )
 GRAPH_CORE = ("graph/platforms.py", "graph/blocks.py", "graph/blocked_reach.py", "graph/history.py")
 GRAPH_SHARES = (
@@ -78,7 +79,7 @@ GRAPH_NETWORK = (
     "graph/derived.py",
     "graph/rows.py",
 )
-#: The /map's layout: drawing, not a published number (analyze.py only orders the steps).
+#: The /map's layout (drawing, not a published number) and analyze.py, which runs the steps.
 GRAPH_MAP = (
     "graph/map_layout.py",
     "graph/map_embedding.py",
