@@ -29,6 +29,7 @@ from graph.map_layout import (
     _suspend_pairs,
     build_map_layout,
     federation_matrix,
+    layout,
     listed_matrix,
     map_data,
     map_domains,
@@ -82,13 +83,21 @@ def test_map_domains_rank_active_users_then_users_then_name():
 
 def test_listed_and_severed_matrices():
     connection = memory_database()
-    ids = np.array([domain(connection, n) for n in ("a.test", "b.test", "c.test")])
+    ids = np.array([domain(connection, n) for n in ("a.test", "b.test", "c.test", "lone.test")])
     peer(connection, "a.test", "b.test")
     peer(connection, "b.test", "a.test")
     peer(connection, "c.test", "b.test")
     peer(connection, "a.test", "a.test")  # itself: no link
     peer(connection, "a.test", "out.test")  # not on the map
     peer(connection, "b.test", "c.test", 1, 2)  # removed
+    # lone.test has the largest id and no link.
+    assert listed_matrix(connection, ids).toarray().tolist() == [
+        [0, 1, 0, 0],
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 0, 0],
+    ]
+    ids = ids[:3]
     listed = listed_matrix(connection, ids)
     assert listed.toarray().tolist() == [[0, 1, 0], [1, 0, 0], [0, 1, 0]]
     # The map's own order, not id order.
@@ -132,6 +141,7 @@ def test_suspend_pairs_and_camps():
         ("a.test", "b.test", "suspend"),
         ("b.test", "c.test", "silence"),
         ("c.test", "out.test", "suspend"),  # not on the map
+        ("out.test", "a.test", "suspend"),
     )
     position = {"a.test": 0, "b.test": 1, "c.test": 2}
     suspended, edges = _suspend_pairs(connection, position)
@@ -215,6 +225,10 @@ def test_attraction_and_repulsion_by_hand():
         [sum(q[i, j] ** 2 * (positions[i] - positions[j]) for j in range(3)) for i in range(3)]
     )
     assert np.allclose(_repulsion(positions), expected / z, atol=1e-6)
+    # Two points 10 apart: q = 1/101 each way, Z = 2/101 (less than 1: no floor applies).
+    far = np.array([[0.0, 0.0], [10.0, 0.0]])
+    push = (1 / 101) ** 2 * 10 / (2 / 101)
+    assert np.allclose(_repulsion(far), [[-push, 0], [push, 0]], rtol=1e-5)
 
 
 def test_embed_is_seeded_and_pulls_islands_apart():
@@ -237,7 +251,9 @@ def test_embed_is_seeded_and_pulls_islands_apart():
     within = max(distance[:20, :20].max(), distance[20:, 20:].max())
     across = distance[:20, 20:].min()
     assert across > 100 * within
-    # Too few servers to place: a seeded scatter in the unit square.
+    # Three servers are placed by t-SNE (centred), two or fewer scattered in the unit square.
+    three = embed(sparse.csr_matrix(np.array([[0, 0.25, 0.25], [0.25, 0, 0], [0.25, 0, 0]])), 3)
+    assert np.allclose(three.mean(axis=0), 0, atol=1e-9)
     pair = embed(sparse.csr_matrix((2, 2)), seed=1)
     assert pair.shape == (2, 2)
     assert np.array_equal(pair, embed(sparse.csr_matrix((2, 2)), seed=1))
@@ -246,7 +262,7 @@ def test_embed_is_seeded_and_pulls_islands_apart():
 
 def map_world():
     """Six alive servers by active users f > e > ... > a; a, b, c list each other and d, e, f
-    list each other; c suspends a (a public rule); b and c share block camp 1."""
+    list each other; c suspends a and b silences a (public rules); b and c share block camp 1."""
     connection = memory_database()
     for active, name in enumerate(["a.test", "b.test", "c.test", "d.test", "e.test", "f.test"]):
         instance(
@@ -264,7 +280,7 @@ def map_world():
             for target in group:
                 if source != target:
                     peer(connection, source, target)
-    block_edges(connection, ("c.test", "a.test", "suspend"), ("f.test", "a.test", "silence"))
+    block_edges(connection, ("c.test", "a.test", "suspend"), ("b.test", "a.test", "silence"))
     connection.execute("CREATE TABLE block_camp_members (domain TEXT, camp INTEGER)")
     connection.executemany(
         "INSERT INTO block_camp_members VALUES (?, 1)", [("b.test",), ("c.test",)]
@@ -297,13 +313,30 @@ def test_map_layout_tables_by_hand():
     assert coordinates.min() >= 0 and coordinates.max() <= EXTENT
     assert EXTENT in coordinates.max(axis=0) and 0.0 in coordinates.min(axis=0)
     assert table(connection, "SELECT * FROM map_edges ORDER BY source") == [
+        ("b.test", "a.test", "block", "silence", *xy["b.test"], *xy["a.test"]),
         ("c.test", "a.test", "block", "suspend", *xy["c.test"], *xy["a.test"]),
-        ("f.test", "a.test", "block", "silence", *xy["f.test"], *xy["a.test"]),
     ]
     # The same database gives the same map.
     build_map_layout(connection, 3)
     again = dict((d, (x, y)) for d, x, y in table(connection, "SELECT domain, x, y FROM map_nodes"))
     assert again == xy
+    build_map_layout(connection, 3, seed=7)  # another seed, another map
+    other = dict((d, (x, y)) for d, x, y in table(connection, "SELECT domain, x, y FROM map_nodes"))
+    assert other != xy
+
+
+def test_the_layout_never_draws_a_suspending_pair_together(monkeypatch):
+    # a, b and c (0, 1, 2) list d and d lists them: alike, but c suspends a. What t-SNE is
+    # given: no affinity for (a, c).
+    given = []
+    monkeypatch.setattr(map_embedding, "embed", lambda affinities, seed: given.append(affinities))
+    listed = np.zeros((4, 4))
+    listed[:3, 3] = listed[3, :3] = 1
+    layout(sparse.csr_matrix(listed), np.zeros(4, dtype=np.int64), severed_matrix([(2, 0)], 4))
+    affinities = given[0].toarray()
+    assert affinities[0, 2] == affinities[2, 0] == 0.0
+    assert affinities[0, 1] > 0 and affinities[1, 2] > 0
+    assert given[0].sum() == pytest.approx(1.0)
 
 
 def test_map_layout_of_a_limited_map_without_block_tables():
@@ -340,7 +373,7 @@ def test_map_data_puts_suspends_first_and_caps_the_edges():
     assert total == 2
     assert [(e["source"], e["severity"]) for e in edges] == [
         ("c.test", "suspend"),
-        ("f.test", "silence"),
+        ("b.test", "silence"),
     ]
     assert set(edges[0]) == {"source", "target", "severity", "x", "y", "x2", "y2"}
     _, capped, total = map_data(connection, max_edges=1)
