@@ -268,6 +268,25 @@ def test_blocked_reach_by_hand():
     ]
 
 
+def test_blocked_reach_counts_the_live_blockers_among_many_dead_ones():
+    # The blockers are a set: whatever order it gives, the dead ones are passed over and the
+    # live one still counts.
+    connection = memory_database()
+    instance(
+        connection, "live.test", family="lemmy", users_active_month=7, blocks_visibility="public"
+    )
+    connection.execute("INSERT INTO domains (name) VALUES ('target.test')")
+    rule(connection, "live.test", "target.test")
+    for n in range(30):
+        rule(connection, f"dead{n}.test", "target.test")
+    targets, _ = resolve_rules(connection)
+    build_blocked_reach(connection, targets)
+    assert table(connection, "SELECT * FROM blocked_reach") == [
+        ("target.test", "all", 1, 7, 1, 7, 7, 1.0, 1.0, 0),
+        ("target.test", "lemmy", 1, 7, 1, 7, 7, 1.0, 1.0, 0),
+    ]
+
+
 def test_blocked_reach_without_live_servers_has_no_denominator():
     connection = memory_database()
     targets, _ = resolve_rules(connection)
