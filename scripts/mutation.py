@@ -308,7 +308,7 @@ def mutant_diffs(work: Path, names: list[str]) -> dict[str, str]:
 SQL_LITERAL = re.compile(r"'[^']*'")
 SQL_WORD = re.compile(
     r"\b(select|insert|update|delete|create|drop|from|where|and|or|set|values|order|join|on"
-    r"|case|when|then|end|coalesce)\b",
+    r"|case|when|then|end|coalesce|begin|immediate|commit|rollback)\b",
     re.IGNORECASE,
 )
 

@@ -45,6 +45,7 @@ class Recorder:
         self.db_path = db_path
         self.failing = failing
         self.calls: list[tuple[str, tuple]] = []
+        self.connections: set[sqlite3.Connection] = set()
         self.edge_loads = 0
 
     def step(self, name: str, answer: object):
@@ -52,6 +53,7 @@ class Recorder:
             assert connection.in_transaction, f"{name} ran outside a transaction"
             assert lock_path(self.db_path).read_text().startswith("fediscope analyze (pid ")
             self.calls.append((name, args))
+            self.connections.add(connection)
             connection.execute("INSERT INTO data_state VALUES (?, 'x')", (name,))
             if name == self.failing:
                 raise ValueError(f"{name} failed")
@@ -61,6 +63,7 @@ class Recorder:
 
     def edges(self, connection: sqlite3.Connection) -> tuple[str, str]:
         self.edge_loads += 1
+        self.connections.add(connection)
         return EDGES
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,6 +120,8 @@ def test_every_step_runs_in_order_in_its_own_transaction(tmp_path, monkeypatch):
     path = database(tmp_path, 1, 3)
     recorder = Recorder(path)
     recorder.install(monkeypatch)
+    ticks = iter(range(1000))  # a clock that moves by half a second each time it is read
+    monkeypatch.setattr(analyze_module.time, "perf_counter", lambda: next(ticks) / 2)
     report = analyze(path)
     assert [name for name, _, _ in report.steps] == STEPS
     assert [what for _, what, _ in report.steps] == [
@@ -126,8 +131,12 @@ def test_every_step_runs_in_order_in_its_own_transaction(tmp_path, monkeypatch):
         "peer metrics", "block tables", "adoption", "history", "concentration", "activity",
         "camps", "federation", "versions", "languages", "hosting", "map", "specs", "kept",
     ]  # fmt: skip
-    assert all(seconds >= 0 for _, _, seconds in report.steps)
+    assert [seconds for _, _, seconds in report.steps] == [0.5] * len(STEPS)
     assert len(report.peak_rss_mb) == len(STEPS)
+    assert all(isinstance(rss, float) and rss > 0 for rss in report.peak_rss_mb)
+    # One connection for every step and for the edges.
+    assert len(recorder.connections) == 1
+    assert isinstance(recorder.connections.pop(), sqlite3.Connection)
     # The latest crawl's id goes to the steps that stamp it; the edges are loaded once.
     arguments = dict(recorder.calls)
     assert arguments["build_platform_share"] == (3,)
