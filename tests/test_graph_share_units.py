@@ -592,7 +592,7 @@ def test_adoption_edge_cases_by_hand():
     - `masked`: two masked entries only (no entries to cover);
     - `orphan`: rows without an imported_blocklists row: one masked entry and `*.sfx.example`
       (a suffix entry);
-    - `self`: m2.test and x.test; `solo`: `*.evil.test` only; `ten`: t0..t9.test;
+    - `self`: a0.test, m2.test and x.test; `solo`: `*.evil.test` only; `ten`: t0..t9.test;
     - `zzz`: nobody.test, which nobody blocks.
     m1: clear rules on evil.test (on Misskey it does not cover *.evil.test), x.test, m2.test,
     t0..t8.test (9 of 10) and sfx.example. m2: wildcards *.evil.test, *.m2.test (its own name:
@@ -604,7 +604,11 @@ def test_adoption_edge_cases_by_hand():
     lists = {
         "masked": [("a*b.test", None, "masked"), ("c*d.test", None, "masked")],
         "orphan": [("e*f.test", None, "masked"), ("*.sfx.example", None, "suffix")],
-        "self": [("m2.test", "m2.test", "clear"), ("x.test", "x.test", "clear")],
+        "self": [
+            ("a0.test", "a0.test", "clear"),
+            ("m2.test", "m2.test", "clear"),
+            ("x.test", "x.test", "clear"),
+        ],
         "solo": [("*.evil.test", None, "wildcard")],
         "ten": [(f"t{n}.test", f"t{n}.test", "clear") for n in range(10)],
         "zzz": [("nobody.test", "nobody.test", "clear")],
@@ -629,7 +633,7 @@ def test_adoption_edge_cases_by_hand():
         rule(connection, "m2.test", pattern, kind="wildcard")
     assert [(s.source, len(s.entries), s.masked_entries) for s in shared_lists(connection)] == [
         ("masked", 0, 2),
-        ("self", 2, 0),
+        ("self", 3, 0),
         ("solo", 1, 0),
         ("ten", 10, 0),
         ("zzz", 1, 0),
@@ -639,8 +643,8 @@ def test_adoption_edge_cases_by_hand():
     assert {(r.source, r.server): (r.entries, r.covered) for r in rows} == {
         ("masked", "m1.test"): (0, 0),
         ("masked", "m2.test"): (0, 0),
-        ("self", "m1.test"): (2, 2),
-        ("self", "m2.test"): (1, 0),  # its own name is no entry for it
+        ("self", "m1.test"): (3, 2),
+        ("self", "m2.test"): (2, 0),  # its own name is no entry for it
         ("solo", "m1.test"): (1, 0),
         ("solo", "m2.test"): (1, 1),
         ("ten", "m1.test"): (10, 9),
@@ -651,21 +655,42 @@ def test_adoption_edge_cases_by_hand():
         ("orphan", "m2.test"): (1, 0),
     }
     assert published == {"masked": 0, "self": 2, "solo": 1, "ten": 9, "zzz": 0, "orphan": 0}
-    # 90% exactly is adopted: ten (m1), self (m1), solo (m2).
+    # 90% exactly is adopted: ten (m1), solo (m2).
     assert build_shared_list_adoption(connection, None) == (
-        "6 shared lists, 12 list-server rows, 3 with coverage >= 90%"
+        "6 shared lists, 12 list-server rows, 2 with coverage >= 90%"
     )
 
 
 def test_a_list_of_one_entry_alone():
     connection = memory_database()
     instance(connection, "m.test", family="misskey", blocks_visibility="public")
+    instance(connection, "n.test", family="misskey", blocks_visibility="public")
     connection.execute("INSERT INTO imported_blocklists (source) VALUES ('one')")
     connection.execute(
         "INSERT INTO imported_blocks (source, blocked_pattern, blocked, kind) "
         "VALUES ('one', 'x.test', 'x.test', 'clear')"
     )
     rule(connection, "m.test", "x.test")
+    rule(connection, "n.test", "x.test")
     rows, published = compute_adoption(connection)
-    assert [(r.source, r.server, r.entries, r.covered) for r in rows] == [("one", "m.test", 1, 1)]
+    assert [(r.source, r.server, r.entries, r.covered) for r in rows] == [
+        ("one", "m.test", 1, 1),
+        ("one", "n.test", 1, 1),
+    ]
     assert published == {"one": 1}
+
+
+def test_lists_of_masked_entries_only_have_nothing_to_cover():
+    connection = memory_database()
+    instance(connection, "m.test", family="misskey", blocks_visibility="public")
+    connection.execute("INSERT INTO imported_blocklists (source) VALUES ('masked')")
+    connection.execute(
+        "INSERT INTO imported_blocks (source, blocked_pattern, kind) "
+        "VALUES ('masked', 'a*b.test', 'masked')"
+    )
+    rule(connection, "m.test", "a*b.test", kind="masked")
+    rows, published = compute_adoption(connection)
+    assert [(r.source, r.server, r.entries, r.covered, r.coverage) for r in rows] == [
+        ("masked", "m.test", 0, 0, 0.0)
+    ]
+    assert published == {"masked": 0}
