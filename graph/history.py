@@ -111,7 +111,7 @@ def _build_crawl_changes(connection: sqlite3.Connection, dates: dict[int, str | 
         )
         SELECT crawl_id, count(*), sum(answered),
                sum(answered AND coalesce(ever, 0) = 0),
-               sum(NOT answered AND before = 1),
+               sum(NOT answered AND coalesce(before, 0) = 1),
                sum(answered AND ever = 1 AND before = 0)
         FROM observed GROUP BY crawl_id
         """
