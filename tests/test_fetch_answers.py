@@ -235,6 +235,23 @@ async def test_an_answer_that_never_comes_is_a_timeout(server):
     assert response.elapsed is not None and response.fetched_at
 
 
+async def test_answer_times_count_the_answers_that_came_not_the_timeouts(server):
+    never = asyncio.Event()
+    server.on("/x", Answer(body={}, hold=never))
+    server.on("/y", Answer(status=503, body="busy"))
+    server.on("/z", Answer(body={}))
+    async with server.fetcher(read_timeout=0.05, total_timeout=5.0, max_retries=0) as fetcher:
+        _, robots = await fetcher.robots("a.test")
+        answered = [robots] + [await fetcher.request("a.test", path) for path in ("/y", "/z")]
+        timed_out = await fetcher.request("a.test", "/x")
+        times = fetcher.answer_times
+    never.set()
+    assert timed_out.error == "timeout"
+    assert [r.status for r in answered] == [404, 503, 200]
+    assert times.answers == 3  # robots.txt, the 503 and the 200; not the timeout
+    assert times.seconds == pytest.approx(sum(r.elapsed for r in answered))
+
+
 async def test_the_session_uses_the_configured_timeouts_and_headers(server):
     async with server.fetcher(total_timeout=7.0, connect_timeout=3.0, read_timeout=4.0) as f:
         timeout = f._session.timeout  # type: ignore[union-attr]
