@@ -115,8 +115,12 @@ TARGETS: dict[str, Target] = {
             "tests/test_robots_and_guard.py",
             "tests/test_shared_hosting.py::test_one_dns_answer_serves_the_grouping_and_the_connection",
             "tests/test_politeness.py",
+            "tests/test_burst.py",
+            "tests/test_load.py",
         ),
         (
+            "tests/test_load.py::test_a_timeout_while_overloaded_is_visited_again_not_called_unreachable",
+            "tests/test_load.py::test_a_timeout_while_not_overloaded_is_the_servers",
             "tests/test_politeness.py::test_a_second_crawl_visits_only_what_is_due",
             "tests/test_politeness.py::test_crawl_delay_is_the_hosts_gap",
             "tests/test_politeness.py::test_exclusion_file_is_honoured_before_any_request",
