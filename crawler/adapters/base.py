@@ -205,12 +205,23 @@ class Visit:
     def domains(self, values: Iterable[Any], *, count_rejected: bool = True) -> list[str]:
         """Validate published host names; count the rejected ones by reason (unless the same
         names are counted when the whole list is set)."""
-        seen: set[str] = {self.domain}
-        result: list[str] = []
-        rejected = self.observation.rejected_names if count_rejected else Counter()
         known = _VALID.get(self.policy.extra_tlds)
         if known is None:
             known = _VALID[self.policy.extra_tlds] = {}
+        values = values if isinstance(values, list) else list(values)
+        try:
+            checked = list(map(known.get, values))
+        except TypeError:  # an unhashable value (a JSON object or array in the list)
+            checked = [None]
+        if None not in checked:
+            # Every name was validated before (the common case: peer lists overlap heavily),
+            # so the whole list is mapped and de-duplicated at C speed.
+            unique = dict.fromkeys(checked)
+            unique.pop(self.domain, None)
+            return list(unique)
+        seen: set[str] = {self.domain}
+        result: list[str] = []
+        rejected = self.observation.rejected_names if count_rejected else Counter()
         for value in values:
             domain = known.get(value) if type(value) is str else None
             if domain is None:

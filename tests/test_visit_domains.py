@@ -1,0 +1,48 @@
+"""`Visit.domains`: published names validated, de-duplicated and counted when rejected, the
+same whether the names were seen before (the C-speed path) or not."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from crawler.adapters import base
+from crawler.adapters.base import Visit
+from crawler.domains import DomainPolicy
+from crawler.observation import Observation
+
+POLICY = DomainPolicy(extra_tlds=frozenset({"test"}))
+
+
+def visit_of(domain: str) -> Visit:
+    return Visit(None, Observation(domain), POLICY)  # type: ignore[arg-type]
+
+
+def test_names_are_normalised_deduplicated_and_the_host_left_out(monkeypatch):
+    monkeypatch.setattr(base, "_VALID", {})
+    names = ["B.test", "a.test", "b.test", "self.test", "a.test.", "c.test"]
+    for _ in range(2):  # the second read takes the path of names already validated
+        visit = visit_of("self.test")
+        assert visit.domains(names) == ["b.test", "a.test", "c.test"]
+        assert visit.observation.rejected_names == Counter()
+
+
+def test_rejected_names_are_counted_by_reason_every_time(monkeypatch):
+    monkeypatch.setattr(base, "_VALID", {})
+    names = ["a.test", "bad name.test", 7, {"host": "x.test"}, "localhost", "a.test"]
+    for _ in range(2):
+        visit = visit_of("self.test")
+        assert visit.domains(iter(names)) == ["a.test"]
+        rejected = visit.observation.rejected_names
+        assert sum(rejected.values()) == 4
+        assert rejected["not_a_string"] == 2
+    visit = visit_of("self.test")
+    assert visit.domains(names, count_rejected=False) == ["a.test"]
+    assert visit.observation.rejected_names == Counter()
+
+
+def test_a_list_of_known_names_is_not_counted_as_rejected(monkeypatch):
+    monkeypatch.setattr(base, "_VALID", {})
+    visit_of("self.test").domains(["x.test", "y.test"])
+    visit = visit_of("x.test")
+    assert visit.domains(["y.test", "x.test", "y.test"]) == ["y.test"]
+    assert visit.observation.rejected_names == Counter()
