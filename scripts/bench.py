@@ -193,8 +193,10 @@ def main() -> None:
             "--burst", str(args.burst), "--no-progress", *seed_args,
             *(["--no-adapt"] if args.no_adapt else []),
         ]  # fmt: skip
+        sandbox_cpu = running.cpu_seconds()
         crawl_seconds, crawl_rss, output = timed(crawl_command, env)
         report["crawl_cpu_seconds"] = CPU["last"]
+        report["sandbox_cpu_seconds_in_crawl"] = round(running.cpu_seconds() - sandbox_cpu, 1)
         print(output.strip(), flush=True)
         stats = crawl_stats(db)
         stats.update(alive_recall(db, truth))
@@ -233,7 +235,9 @@ def main() -> None:
         if args.masnet:
             from masnet_anchor import run_masnet
 
+            sandbox_cpu = running.cpu_seconds()
             report.update(run_masnet(via, seeds[0], args.concurrency, workdir, timeout))
+            report["sandbox_cpu_seconds_in_masnet"] = round(running.cpu_seconds() - sandbox_cpu, 1)
             if report.get("masnet_seconds"):
                 report["fediscope_over_masnet"] = round(crawl_seconds / report["masnet_seconds"], 2)
         if args.recrawl:

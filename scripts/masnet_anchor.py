@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -83,14 +84,18 @@ def run_masnet(
         "-s", seed, "-t", str(int(timeout)), "-e", str(exclusions),
     ]  # fmt: skip
     started = time.perf_counter()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         command, capture_output=True, text=True, env={**os.environ, "MASNET_VIA": via}
     )
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     visits = (data / "masnet.download.visits").read_text().split() if result.returncode == 0 else []
     return {
         "masnet_tasks": tasks,
         "masnet_seconds": round(seconds, 1),
+        "masnet_cpu_seconds": round(cpu, 1),
         "masnet_nodes": len(visits),
         "masnet_exit": result.returncode,
         "masnet_tail": result.stdout.strip().splitlines()[-3:] if result.stdout else [],

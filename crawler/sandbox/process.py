@@ -6,6 +6,7 @@ Used by `fediscope demo` and the benchmark scripts.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
 import sys
@@ -24,6 +25,15 @@ class SandboxStartError(RuntimeError):
 class RunningSandbox:
     address: str  # HOST:PORT, for --via
     seeds: list[str]
+    pid: int = 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time the sandbox process has used so far (user + system; Linux /proc)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
@@ -37,7 +47,9 @@ def sandbox_process(arguments: list[str], cwd: Path | None = None) -> Iterator[R
         if not match:
             raise SandboxStartError(f"the sandbox did not start: {line.strip() or 'no output'}")
         host, port, seeds = match.groups()
-        yield RunningSandbox(f"{host}:{port}", [seed.strip() for seed in seeds.split(",")])
+        yield RunningSandbox(
+            f"{host}:{port}", [seed.strip() for seed in seeds.split(",")], process.pid
+        )
     finally:
         process.terminate()
         try:
