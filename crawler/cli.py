@@ -331,6 +331,8 @@ def crawl(
         f"{summary.peer_edges_added} peer edges added, {summary.seconds:.1f} s "
         f"on {summary.event_loop}"
     )
+    if summary.store_peak_rss_mib is not None:
+        click.echo(f"  store process: peak memory {summary.store_peak_rss_mib} MiB")
     if summary.lowest_request_limit < concurrency:
         click.echo(
             f"  overloaded: down to {summary.lowest_request_limit} requests in flight; "

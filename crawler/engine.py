@@ -15,7 +15,6 @@ stopped.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections import Counter
@@ -43,8 +42,8 @@ from crawler.observation import (
     Observation,
     PeerHistory,
 )
-from crawler.store import AsyncStore
 from crawler.store.lock import database_lock
+from crawler.store.process import StoreProcess, StoreStopped
 from crawler.store.writer import StoreWriter, VisitResult, utcnow
 from crawler.visit import visit_domain
 
@@ -118,6 +117,7 @@ class CrawlSummary:
     event_loop: str = "asyncio"
     retried: int = 0  # visits that timed out while the crawler was overloaded, made again
     lowest_request_limit: int = 0  # the fewest requests the crawl allowed in flight at once
+    store_peak_rss_mib: int | None = None  # the store process's own peak memory
 
 
 def user_agent(contact: str | None) -> str:
@@ -178,7 +178,7 @@ class Crawl:
         self.pending_exclusions: list[tuple[str, str, str | None]] = []
         self.origins: dict[str, tuple[str, str]] = {}  # how and from where, until stored
         self.summary: CrawlSummary | None = None
-        self.store: AsyncStore | None = None
+        self.store: StoreProcess | None = None
         self.wakeup = asyncio.Event()
         self.to_store: asyncio.Queue[tuple[Observation, int | None, tuple[str, str] | None] | None]
         self.to_store = asyncio.Queue(maxsize=STORE_QUEUE)
@@ -249,37 +249,38 @@ class Crawl:
     async def run(self) -> CrawlSummary:
         s = self.settings
         seeds = self.seeds()
-        store = self.store = await AsyncStore(s.db, self.policy).open()
+        store = self.store = await StoreProcess(s.db, self.policy).open()
         started = time.monotonic()
         try:
-            writer = store.writer
-            assert writer is not None
-            summary = await self._run(store, writer, seeds)
+            summary = await self._run(store, seeds)
+        except StoreStopped as exc:
+            raise CrawlError(f"{exc}; finished domains are stored, run again to resume") from None
         finally:
             await store.close()
         summary.seconds = time.monotonic() - started
+        summary.store_peak_rss_mib = store.peak_rss_mib
         return summary
 
-    async def _run(self, store: AsyncStore, writer: StoreWriter, seeds: list[str]) -> CrawlSummary:
+    async def _run(self, store: StoreProcess, seeds: list[str]) -> CrawlSummary:
         s = self.settings
         now = s.clock()
         record = {k: v for k, v in asdict(s).items() if k not in ("clock", "resolver")}
         record.update(user_agent=user_agent(s.contact), version=__version__, seeds=seeds)
         record["event_loop"] = eventloop.loop_name()
-        crawl_id, resumed = await store.call(writer.begin_crawl, seeds, record, now)
+        crawl_id, resumed = await store.call(StoreWriter.begin_crawl, seeds, record, now)
         summary = self.summary = CrawlSummary(crawl_id, resumed, seeds=seeds)
         summary.event_loop = record["event_loop"]
-        await store.call(writer.add_seeds, seeds, "seed", now)
-        for domain in await store.call(writer.visited_in_crawl, crawl_id):
+        await store.call(StoreWriter.add_seeds, seeds, "seed", now)
+        for domain in await store.call(StoreWriter.visited_in_crawl, crawl_id):
             self.queued.add(domain)
             self.per_registrable[self.policy.registrable(domain)] += 1
-        due = await store.call(writer.due_domains, crawl_id, now, seeds, s.recrawl_after)
+        due = await store.call(StoreWriter.due_domains, crawl_id, now, seeds, s.recrawl_after)
         for domain, hops in due:
             self.offer(domain, hops)
         # Known domains that are not due are done for this crawl: a peer list naming them
         # must not bring them back before their time.
-        self.queued.update(await store.call(writer.known_domains))
-        await self._flush_exclusions(store, writer, crawl_id)
+        self.queued.update(await store.call(StoreWriter.known_domains))
+        await self._flush_exclusions(store, crawl_id)
         limit = s.max_instances if s.max_instances is not None else float("inf")
         # Visits mostly wait out per-host gaps, so many more hosts than requests are in flight.
         in_flight = s.hosts_in_flight or max(8, HOSTS_PER_REQUEST_SLOT * s.concurrency)
@@ -290,7 +291,8 @@ class Crawl:
             dynamic_ncols=True,
             desc="crawl",
         )
-        storing = asyncio.create_task(self._store_loop(store, writer, crawl_id, seeds))
+        storing = asyncio.create_task(self._store_loop(store, crawl_id, seeds))
+        storing.add_done_callback(lambda _: self.wakeup.set())
         slots = asyncio.Semaphore(in_flight)
         running: set[asyncio.Task[None]] = set()
 
@@ -303,7 +305,7 @@ class Crawl:
         try:
             async with Fetcher(self.fetch_settings(), resolver=s.resolver) as fetcher:
                 if s.conditional:
-                    fetcher.validators = await store.call(writer.load_validators)
+                    fetcher.validators = await store.call(StoreWriter.load_validators)
                 throttle = Throttle(s.concurrency)
                 watching = asyncio.create_task(
                     watch(
@@ -341,6 +343,9 @@ class Crawl:
                             break
                         self.wakeup.clear()
                         await self.wakeup.wait()
+                        if storing.done():
+                            storing.result()  # the store stopped: so does the crawl
+                            raise StoreStopped("the store loop ended before the crawl")
                 finally:
                     watching.cancel()
                 summary.busiest_addresses = fetcher.addresses.busiest(BUSIEST_ADDRESSES)
@@ -350,8 +355,9 @@ class Crawl:
             if not storing.done():
                 storing.cancel()
             self.bar.close()
-        finish = functools.partial(writer.finish_crawl, busiest=summary.busiest_addresses)
-        await store.call(finish, crawl_id, s.clock())
+        await store.call(
+            StoreWriter.finish_crawl, crawl_id, s.clock(), busiest=summary.busiest_addresses
+        )
         return summary
 
     async def _visit(self, fetcher: Fetcher, domain: str, hops: int | None) -> None:
@@ -388,10 +394,8 @@ class Crawl:
 
         async def history() -> PeerHistory | None:
             assert self.store is not None and self.summary is not None
-            writer = self.store.writer
-            assert writer is not None
             return await self.store.call(
-                writer.peer_history, domain, self.summary.crawl_id, self.settings.full_every
+                StoreWriter.peer_history, domain, self.summary.crawl_id, self.settings.full_every
             )
 
         began = time.monotonic()
@@ -414,9 +418,7 @@ class Crawl:
             self.summary.retried += 1
         return True
 
-    async def _store_loop(
-        self, store: AsyncStore, writer: StoreWriter, crawl_id: int, seeds: list[str]
-    ) -> None:
+    async def _store_loop(self, store: StoreProcess, crawl_id: int, seeds: list[str]) -> None:
         """The only path to the store: one visit at a time, in arrival order."""
         summary = self.summary
         assert summary is not None
@@ -425,7 +427,7 @@ class Crawl:
             observation, hops, origin = item
             try:
                 result = await store.call(
-                    writer.record_visit,
+                    StoreWriter.record_visit,
                     observation,
                     crawl_id,
                     hops,
@@ -433,6 +435,8 @@ class Crawl:
                     self.settings.recrawl_after,
                     origin,
                 )
+            except StoreStopped:
+                raise
             except Exception:  # a bug must not stop the crawl; the domain is retried next run
                 log.exception("could not store the visit of %s", observation.domain)
                 result = VisitResult(status="error")
@@ -440,7 +444,7 @@ class Crawl:
             child_hops = None if hops is None else hops + 1
             for name, how in result.new_domains:
                 self.offer(name, child_hops, (how, observation.domain))
-            await self._flush_exclusions(store, writer, crawl_id)
+            await self._flush_exclusions(store, crawl_id)
             self.bar.update(1)
             self.bar.total = self.bar.n + len(self.queue) + self.to_store.qsize()
             self.bar.set_postfix(
@@ -470,15 +474,13 @@ class Crawl:
             detail = f": {observation.error_detail}" if observation.error_detail else ""
             summary.seed_failures[observation.domain] = f"{reason}{detail}"
 
-    async def _flush_exclusions(
-        self, store: AsyncStore, writer: StoreWriter, crawl_id: int
-    ) -> None:
+    async def _flush_exclusions(self, store: StoreProcess, crawl_id: int) -> None:
         if not self.pending_exclusions:
             return
         batch, self.pending_exclusions = self.pending_exclusions, []
         now = self.settings.clock()
         for domain, reason, source in batch:
-            await store.call(writer.exclude, domain, reason, source, crawl_id, now)
+            await store.call(StoreWriter.exclude, domain, reason, source, crawl_id, now)
             if self.summary is not None:
                 self.summary.excluded[reason] += 1
 

@@ -69,6 +69,13 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
     return seconds, usage.ru_maxrss // 1024, output
 
 
+def store_rss(output: str) -> int:
+    """The store process's peak memory as the crawl reported it (wait4 gives only the larger
+    of the two processes' peaks, not their sum)."""
+    match = re.search(r"store process: peak memory (\d+) MiB", output)
+    return int(match.group(1)) if match else 0
+
+
 def crawl_stats(db: Path, crawl_id: int = 1) -> dict[str, object]:
     connection = sqlite3.connect(db)
     row = connection.execute(
@@ -198,6 +205,7 @@ def main() -> None:
         report["crawl_cpu_seconds"] = CPU["last"]
         report["sandbox_cpu_seconds_in_crawl"] = round(running.cpu_seconds() - sandbox_cpu, 1)
         print(output.strip(), flush=True)
+        report["crawl_peak_rss_mib_with_store"] = crawl_rss + store_rss(output)
         stats = crawl_stats(db)
         stats.update(alive_recall(db, truth))
         stats.update(overload(output, args.concurrency))
@@ -249,6 +257,7 @@ def main() -> None:
                 "seconds": round(seconds, 1),
                 "cpu_seconds": CPU["last"],
                 "peak_rss_mib": rss,
+                "peak_rss_mib_with_store": rss + store_rss(output),
                 **{k: again[k] for k in ("visited", "alive", "requests", "not_modified")},
                 "body_mib_received": again["body_mib_received"],
                 "peer_edges_added": again["peer_edges_added"],

@@ -531,36 +531,6 @@ def test_domain_ids_start_at_one_and_follow_on_after_a_reopen(tmp_path):
     again.close()
 
 
-async def test_the_async_store_runs_every_call_on_one_writer_thread(tmp_path):
-    import asyncio
-    import threading
-
-    from crawler.store.writer import AsyncStore
-
-    store = await AsyncStore(str(tmp_path / "async.db"), SANDBOX).open()
-    assert store.writer is not None
-    names = {await store.call(lambda: threading.current_thread().name) for _ in range(3)}
-    assert names == {"fediscope-store_0"}
-    crawl_id, resumed = await store.call(store.writer.begin_crawl, ["a.test"], {}, T0)
-    assert (crawl_id, resumed) == (1, False)
-    assert await store.call(store.writer.add_seeds, ["b.test"], "seed", T0) == ["b.test"]
-    # Calls made while the writer is busy wait for its one thread instead of starting others.
-    gate = threading.Event()
-    busy = asyncio.ensure_future(store.call(gate.wait))
-    waiting = [
-        asyncio.ensure_future(store.call(lambda: threading.current_thread().name)) for _ in range(3)
-    ]
-    await asyncio.sleep(0)  # one turn of the loop: every call is handed to the executor
-    gate.set()
-    assert await busy
-    assert set(await asyncio.gather(*waiting)) == {"fediscope-store_0"}
-    await store.close()
-    # The writer's connection was closed: its write-ahead log is folded back and gone.
-    assert not (tmp_path / "async.db-wal").exists()
-    with pytest.raises(RuntimeError):  # closed: the thread is gone
-        await store.call(len, [])
-
-
 def test_only_sqlite_files_and_empty_files_pass_for_a_database(tmp_path):
     from crawler.store.schema import is_fediscope_database
 
@@ -853,36 +823,6 @@ def test_add_peers_skips_the_edges_already_open(crawls):
         ("d.test", 2, None),
         ("e.test", 2, None),
     }
-
-
-async def test_an_async_store_never_opened_closes_cleanly(tmp_path):
-    from crawler.store.writer import AsyncStore
-
-    store = AsyncStore(str(tmp_path / "never.db"), SANDBOX)
-    assert store.writer is None
-    await store.close()
-    assert not (tmp_path / "never.db").exists()
-
-
-async def test_the_async_store_has_one_thread_even_when_it_is_busy_from_the_start(tmp_path):
-    import asyncio
-    import threading
-
-    from crawler.store.writer import AsyncStore
-
-    store = await AsyncStore(str(tmp_path / "busy.db"), SANDBOX).open()
-    # The first call after opening blocks the thread: a pool allowed more would start one
-    # for each call that comes while it waits.
-    gate = threading.Event()
-    busy = asyncio.ensure_future(store.call(gate.wait))
-    waiting = [
-        asyncio.ensure_future(store.call(lambda: threading.current_thread().name)) for _ in range(3)
-    ]
-    await asyncio.sleep(0)
-    gate.set()
-    assert await busy
-    assert set(await asyncio.gather(*waiting)) == {"fediscope-store_0"}
-    await store.close()
 
 
 def test_an_unreadable_lock_file_names_nobody(tmp_path):

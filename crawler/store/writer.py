@@ -3,18 +3,16 @@
 This is the trust boundary's other side: it receives validated `Observation`s and owns every
 write. Because each domain commits on its own, Ctrl-C or kill -9 leaves a valid database: the
 next run resumes the same crawl, skipping what finished and keeping what was discovered.
-`AsyncStore` runs a writer on a dedicated thread (SQLite releases the GIL while it works).
+During a crawl the writer lives in a process of its own (`crawler.store.process`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import chain
@@ -378,31 +376,6 @@ class _Transaction:
 
     def __exit__(self, kind: object, *_: object) -> None:
         self.connection.execute("ROLLBACK" if kind else "COMMIT")
-
-
-class AsyncStore:
-    """A `StoreWriter` on its own thread; every call is awaited from the event loop."""
-
-    def __init__(self, path: str, policy: DomainPolicy):
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fediscope-store")
-        self._path, self._policy = path, policy
-        self.writer: StoreWriter | None = None
-
-    async def open(self) -> AsyncStore:
-        self.writer = await self._run(StoreWriter, self._path, self._policy)
-        return self
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            await self._run(self.writer.close)
-        self._executor.shutdown(wait=True)
-
-    async def call(self, method: Callable[..., T], *args: Any) -> T:
-        return await self._run(method, *args)
-
-    async def _run(self, function: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, function, *args)
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,126 @@
+"""`StoreProcess`: the crawl's writer in one child process, called in order, closed cleanly,
+and a crawl that stops with one line when that process is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from crawler.domains import SANDBOX
+from crawler.engine import Crawl, CrawlError, CrawlSettings
+from crawler.observation import ALIVE, Observation
+from crawler.store.process import StoreProcess, StoreStopped
+from crawler.store.writer import StoreWriter
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def writer_pid(writer: StoreWriter) -> int:
+    return os.getpid()
+
+
+def slow_append(writer: StoreWriter, name: str, seconds: float) -> int:
+    """Append a seed after a pause; return the writer's process id."""
+    time.sleep(seconds)
+    writer.add_seeds([name], "seed", T0)
+    return os.getpid()
+
+
+def read_nowhere(writer: StoreWriter) -> None:
+    writer.connection.execute("SELECT * FROM nowhere")
+
+
+def die(writer: StoreWriter) -> None:
+    os._exit(3)
+
+
+def interrupt_self(writer: StoreWriter) -> int:
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C reaches the whole process group
+    time.sleep(0.05)
+    return os.getpid()
+
+
+async def test_every_call_runs_in_order_in_one_child_process(tmp_path):
+    store = await StoreProcess(str(tmp_path / "store.db"), SANDBOX).open()
+    crawl_id, resumed = await store.call(StoreWriter.begin_crawl, ["a.test"], {}, T0)
+    assert (crawl_id, resumed) == (1, False)
+    assert await store.call(StoreWriter.add_seeds, ["b.test"], "seed", T0) == ["b.test"]
+    # Calls made while the writer is busy wait for it and run in the order they were made.
+    calls = [store.call(slow_append, f"s{index}.test", 0.05 * (3 - index)) for index in range(3)]
+    pids = set(await asyncio.gather(*calls))
+    assert len(pids) == 1 and os.getpid() not in pids
+    assert pids == {await store.call(writer_pid)}
+    await store.close()
+    assert store.peak_rss_mib is not None and store.peak_rss_mib > 0
+    # The writer's connection was closed: its write-ahead log is folded back and gone.
+    assert not (tmp_path / "store.db-wal").exists()
+    connection = sqlite3.connect(tmp_path / "store.db")
+    order = [row[0] for row in connection.execute("SELECT name FROM domains ORDER BY id")]
+    assert order == ["b.test", "s0.test", "s1.test", "s2.test"]
+    with pytest.raises(StoreStopped):
+        await store.call(writer_pid)
+
+
+async def test_a_store_never_opened_closes_cleanly(tmp_path):
+    store = StoreProcess(str(tmp_path / "never.db"), SANDBOX)
+    await store.close()
+    assert store.peak_rss_mib is None
+    assert not (tmp_path / "never.db").exists()
+
+
+async def test_an_error_in_the_writer_comes_back_and_the_writer_goes_on(tmp_path):
+    store = await StoreProcess(str(tmp_path / "store.db"), SANDBOX).open()
+    with pytest.raises(sqlite3.OperationalError, match="no such table: nowhere"):
+        await store.call(read_nowhere)
+    assert await store.call(StoreWriter.add_seeds, ["a.test"], "seed", T0) == ["a.test"]
+    await store.close()
+
+
+async def test_a_store_that_cannot_open_reports_why(tmp_path):
+    with pytest.raises(sqlite3.OperationalError):
+        await StoreProcess(str(tmp_path / "missing" / "dir" / "x.db"), SANDBOX).open()
+
+
+async def test_a_dead_store_process_is_reported_not_waited_for(tmp_path):
+    store = await StoreProcess(str(tmp_path / "store.db"), SANDBOX).open()
+    with pytest.raises(StoreStopped, match="store process stopped"):
+        await store.call(die)
+    with pytest.raises(StoreStopped):
+        await store.call(writer_pid)
+    await store.close()  # nothing left to close; no error
+
+
+async def test_ctrl_c_does_not_stop_the_writer(tmp_path):
+    store = await StoreProcess(str(tmp_path / "store.db"), SANDBOX).open()
+    pid = await store.call(interrupt_self)
+    assert await store.call(writer_pid) == pid
+    await store.close()
+
+
+async def test_a_crawl_whose_store_stops_ends_with_one_line(tmp_path, monkeypatch):
+    """The engine stops at once instead of visiting on with nowhere to store (the visits would
+    wait on a full queue forever)."""
+    original = StoreProcess.call
+
+    async def failing(self, method, *args, **kwargs):
+        if method is StoreWriter.record_visit:
+            raise StoreStopped("the store process stopped (test)")
+        return await original(self, method, *args, **kwargs)
+
+    async def visit(fetcher, domain, policy, discovered, history):
+        discovered([f"p{index}.test" for index in range(200)], "peer")
+        return Observation(domain, status=ALIVE)
+
+    monkeypatch.setattr(StoreProcess, "call", failing)
+    monkeypatch.setattr("crawler.engine.visit_domain", visit)
+    settings = CrawlSettings(
+        db=str(tmp_path / "c.db"), seeds=["a.test"], via="127.0.0.1:9", progress=False
+    )
+    with pytest.raises(CrawlError, match="store process stopped.*run again to resume"):
+        await asyncio.wait_for(Crawl(settings).run(), 30)
