@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # Instance lifecycle states (`instances.status`).
@@ -45,8 +45,11 @@ COUNT_FIELDS = (
 class Document:
     """One raw answer kept for provenance (`documents` table).
 
-    The body is hashed and zlib-compressed as soon as it is kept: a visit may hold dozens of
-    pages for a minute, and compressed they take a fifth of the memory.
+    `keep` holds the raw body; `sealed()` hashes and zlib-compresses it. A big body is sealed
+    as soon as it is kept, off the event loop (a visit may hold dozens of pages for a minute,
+    and compressed they take a fifth of the memory); a small one is sealed by the store
+    process, so the crawl's event loop spends nothing on it (zlib's set-up alone costs more
+    than a small body's compression).
     """
 
     url: str
@@ -59,6 +62,7 @@ class Document:
     error: str | None = None
     method: str = "GET"
     elapsed: float | None = None
+    body: bytes | None = field(default=None, repr=False)  # raw, until sealed
 
     @classmethod
     def keep(
@@ -72,18 +76,27 @@ class Document:
         method: str = "GET",
         elapsed: float | None = None,
     ) -> Document:
-        digest = hashlib.sha256(body).hexdigest() if body else None
         return cls(
             url,
             status,
             fetched_at,
             content_type,
-            digest,
-            None if body is None else len(body),
-            zlib.compress(body, 1) if body else None,
-            error,
-            method,
-            elapsed,
+            size=None if body is None else len(body),
+            error=error,
+            method=method,
+            elapsed=elapsed,
+            body=body or None,
+        )
+
+    def sealed(self) -> Document:
+        """This document with its body hashed and compressed (itself if already sealed)."""
+        if self.body is None:
+            return self
+        return replace(
+            self,
+            sha256=hashlib.sha256(self.body).hexdigest(),
+            compressed=zlib.compress(self.body, 1),
+            body=None,
         )
 
 

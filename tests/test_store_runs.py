@@ -207,3 +207,19 @@ def test_bodies_are_stored_once_compressed_and_only_when_there_is_one(connection
         ("a.test", "https://a.test/x", None, "timeout", 0),
         ("b.test", peers, 200, None, 1),
     ]
+
+
+def test_a_kept_body_is_sealed_once_hashed_and_compressed():
+    import hashlib
+    import zlib
+
+    body = b'["a.test", "b.test"]' * 50
+    kept = Document.keep("https://x.test/p", 200, "t", "application/json", body)
+    assert kept.body == body and kept.sha256 is None and kept.size == len(body)
+    sealed = kept.sealed()
+    assert sealed.body is None and sealed.size == len(body)
+    assert sealed.sha256 == hashlib.sha256(body).hexdigest()
+    assert zlib.decompress(sealed.compressed) == body
+    assert sealed.sealed() is sealed
+    empty = Document.keep("https://x.test/q", 200, "t", "application/json", b"").sealed()
+    assert (empty.sha256, empty.compressed, empty.size) == (None, None, 0)

@@ -1,5 +1,6 @@
-"""`Visit.domains`: published names validated, de-duplicated and counted when rejected, the
-same whether the names were seen before (the C-speed path) or not."""
+"""`Visit` helpers: `domains` validates, de-duplicates and counts rejected names the same way
+whether the names were seen before (the C-speed path) or not; `fetch` keeps every answer and
+seals big bodies at once."""
 
 from __future__ import annotations
 
@@ -46,3 +47,23 @@ def test_a_list_of_known_names_is_not_counted_as_rejected(monkeypatch):
     visit = visit_of("x.test")
     assert visit.domains(["y.test", "x.test", "y.test"]) == ["y.test"]
     assert visit.observation.rejected_names == Counter()
+
+
+async def test_a_big_answer_is_sealed_at_once_and_a_small_one_left_to_the_store():
+    import hashlib
+
+    from crawler.adapters.base import OFFLOAD_BYTES
+    from crawler.fetch import Response
+
+    bodies = {"/big": b"x" * OFFLOAD_BYTES, "/small": b"y" * 100}
+
+    class Answers:
+        async def request(self, domain, path, **_):
+            return Response(domain, path, status=200, body=bodies[path], requests=1)
+
+    visit = Visit(Answers(), Observation("self.test"), POLICY)  # type: ignore[arg-type]
+    await visit.fetch("/big")
+    await visit.fetch("/small")
+    big, small = visit.observation.documents
+    assert big.body is None and big.sha256 == hashlib.sha256(bodies["/big"]).hexdigest()
+    assert small.body == bodies["/small"] and small.sha256 is None

@@ -148,11 +148,11 @@ class Visit:
         self.observation.requests += response.requests
         self.observation.not_modified += response.not_modified
         if response.requests:
-            if response.body is not None and len(response.body) >= OFFLOAD_BYTES:
+            document = self.keep(response)
+            if document.body is not None and len(document.body) >= OFFLOAD_BYTES:
                 # Hashing and compressing a big list off the event loop: both release the GIL.
-                await asyncio.to_thread(self.keep, response)
-            else:
-                self.keep(response)
+                index = len(self.observation.documents) - 1
+                self.observation.documents[index] = await asyncio.to_thread(document.sealed)
         return response
 
     async def get_json(
@@ -186,19 +186,20 @@ class Visit:
     async def post_json(self, path: str, body: Any) -> Answer:
         return await self.get_json(path, method="POST", json_body=body)
 
-    def keep(self, response: Response) -> None:
-        self.observation.documents.append(
-            Document.keep(
-                url=response.url,
-                status=response.status,
-                fetched_at=response.fetched_at,
-                content_type=response.content_type[:200],
-                body=response.body,
-                error=response.error,
-                method=response.method,
-                elapsed=response.elapsed,
-            )
+    def keep(self, response: Response) -> Document:
+        """Keep an answer as a document of this visit (its body is sealed later)."""
+        document = Document.keep(
+            url=response.url,
+            status=response.status,
+            fetched_at=response.fetched_at,
+            content_type=response.content_type[:200],
+            body=response.body,
+            error=response.error,
+            method=response.method,
+            elapsed=response.elapsed,
         )
+        self.observation.documents.append(document)
+        return document
 
     # -- helpers for adapters -------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Raw answers for provenance: a log row per answer, bodies stored once per content hash.
 
-Bodies arrive zlib-compressed (see Document.keep). The log grows with change, not with crawls:
-when a URL gives the same answer (status, type, error, body) as in the domain's previous crawl,
+Bodies are stored zlib-compressed (`Document.sealed`; small ones are sealed here, in the store
+process). The log grows with change, not with crawls: when a URL gives the same answer (status, type, error, body) as in the domain's previous crawl,
 its row's last_fetched_at and last_crawl_id move forward instead of a new row being added, so
 a row stands for the crawls [crawl_id, last_crawl_id] that got that answer.
 """
@@ -19,7 +19,7 @@ def store_documents(
 ) -> None:
     previous = _latest_answers(connection, domain)
     rows = []
-    for document in documents:
+    for document in map(Document.sealed, documents):
         if document.sha256 is not None:
             connection.execute(
                 "INSERT OR IGNORE INTO document_bodies (sha256, encoding, body) "
