@@ -419,33 +419,39 @@ class Crawl:
         return True
 
     async def _store_loop(self, store: StoreProcess, crawl_id: int, seeds: list[str]) -> None:
-        """The only path to the store: one visit at a time, in arrival order."""
+        """The only path to the store, in arrival order: every visit that finished while the
+        last batch was being stored goes in the next batch (one call, one commit)."""
         summary = self.summary
         assert summary is not None
-        while (item := await self.to_store.get()) is not None:
+        finished = False
+        while not finished:
+            batch = [await self.to_store.get()]
+            while not self.to_store.empty() and batch[-1] is not None:
+                batch.append(self.to_store.get_nowait())
+            if batch[-1] is None:
+                finished = True
+                batch.pop()
+            if not batch:
+                continue
             self.storing = True
-            observation, hops, origin = item
-            try:
-                result = await store.call(
-                    StoreWriter.record_visit,
-                    observation,
-                    crawl_id,
-                    hops,
-                    self.settings.clock(),
-                    self.settings.recrawl_after,
-                    origin,
-                )
-            except StoreStopped:
-                raise
-            except Exception:  # a bug must not stop the crawl; the domain is retried next run
-                log.exception("could not store the visit of %s", observation.domain)
-                result = VisitResult(status="error")
-            self._account(summary, observation, result, seeds)
-            child_hops = None if hops is None else hops + 1
-            for name, how in result.new_domains:
-                self.offer(name, child_hops, (how, observation.domain))
+            results = await store.call(
+                StoreWriter.record_visits,
+                batch,
+                crawl_id,
+                self.settings.clock(),
+                self.settings.recrawl_after,
+            )
+            for (observation, hops, _), result in zip(batch, results, strict=True):
+                if result.error:  # a bug must not stop the crawl; the domain is retried next run
+                    log.error(
+                        "could not store the visit of %s: %s", observation.domain, result.error
+                    )
+                self._account(summary, observation, result, seeds)
+                child_hops = None if hops is None else hops + 1
+                for name, how in result.new_domains:
+                    self.offer(name, child_hops, (how, observation.domain))
             await self._flush_exclusions(store, crawl_id)
-            self.bar.update(1)
+            self.bar.update(len(batch))
             self.bar.total = self.bar.n + len(self.queue) + self.to_store.qsize()
             self.bar.set_postfix(
                 queued=len(self.queue),
@@ -478,11 +484,9 @@ class Crawl:
         if not self.pending_exclusions:
             return
         batch, self.pending_exclusions = self.pending_exclusions, []
-        now = self.settings.clock()
-        for domain, reason, source in batch:
-            await store.call(StoreWriter.exclude, domain, reason, source, crawl_id, now)
-            if self.summary is not None:
-                self.summary.excluded[reason] += 1
+        await store.call(StoreWriter.exclude_all, batch, crawl_id, self.settings.clock())
+        if self.summary is not None:
+            self.summary.excluded.update(reason for _, reason, _ in batch)
 
 
 async def crawl_async(settings: CrawlSettings) -> CrawlSummary:

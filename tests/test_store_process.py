@@ -109,7 +109,7 @@ async def test_a_crawl_whose_store_stops_ends_with_one_line(tmp_path, monkeypatc
     original = StoreProcess.call
 
     async def failing(self, method, *args, **kwargs):
-        if method is StoreWriter.record_visit:
+        if method is StoreWriter.record_visits:
             raise StoreStopped("the store process stopped (test)")
         return await original(self, method, *args, **kwargs)
 
@@ -122,5 +122,5 @@ async def test_a_crawl_whose_store_stops_ends_with_one_line(tmp_path, monkeypatc
     settings = CrawlSettings(
         db=str(tmp_path / "c.db"), seeds=["a.test"], via="127.0.0.1:9", progress=False
     )
-    with pytest.raises(CrawlError, match="store process stopped.*run again to resume"):
+    with pytest.raises(CrawlError, match=r"store process stopped.*run again to resume"):
         await asyncio.wait_for(Crawl(settings).run(), 30)

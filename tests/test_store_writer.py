@@ -902,3 +902,37 @@ def test_store_times_lie_within_the_call_and_add_up_per_crawl(crawls):
     assert stored == pytest.approx(
         (sum(r.store_seconds for r in results), sum(r.peer_store_seconds for r in results))
     )
+
+
+def test_a_batch_keeps_every_visit_but_the_one_that_cannot_be_stored(crawls, monkeypatch):
+    crawls.begin()
+    original = StoreWriter._record_lists
+
+    def fail_for_bad(self, observation, *args):
+        original(self, observation, *args)  # its peers got ids and edges, then it fails
+        if observation.domain == "bad.test":
+            raise ValueError("broken list")
+
+    monkeypatch.setattr(StoreWriter, "_record_lists", fail_for_bad)
+    batch = [
+        (alive("a.test", peers=["p1.test", "p2.test"]), 0, None),
+        (alive("bad.test", peers=["q1.test", "p2.test"]), 1, ("peer", "a.test")),
+        (alive("c.test", peers=["p2.test", "q2.test"]), 1, ("peer", "a.test")),
+    ]
+    results = crawls.writer.record_visits(batch, crawls.crawl_id, crawls.now, DAY)
+    assert [r.status for r in results] == ["alive", "error", "alive"]
+    assert results[1].error == "ValueError: broken list" and results[0].error is None
+    assert [name for name, _ in results[0].new_domains] == ["p1.test", "p2.test"]
+    # q1 came only from the rolled-back visit: c's new names are q2 alone, with fresh ids.
+    assert [name for name, _ in results[2].new_domains] == ["q2.test"]
+    names = [row[0] for row in crawls.rows("SELECT name FROM domains ORDER BY id")]
+    assert names == ["a.test", "p1.test", "p2.test", "c.test", "q2.test"]
+    assert intervals(crawls, "c.test") == {("p2.test", 1, None), ("q2.test", 1, None)}
+    assert crawls.rows("SELECT status FROM instances WHERE domain = 'bad.test'") == []
+    assert crawls.rows("SELECT visited, alive FROM crawls") == [(2, 2)]
+    # The writer goes on: the failed domain can be stored later.
+    monkeypatch.setattr(StoreWriter, "_record_lists", original)
+    assert (
+        crawls.writer.record_visits(batch[1:2], crawls.crawl_id, crawls.now, DAY)[0].error is None
+    )
+    assert crawls.rows("SELECT status FROM instances WHERE domain = 'bad.test'") == [("alive",)]

@@ -1,9 +1,10 @@
 """Raw answers for provenance: a log row per answer, bodies stored once per content hash.
 
 Bodies are stored zlib-compressed (`Document.sealed`; small ones are sealed here, in the store
-process). The log grows with change, not with crawls: when a URL gives the same answer (status, type, error, body) as in the domain's previous crawl,
-its row's last_fetched_at and last_crawl_id move forward instead of a new row being added, so
-a row stands for the crawls [crawl_id, last_crawl_id] that got that answer.
+process). The log grows with change, not with crawls: when a URL gives the same answer
+(status, type, error, body) as in the domain's previous crawl, its row's last_fetched_at and
+last_crawl_id move forward instead of a new row being added, so a row stands for the crawls
+[crawl_id, last_crawl_id] that got that answer.
 """
 
 from __future__ import annotations

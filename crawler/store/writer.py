@@ -40,6 +40,7 @@ class VisitResult:
     block_events: dict[str, int] = field(default_factory=dict)
     store_seconds: float = 0.0
     peer_store_seconds: float = 0.0
+    error: str | None = None  # why the visit could not be stored (status "error")
 
 
 class StoreWriter:
@@ -202,16 +203,57 @@ class StoreWriter:
         `origin` (how, from which domain) describes a domain discovered during another visit
         that has not been stored yet; it is used only if this domain has no row.
         """
-        result = VisitResult(status=observation.status)
-        started = time.perf_counter()
         try:
             with self._transaction():
-                self._record_visit(observation, crawl_id, hops, now, recrawl_after, result, origin)
-                result.store_seconds = time.perf_counter() - started
-                self._count_crawl(crawl_id, observation, result)
+                return self._store_visit(observation, crawl_id, hops, now, recrawl_after, origin)
         except BaseException:
             self.ids = DomainIds(self.connection)  # new ids of the rolled-back transaction
             raise
+
+    def record_visits(
+        self,
+        visits: list[tuple[Observation, int | None, tuple[str, str] | None]],
+        crawl_id: int,
+        now: datetime,
+        recrawl_after: timedelta,
+    ) -> list[VisitResult]:
+        """Store finished visits (observation, hops, origin) in one transaction, in order.
+
+        One commit and one call for many visits: the crawl hands over whatever finished while
+        the last batch was stored. Each visit has its own savepoint, so one that cannot be
+        stored (a bug) is rolled back alone and comes back as an "error" result with the
+        reason; the rest are kept.
+        """
+        results = []
+        with self._transaction():
+            for observation, hops, origin in visits:
+                self.connection.execute("SAVEPOINT visit")
+                try:
+                    result = self._store_visit(
+                        observation, crawl_id, hops, now, recrawl_after, origin
+                    )
+                except Exception as exc:
+                    self.connection.execute("ROLLBACK TO visit")
+                    self.ids = DomainIds(self.connection)  # forget the rolled-back ids
+                    result = VisitResult(status="error", error=f"{type(exc).__name__}: {exc}")
+                self.connection.execute("RELEASE visit")
+                results.append(result)
+        return results
+
+    def _store_visit(
+        self,
+        observation: Observation,
+        crawl_id: int,
+        hops: int | None,
+        now: datetime,
+        recrawl_after: timedelta,
+        origin: tuple[str, str] | None,
+    ) -> VisitResult:
+        result = VisitResult(status=observation.status)
+        started = time.perf_counter()
+        self._record_visit(observation, crawl_id, hops, now, recrawl_after, result, origin)
+        result.store_seconds = time.perf_counter() - started
+        self._count_crawl(crawl_id, observation, result)
         return result
 
     def _record_visit(
@@ -357,8 +399,15 @@ class StoreWriter:
         self, domain: str, reason: str, source: str | None, crawl_id: int, now: datetime
     ) -> None:
         """Record that a known domain is not crawled (exclusion file, subdomain farm)."""
+        self.exclude_all([(domain, reason, source)], crawl_id, now)
+
+    def exclude_all(
+        self, exclusions: list[tuple[str, str, str | None]], crawl_id: int, now: datetime
+    ) -> None:
+        """Record (domain, reason, source) exclusions in one transaction."""
         with self._transaction():
-            record_exclusion(self.connection, domain, reason, source, crawl_id, iso(now))
+            for domain, reason, source in exclusions:
+                record_exclusion(self.connection, domain, reason, source, crawl_id, iso(now))
 
     # -- plumbing -------------------------------------------------------------------------
 
