@@ -26,6 +26,8 @@ FIGURES = {
     "body_mib_received",
     "event_loop",
     "alive_recall",
+    "sandbox_cpu_seconds_in_crawl",
+    "crawl_peak_rss_mib_with_store",
 }
 
 
@@ -42,3 +44,5 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
     assert set(report) >= FIGURES
     assert report["visited"] > 1000 and report["peer_edges"] > 10_000
     assert abs(report["floor_requests"] - report["requests"]) < 0.05 * report["requests"]
+    # The store process's own memory is added: the crawl printed it.
+    assert report["crawl_peak_rss_mib_with_store"] > report["crawl_peak_rss_mib"]

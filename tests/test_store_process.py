@@ -124,3 +124,39 @@ async def test_a_crawl_whose_store_stops_ends_with_one_line(tmp_path, monkeypatc
     )
     with pytest.raises(CrawlError, match=r"store process stopped.*run again to resume"):
         await asyncio.wait_for(Crawl(settings).run(), 30)
+
+
+ORPHAN = """
+import asyncio, os, sys
+from crawler.domains import SANDBOX
+from crawler.store.process import StoreProcess
+from tests.test_store_process import writer_pid
+
+async def main():
+    store = await StoreProcess(sys.argv[1], SANDBOX).open()
+    print(await store.call(writer_pid), flush=True)
+    os.kill(os.getpid(), 9)
+
+asyncio.run(main())
+"""
+
+
+def test_a_killed_crawl_leaves_no_store_process_behind(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", ORPHAN, str(tmp_path / "k.db")],
+        capture_output=True, text=True, cwd=repo, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == -9, result.stderr
+    store_pid = int(result.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{store_pid}").exists():
+        time.sleep(0.05)
+    assert not Path(f"/proc/{store_pid}").exists()
+    # What it had committed is still there.
+    connection = sqlite3.connect(tmp_path / "k.db")
+    assert connection.execute("SELECT count(*) FROM domains").fetchone() == (0,)

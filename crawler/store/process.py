@@ -10,15 +10,18 @@ are run one at a time, in order, by the child's one writer; arguments and result
 The child is forked from a fork server (`multiprocessing`'s forkserver, with the writer's
 modules preloaded), never from the crawl itself: forking a process that runs an event loop and
 threads can copy a lock held by another thread. It ignores Ctrl-C, so an interrupted crawl
-closes its database through `close()` instead of losing the writer mid-transaction.
+closes its database through `close()` instead of losing the writer mid-transaction, and it
+ends by itself when the crawl is killed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import resource
 import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -40,7 +43,18 @@ class StoreStopped(RuntimeError):
 def _open(path: str, policy: DomainPolicy) -> None:
     global _writer
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_the_crawl, name="crawl-watch", daemon=True).start()
     _writer = StoreWriter(path, policy)
+
+
+def _exit_with_the_crawl() -> None:
+    """End this process when the crawl that started it is gone (kill -9): the executor's
+    worker would otherwise wait for calls forever, holding the database open. What was not
+    committed is rolled back by SQLite on the next open."""
+    crawl = multiprocessing.parent_process()
+    if crawl is not None:
+        crawl.join()
+        os._exit(1)
 
 
 def _call(method: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
