@@ -37,8 +37,9 @@ from crawler.observation import (
 
 #: Misskey and PeerTube page through peers; the cap keeps one host's visit bounded.
 MAX_PAGES = 50
-#: Answers at least this big are hashed and compressed on a worker thread.
-OFFLOAD_BYTES = 64 * 1024
+#: Answers at least this big are hashed and compressed on a worker thread as soon as they are
+#: kept (smaller ones by the store process): a Misskey walk holds its 56 KB pages for a minute.
+OFFLOAD_BYTES = 8 * 1024
 
 
 class Adapter(Protocol):
@@ -210,14 +211,10 @@ class Visit:
         if known is None:
             known = _VALID[self.policy.extra_tlds] = {}
         values = values if isinstance(values, list) else list(values)
-        try:
-            checked = list(map(known.get, values))
-        except TypeError:  # an unhashable value (a JSON object or array in the list)
-            checked = [None]
-        if None not in checked:
-            # Every name was validated before (the common case: peer lists overlap heavily),
-            # so the whole list is mapped and de-duplicated at C speed.
-            unique = dict.fromkeys(checked)
+        if self._validate_new(values, known):
+            # Every name is valid and cached (peer lists overlap heavily, so most were checked
+            # in other lists): the list is mapped and de-duplicated at C speed.
+            unique = dict.fromkeys(map(known.__getitem__, values))
             unique.pop(self.domain, None)
             return list(unique)
         seen: set[str] = {self.domain}
@@ -236,6 +233,22 @@ class Visit:
                 seen.add(domain)
                 result.append(domain)
         return result
+
+    def _validate_new(self, values: list[Any], known: dict[str, str]) -> bool:
+        """Check and cache the values not seen before; False when one is invalid or cannot be
+        cached (then the caller takes the slow path, which counts every rejected value)."""
+        try:
+            unseen = set(values).difference(known)
+        except TypeError:  # an unhashable value (a JSON object or array in the list)
+            return False
+        if len(known) + len(unseen) > _VALID_LIMIT:
+            return False
+        for value in unseen:
+            domain, _ = self.policy.check(value)
+            if domain is None:
+                return False
+            known[value] = domain
+        return True
 
     def rule(
         self,
