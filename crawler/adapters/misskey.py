@@ -6,8 +6,12 @@ Endpoints (all POST with a JSON body):
   every host the server knows, newest first, paged by offset until an empty page (capped at
   MAX_PAGES); each entry carries `isBlocked`, `isSilenced`, `isSuspended` and (newer)
   `suspensionState`.
-- The same endpoint with `{"blocked": true}` and `{"suspended": true}`: the block rules even when
-  the unfiltered walk was cut short. Misskey publishes no reasons.
+- The same endpoint with `{"blocked": true}` and `{"suspended": true}`: the block rules when the
+  unfiltered walk was cut short (MAX_PAGES) or its entries lack the moderation flags (an old
+  fork). A complete walk whose entries carry them has every rule already: the filtered lists
+  are subsets of it (`federation/instances.ts` filters the same table), and the suspended one
+  lists every dead server Misskey stopped delivering to, often as long as the walk itself.
+  Misskey publishes no reasons.
 Discovery first: each page of the unfiltered walk goes to the frontier as soon as it is read,
 and the walk comes right after NodeInfo when NodeInfo gave a description (Misskey's NodeInfo
 `metadata.nodeDescription` is `meta.description`, misskey-dev/misskey
@@ -53,6 +57,11 @@ class Walk:
     visibility: str
     entries: list[tuple[Any, tuple[str, ...]]] = field(default_factory=list)  # (host, words)
     truncated: bool = False
+    flagged: bool = True  # every entry carried isBlocked and isSuspended
+
+    def has_every_rule(self) -> bool:
+        """Read to its end with every entry's moderation flags: no filtered walk can add a rule."""
+        return self.visibility == PUBLIC and not self.truncated and self.flagged
 
 
 async def _read_page(
@@ -72,12 +81,12 @@ async def _read_page(
         else:
             result.truncated = True
         return None
-    entries = [
-        (entry.get("host"), moderation_words(entry))
-        for entry in answer.value
-        if isinstance(entry, dict)
-    ]
+    objects = [entry for entry in answer.value if isinstance(entry, dict)]
+    entries = [(entry.get("host"), moderation_words(entry)) for entry in objects]
     result.entries.extend(entries)
+    result.flagged = result.flagged and all(
+        "isBlocked" in entry and "isSuspended" in entry for entry in objects
+    )
     return entries, len(answer.value) < PAGE
 
 
@@ -202,7 +211,8 @@ class MisskeyAdapter:
         if everything.visibility != PUBLIC:
             visit.set_blocks(ListResult(everything.visibility))
             return
-        await read_blocks(visit, everything, [{"blocked": True}, {"suspended": True}])
+        queries: list[dict[str, Any]] = [{"blocked": True}, {"suspended": True}]
+        await read_blocks(visit, everything, [] if everything.has_every_rule() else queries)
 
     async def collect_new(self, visit: Visit, known: frozenset[str]) -> None:
         """A re-crawl: the names new since the stored list, then every block rule."""
@@ -219,6 +229,8 @@ class MisskeyAdapter:
         if newest.complete:  # a short list read to its end: the whole list, as a full walk
             hosts = [host for host, _ in newest.entries]
             visit.set_peers(ListResult(PUBLIC, hosts))
+            if newest.has_every_rule():
+                queries = []
         else:
             new = ListResult(PUBLIC, newest.new, truncated=newest.truncated)
             visit.set_peers(new, added_only=True)
