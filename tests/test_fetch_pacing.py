@@ -307,6 +307,36 @@ async def test_the_global_cap_bounds_requests_in_flight_over_all_hosts(server):
     assert all(r.ok for r in results) and server.max_in_flight == 2
 
 
+async def test_the_oldest_visit_gets_the_next_free_slot(server, clock):
+    """Requests waiting for a global slot go oldest visit first, not first come first served:
+    a long walk begun early is not starved by the visits begun after it."""
+    release = asyncio.Event()
+    server.on("/hold", Answer(body={}, hold=release), host="blocker.test")
+    for host in ("old.test", "new.test"):
+        server.on("/y", Answer(body={}), host=host)
+    async with server.fetcher(concurrency=1) as fetcher:
+        await fetcher.robots("old.test")
+        clock.now += 10
+        await fetcher.robots("new.test")
+        await fetcher.robots("blocker.test")
+        holding = asyncio.create_task(fetcher.request("blocker.test", "/hold"))
+        await server.arrived(4)
+        newer = asyncio.create_task(fetcher.request("new.test", "/y"))
+        for _ in range(100):  # the newer visit queues for the slot first
+            if fetcher._semaphore._waiters:
+                break
+            await asyncio.sleep(0)
+        older = asyncio.create_task(fetcher.request("old.test", "/y"))
+        for _ in range(100):
+            if len(fetcher._semaphore._waiters) == 2:
+                break
+            await asyncio.sleep(0)
+        assert len(fetcher._semaphore._waiters) == 2
+        release.set()
+        await asyncio.gather(holding, newer, older)
+    assert [seen.host for seen in server.log if seen.path == "/y"] == ["old.test", "new.test"]
+
+
 SHARED = "93.184.216.34"  # never contacted: `--via` sends everything to loopback
 
 

@@ -212,6 +212,29 @@ async def test_gate_slot_granted_then_cancelled_is_passed_on():
     assert second.done() and gate.in_use == 1
 
 
+async def test_gate_serves_the_lowest_priority_first_and_arrival_order_among_equals():
+    gate = Gate(1)
+    await gate.acquire()
+    order: list[str] = []
+
+    async def wait(name: str, priority: float) -> None:
+        await gate.acquire(priority)
+        order.append(name)
+
+    tasks = [
+        asyncio.ensure_future(wait(name, priority))
+        for name, priority in [("late", 5.0), ("old-1", 1.0), ("gone", 0.5), ("old-2", 1.0)]
+    ]
+    await asyncio.sleep(0)
+    tasks[2].cancel()  # gives up while waiting: leaves the queue
+    await asyncio.sleep(0)
+    for _ in range(3):
+        gate.release()
+        await asyncio.sleep(0)
+    assert order == ["old-1", "old-2", "late"]
+    assert gate.in_use == 1
+
+
 def test_a_crawl_collects_garbage_rarely_then_restores_the_settings():
     before = gc.get_threshold()
     with crawl_collections():

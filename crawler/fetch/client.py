@@ -176,6 +176,7 @@ class HostState:
     robots_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     grouped: bool = False
     group: AddressState | None = None
+    began: float = 0.0  # when the host's first request was asked for: its place at the Gate
 
     def sent(self, now: float) -> None:
         """A request to this host just ended at `now`: when may the next one start?"""
@@ -266,7 +267,9 @@ class Fetcher:
         state = self._hosts.get(domain)
         if state is None:
             settings = self.settings
-            state = self._hosts[domain] = HostState(gap=settings.min_gap, burst=settings.burst)
+            state = self._hosts[domain] = HostState(
+                gap=settings.min_gap, burst=settings.burst, began=self.clock.monotonic()
+            )
         return state
 
     def release(self, domain: str) -> None:
@@ -490,7 +493,7 @@ class Fetcher:
                 if (pause := group.next_allowed - self.clock.monotonic()) > 0:
                     await self.clock.sleep(pause)
                     continue
-                await self._semaphore.acquire()
+                await self._semaphore.acquire(self._host(domain).began)
                 # A 429 may have paused the address while this waited for the global slot.
                 if group.next_allowed <= self.clock.monotonic():
                     break
@@ -508,9 +511,12 @@ class Fetcher:
     async def _slot(
         self, domain: str, path: str, method: str, json_body: Any, validator: Validator | None
     ) -> Response:
-        """Send within the global bound on requests in flight."""
-        async with self._semaphore:
+        """Send within the global bound on requests in flight (the oldest visit first)."""
+        await self._semaphore.acquire(self._host(domain).began)
+        try:
             return await self._counted(domain, path, method, json_body, validator)
+        finally:
+            self._semaphore.release()
 
     async def _counted(
         self, domain: str, path: str, method: str, json_body: Any, validator: Validator | None
