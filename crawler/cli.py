@@ -332,7 +332,11 @@ def crawl(
         f"on {summary.event_loop}"
     )
     if summary.store_peak_rss_mib is not None:
-        click.echo(f"  store process: peak memory {summary.store_peak_rss_mib} MiB")
+        click.echo(
+            f"  store process: peak memory {summary.store_peak_rss_mib} MiB, "
+            f"{summary.store_batches} batches in {summary.store_busy_seconds:.1f} s; finished "
+            f"visits waited {summary.store_wait_seconds:.1f} s in all for a full queue"
+        )
     if summary.lowest_request_limit < concurrency:
         click.echo(
             f"  overloaded: down to {summary.lowest_request_limit} requests in flight; "

@@ -118,6 +118,9 @@ class CrawlSummary:
     retried: int = 0  # visits that timed out while the crawler was overloaded, made again
     lowest_request_limit: int = 0  # the fewest requests the crawl allowed in flight at once
     store_peak_rss_mib: int | None = None  # the store process's own peak memory
+    store_batches: int = 0  # calls that stored finished visits
+    store_busy_seconds: float = 0.0  # wall time the crawl waited on those calls in all
+    store_wait_seconds: float = 0.0  # finished visits' time blocked on a full store queue
 
 
 def user_agent(contact: str | None) -> str:
@@ -404,7 +407,14 @@ class Crawl:
             self.later.append((domain, hops))
             self.started -= 1
             return
-        await self.to_store.put((observation, hops, self.origins.pop(domain, None)))
+        item = (observation, hops, self.origins.pop(domain, None))
+        if self.to_store.full():
+            blocked = time.monotonic()
+            await self.to_store.put(item)
+            if self.summary is not None:
+                self.summary.store_wait_seconds += time.monotonic() - blocked
+        else:
+            self.to_store.put_nowait(item)
 
     def _retry_later(self, observation: Observation, began: float) -> bool:
         """A timeout while the crawler was overloaded says nothing about the server: visit it
@@ -434,6 +444,7 @@ class Crawl:
             if not batch:
                 continue
             self.storing = True
+            began = time.monotonic()
             results = await store.call(
                 StoreWriter.record_visits,
                 batch,
@@ -441,6 +452,8 @@ class Crawl:
                 self.settings.clock(),
                 self.settings.recrawl_after,
             )
+            summary.store_batches += 1
+            summary.store_busy_seconds += time.monotonic() - began
             for (observation, hops, _), result in zip(batch, results, strict=True):
                 if result.error:  # a bug must not stop the crawl; the domain is retried next run
                     log.error(
