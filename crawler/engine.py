@@ -8,8 +8,8 @@ layer bounds requests in flight globally, per host and per address. Hosts of one
 wait aside, so a big provider's hosts never fill the visit slots that hosts elsewhere need.
 Validators (ETag, Last-Modified) kept by the last crawl make list requests conditional. A
 subdomain farm is capped per registrable domain; the exclusion file is honoured before any
-request. Each finished domain is one transaction, so an interrupted crawl resumes where it
-stopped.
+request. Finished domains are stored in batches, each domain all or nothing, so an interrupted
+crawl resumes where it stopped.
 """
 
 from __future__ import annotations

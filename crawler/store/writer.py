@@ -1,8 +1,9 @@
-"""`StoreWriter`: turns one finished visit into rows, in one transaction.
+"""`StoreWriter`: turns finished visits into rows, each visit all or nothing.
 
 This is the trust boundary's other side: it receives validated `Observation`s and owns every
-write. Because each domain commits on its own, Ctrl-C or kill -9 leaves a valid database: the
-next run resumes the same crawl, skipping what finished and keeping what was discovered.
+write. A visit is stored whole or not at all (its own transaction, or its own savepoint in a
+batch), so Ctrl-C or kill -9 leaves a valid database: the next run resumes the same crawl,
+skipping what finished and keeping what was discovered.
 During a crawl the writer lives in a process of its own (`crawler.store.process`).
 """
 
