@@ -337,6 +337,11 @@ def crawl(
             f"{summary.store_batches} batches in {summary.store_busy_seconds:.1f} s; finished "
             f"visits waited {summary.store_wait_seconds:.1f} s in all for a full queue"
         )
+    if summary.requests_parked:
+        click.echo(
+            f"  {summary.requests_parked} requests still unanswered after 2 s waited outside "
+            "the --concurrency bound"
+        )
     if summary.lowest_request_limit < concurrency:
         click.echo(
             f"  overloaded: down to {summary.lowest_request_limit} requests in flight; "

@@ -121,6 +121,7 @@ class CrawlSummary:
     store_batches: int = 0  # calls that stored finished visits
     store_busy_seconds: float = 0.0  # wall time the crawl waited on those calls in all
     store_wait_seconds: float = 0.0  # finished visits' time blocked on a full store queue
+    requests_parked: int = 0  # unanswered after `park_after`, then outside the global bound
 
 
 def user_agent(contact: str | None) -> str:
@@ -352,6 +353,7 @@ class Crawl:
                 finally:
                     watching.cancel()
                 summary.busiest_addresses = fetcher.addresses.busiest(BUSIEST_ADDRESSES)
+                summary.requests_parked = fetcher.parked_total
             await self.to_store.put(None)
             await storing
         finally:

@@ -6,7 +6,8 @@ gap (1 s, or the host's Crawl-delay read from its stored robots.txt), Retry-Afte
 same-host redirects and the same timeouts, and throws the bodies away. The opening burst
 follows the crawler's rule: the first `--burst` requests of a host go back to back (robots.txt
 counts as the first), never for a host whose robots.txt sets a Crawl-delay, and a 429 ends it.
-No parsing, no validation, no database writes.
+A request unanswered after `--park-after` seconds leaves the concurrency bound, as the
+crawler's do. No parsing, no validation, no database writes.
 
 Discovery: no crawler can visit a host before a list names it. A host the crawl discovered
 starts when the host that named it (`instances.discovered_via`) has had the answer to its
@@ -99,7 +100,7 @@ async def replay(args: argparse.Namespace) -> dict[str, float]:
     timeout = aiohttp.ClientTimeout(total=args.timeout, sock_connect=10, sock_read=15)
     connector = aiohttp.TCPConnector(limit=args.concurrency + 8, limit_per_host=0)
     semaphore = asyncio.Semaphore(args.concurrency)
-    requests = 0
+    requests = parked_now = 0
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         session._retry_connection = False  # as in the crawler: every request is paced
@@ -107,24 +108,39 @@ async def replay(args: argparse.Namespace) -> dict[str, float]:
         async def fetch(
             name: str, method: str, path: str, body: object
         ) -> tuple[int | None, str | None, float | None]:
-            nonlocal requests
-            async with semaphore:
-                requests += 1
-                try:
-                    async with session.request(
-                        method,
-                        f"http://{args.via}{path}",
-                        headers={"Host": name, "User-Agent": "fediscope-floor"},
-                        json=body,
-                        allow_redirects=False,
-                    ) as response:
-                        while await response.content.read(65536):
-                            pass
-                        retry = response.headers.get("Retry-After", "")
-                        location = response.headers.get("Location")
-                        return response.status, location, float(retry) if retry.isdigit() else None
-                except (aiohttp.ClientError, TimeoutError, OSError):
-                    return None, None, None
+            nonlocal requests, parked_now
+            await semaphore.acquire()
+            requests += 1
+            parked = False
+
+            def park() -> None:  # as the crawler: an unanswered request frees its slot
+                nonlocal parked, parked_now
+                if parked_now < args.concurrency:
+                    parked, parked_now = True, parked_now + 1
+                    semaphore.release()
+
+            timer = asyncio.get_running_loop().call_later(args.park_after, park)
+            try:
+                async with session.request(
+                    method,
+                    f"http://{args.via}{path}",
+                    headers={"Host": name, "User-Agent": "fediscope-floor"},
+                    json=body,
+                    allow_redirects=False,
+                ) as response:
+                    while await response.content.read(65536):
+                        pass
+                    retry = response.headers.get("Retry-After", "")
+                    location = response.headers.get("Location")
+                    return response.status, location, float(retry) if retry.isdigit() else None
+            except (aiohttp.ClientError, TimeoutError, OSError):
+                return None, None, None
+            finally:
+                timer.cancel()
+                if parked:
+                    parked_now -= 1
+                else:
+                    semaphore.release()
 
         async def host(name: str, steps: list[tuple[str, str]]) -> None:
             found = discoverers.get(name)
@@ -187,6 +203,9 @@ def main() -> None:
     parser.add_argument("--min-gap", type=float, default=1.0)
     parser.add_argument("--burst", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument(
+        "--park-after", type=float, default=2.0, help="as the crawler's FetchSettings.park_after"
+    )
     parser.add_argument(
         "--no-discovery", action="store_true", help="start every host at once (no discovery)"
     )

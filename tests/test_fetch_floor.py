@@ -104,7 +104,7 @@ async def server():
 def arguments(db: Path, via: str, **changes) -> argparse.Namespace:
     values = dict(
         db=str(db), via=via, crawl=1, concurrency=8, min_gap=GAP, burst=1, timeout=10.0,
-        no_discovery=False,
+        no_discovery=False, park_after=2.0,
     )  # fmt: skip
     values.update(changes)
     return argparse.Namespace(**values)

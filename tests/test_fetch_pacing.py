@@ -337,6 +337,48 @@ async def test_the_oldest_visit_gets_the_next_free_slot(server, clock):
     assert [seen.host for seen in server.log if seen.path == "/y"] == ["old.test", "new.test"]
 
 
+async def test_a_request_unanswered_for_a_while_gives_its_slot_to_another(server):
+    """A server that hangs holds its request, not one of the --concurrency slots; at most as
+    many requests as the bound wait outside it."""
+    release = asyncio.Event()
+    hosts = ["hang1.test", "hang2.test", "quick.test"]
+    for host in hosts[:2]:
+        server.on("/x", Answer(body={}, hold=release), host=host)
+    server.on("/x", Answer(body={}), host="quick.test")
+    async with server.fetcher(concurrency=1, park_after=0.05) as fetcher:
+        for host in hosts:
+            await fetcher.robots(host)
+        first = asyncio.create_task(fetcher.request("hang1.test", "/x"))
+        second = asyncio.create_task(fetcher.request("hang2.test", "/x"))
+        await server.arrived(5)  # the first hangs, was parked, and the second went out
+        assert fetcher.parked == 1 and fetcher._semaphore.in_use == 1
+        third = asyncio.create_task(fetcher.request("quick.test", "/x"))
+        await asyncio.sleep(0.2)  # the second cannot be parked: the bound holds the third
+        assert not third.done() and fetcher.parked == 1
+        release.set()
+        results = await asyncio.gather(first, second, third)
+        assert all(result.ok for result in results)
+        assert fetcher.parked == 0 and fetcher._semaphore.in_use == 0
+        assert fetcher.parked_total == 1  # the second found the outside full: it kept its slot
+    assert [seen.host for seen in server.log if seen.path == "/x"] == hosts
+
+
+async def test_without_parking_a_hanging_request_keeps_its_slot(server):
+    release = asyncio.Event()
+    server.on("/x", Answer(body={}, hold=release), host="hang.test")
+    server.on("/x", Answer(body={}), host="quick.test")
+    async with server.fetcher(concurrency=1, park_after=None) as fetcher:
+        for host in ("hang.test", "quick.test"):
+            await fetcher.robots(host)
+        hanging = asyncio.create_task(fetcher.request("hang.test", "/x"))
+        await server.arrived(3)
+        waiting = asyncio.create_task(fetcher.request("quick.test", "/x"))
+        await asyncio.sleep(0.2)
+        assert not waiting.done() and fetcher.parked_total == 0
+        release.set()
+        assert all(r.ok for r in await asyncio.gather(hanging, waiting))
+
+
 SHARED = "93.184.216.34"  # never contacted: `--via` sends everything to loopback
 
 

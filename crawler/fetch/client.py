@@ -100,6 +100,10 @@ class FetchSettings:
     max_retries: int = 2
     max_retry_wait: float = 60.0
     backoff_base: float = 2.0
+    #: A request still unanswered after this many seconds waits outside the `concurrency`
+    #: bound (at most `concurrency` such requests): a server that hangs would otherwise hold a
+    #: slot for the whole read timeout. None: every request counts until it ends.
+    park_after: float | None = 2.0
     robots_token: str = "fediscope"
     domain_policy: DomainPolicy = REAL_NETWORK
 
@@ -211,6 +215,8 @@ class Fetcher:
         #: domain -> path -> validator of the answer stored last time (set by the engine).
         self.validators: dict[str, dict[str, Validator]] = {}
         self.in_flight = 0
+        self.parked = 0  # requests unanswered for `park_after`, now outside the global bound
+        self.parked_total = 0
         self.stats: Counter[str] = Counter()
         self.answer_times = AnswerTimes()
 
@@ -511,12 +517,30 @@ class Fetcher:
     async def _slot(
         self, domain: str, path: str, method: str, json_body: Any, validator: Validator | None
     ) -> Response:
-        """Send within the global bound on requests in flight (the oldest visit first)."""
-        await self._semaphore.acquire(self._host(domain).began)
+        """Send within the global bound on requests in flight (the oldest visit first); after
+        `park_after` seconds without an answer the request gives its slot to another."""
+        gate, after = self._semaphore, self.settings.park_after
+        await gate.acquire(self._host(domain).began)
+        parked = False
+
+        def park() -> None:
+            nonlocal parked
+            if self.parked < self.settings.concurrency:
+                parked = True
+                self.parked += 1
+                self.parked_total += 1
+                gate.release()
+
+        timer = None if after is None else asyncio.get_running_loop().call_later(after, park)
         try:
             return await self._counted(domain, path, method, json_body, validator)
         finally:
-            self._semaphore.release()
+            if timer is not None:
+                timer.cancel()
+            if parked:
+                self.parked -= 1
+            else:
+                gate.release()
 
     async def _counted(
         self, domain: str, path: str, method: str, json_body: Any, validator: Validator | None
