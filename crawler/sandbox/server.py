@@ -272,7 +272,9 @@ class SandboxServer:
             reply = dataclasses.replace(reply, headers=(*reply.headers, ("ETag", etag)))
         if if_none_match and etag in (tag.strip() for tag in if_none_match.split(",")):
             self.stats.not_modified += 1
-            return Reply(304, b"", None, (("ETag", etag),), cacheable=False)
+            # Rack::ConditionalGet keeps the answer's headers on the 304, Cache-Control too.
+            kept = tuple((k, v) for k, v in reply.headers if k in ("ETag", "Cache-Control"))
+            return Reply(304, b"", None, kept, cacheable=False)
         return reply
 
     async def _hang(self, request: web.Request) -> web.StreamResponse:

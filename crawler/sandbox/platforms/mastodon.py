@@ -8,6 +8,8 @@ Endpoints: NodeInfo 2.0, `/api/v2/instance` (404 on 3.x), `/api/v1/instance`,
 
 from __future__ import annotations
 
+import dataclasses
+
 from crawler.sandbox.assign import mastodon_nodeinfo_has_description
 from crawler.sandbox.languages import declared
 from crawler.sandbox.platforms.common import (
@@ -135,6 +137,13 @@ def instance_v1(ctx: Ctx) -> Reply:
     )
 
 
+#: Rails' `expires_in 1.day, public: true` (peers_controller.rb, activity_controller.rb) and
+#: `expires_in 3.minutes, public: true` (domain_blocks_controller.rb), mastodon/mastodon
+#: app/controllers/api/v1/instances/.
+FRESH_FOR_A_DAY = (("Cache-Control", "max-age=86400, public"),)
+FRESH_FOR_THREE_MINUTES = (("Cache-Control", "max-age=180, public"),)
+
+
 def peers(ctx: Ctx) -> Reply:
     """GET /api/v1/instance/peers."""
     h = ctx.host
@@ -145,7 +154,7 @@ def peers(ctx: Ctx) -> Reply:
     body = ctx.world.flat_peers_json(h)
     if "peers_broken" in h.quirks:
         body = body[: max(2, len(body) // 2)]
-    return Reply(200, body, JSON, cacheable=False)
+    return Reply(200, body, JSON, FRESH_FOR_A_DAY, cacheable=False)
 
 
 def domain_blocks(ctx: Ctx) -> Reply:
@@ -157,17 +166,11 @@ def domain_blocks(ctx: Ctx) -> Reply:
     if visibility != "public":
         return Reply(404, b"", None)
     rules = sorted(ctx.world.rules(h), key=lambda r: (SEVERITY_ORDER[r.severity_raw], r.pattern))
-    return json_reply(
-        [
-            {
-                "domain": r.pattern,
-                "digest": r.digest,
-                "severity": r.severity_raw,
-                "comment": r.reason,
-            }
-            for r in rules
-        ]
-    )
+    listing = [
+        {"domain": r.pattern, "digest": r.digest, "severity": r.severity_raw, "comment": r.reason}
+        for r in rules
+    ]
+    return dataclasses.replace(json_reply(listing), headers=FRESH_FOR_THREE_MINUTES)
 
 
 def activity(ctx: Ctx) -> Reply:
@@ -185,7 +188,7 @@ def activity(ctx: Ctx) -> Reply:
                 "registrations": str((h.idx + i) % 5 if h.open_reg else 0),
             }
         )
-    return json_reply(buckets)
+    return dataclasses.replace(json_reply(buckets), headers=FRESH_FOR_A_DAY)
 
 
 ROUTES: dict[tuple[str, str], Handler] = {
