@@ -243,6 +243,12 @@ def cli() -> None:
     help="Download every list in full (no If-None-Match / If-Modified-Since).",
 )
 @click.option(
+    "--revalidate",
+    is_flag=True,
+    help="Ask again even for a robots.txt read less than a day ago and answers their server "
+    "said are still fresh (Cache-Control), which are otherwise reused.",
+)
+@click.option(
     "--no-uvloop", is_flag=True, help="Use asyncio's own event loop even if uvloop is installed."
 )
 @click.option(
@@ -270,6 +276,7 @@ def crawl(
     subdomain_cap: int,
     no_progress: bool,
     no_conditional: bool,
+    revalidate: bool,
     no_uvloop: bool,
     no_adapt: bool,
 ) -> None:
@@ -297,6 +304,7 @@ def crawl(
         concurrency=concurrency,
         per_address=per_address,
         conditional=not no_conditional,
+        revalidate=revalidate,
         uvloop=False if no_uvloop else None,
         adapt=not no_adapt,
         via=via,
@@ -327,7 +335,8 @@ def crawl(
         f"crawl {summary.crawl_id}{' (resumed)' if summary.resumed else ''}: "
         f"{summary.visited} visited ({statuses or 'nothing due'}), "
         f"{summary.discovered} new domains, "
-        f"{summary.requests} requests ({summary.not_modified} unchanged: 304), "
+        f"{summary.requests} requests ({summary.not_modified} unchanged: 304; "
+        f"{summary.reused} answers reused without asking), "
         f"{summary.peer_edges_added} peer edges added, {summary.seconds:.1f} s "
         f"on {summary.event_loop}"
     )

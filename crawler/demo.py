@@ -90,6 +90,9 @@ def _crawl_epoch(
                 concurrency=128,
                 progress=sys.stderr.isatty(),
                 recrawl_after=timedelta(0),
+                # Each epoch stands for time passing, seconds apart here: nothing the last
+                # crawl read (robots.txt, fresh lists) may stand in for the changed world.
+                revalidate=True,
                 resolver=SandboxResolver(hosting),
                 **({"min_gap": QUICK_MIN_GAP} if quick else {}),
             )

@@ -74,6 +74,8 @@ class CrawlSettings:
     concurrency: int = 64
     per_address: int = 4
     conditional: bool = True  # send kept ETag / Last-Modified (If-None-Match, If-Modified-Since)
+    #: Ask again even for what may be reused: robots.txt under a day old, answers still fresh.
+    revalidate: bool = False
     hosts_in_flight: int | None = None
     via: str | None = None
     contact: str | None = None
@@ -113,6 +115,7 @@ class CrawlSummary:
     seed_failures: dict[str, str] = field(default_factory=dict)
     errors: int = 0
     not_modified: int = 0  # answers that were 304 (unchanged since the last crawl)
+    reused: int = 0  # answers not asked for: robots.txt under a day old, others still fresh
     busiest_addresses: list[dict[str, object]] = field(default_factory=list)
     event_loop: str = "asyncio"
     retried: int = 0  # visits that timed out while the crawler was overloaded, made again
@@ -223,6 +226,7 @@ class Crawl:
             read_timeout=s.read_timeout,
             robots_token=ROBOTS_TOKEN,
             domain_policy=self.policy,
+            now=lambda: s.clock().timestamp(),
         )
 
     def offer(self, domain: str, hops: int | None, origin: tuple[str, str] | None = None) -> None:
@@ -310,6 +314,11 @@ class Crawl:
             async with Fetcher(self.fetch_settings(), resolver=s.resolver) as fetcher:
                 if s.conditional:
                     fetcher.validators = await store.call(StoreWriter.load_validators)
+                if not s.revalidate:
+                    now = s.clock().timestamp()
+                    fetcher.stored_robots = await store.call(StoreWriter.load_robots, now)
+                    if s.conditional:
+                        fetcher.fresh = await store.call(StoreWriter.load_fresh, now)
                 throttle = Throttle(s.concurrency)
                 watching = asyncio.create_task(
                     watch(
@@ -486,6 +495,7 @@ class Crawl:
         summary.discovered += len(result.new_domains)
         summary.peer_edges_added += result.peer_edges_added
         summary.not_modified += observation.not_modified
+        summary.reused += observation.reused
         if result.status == "error":
             summary.errors += 1
         if observation.domain in seeds and observation.status not in (ALIVE, OPTED_OUT, GONE):

@@ -171,7 +171,10 @@ class Observation:
     # path -> (ETag, Last-Modified) of each list answer that was read (or confirmed by a 304),
     # sent back next crawl; kept by the store in `http_validators`.
     validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    # path -> until when (Unix seconds) the server lets that answer be reused without asking.
+    fresh_until: dict[str, float] = field(default_factory=dict)
     not_modified: int = 0  # answers that were 304 Not Modified
+    reused: int = 0  # answers not asked for: robots.txt under a day old, others still fresh
     rejected_names: Counter[str] = field(default_factory=Counter)
     documents: list[Document] = field(default_factory=list)
     requests: int = 0

@@ -90,7 +90,10 @@ async def _plan(visit: Visit) -> None:
     obs = visit.observation
     rules, robots_response = await visit.fetcher.robots(visit.domain)
     obs.requests += robots_response.requests
-    visit.keep(robots_response)
+    if robots_response.reused:
+        obs.reused += 1
+    else:
+        visit.keep(robots_response)
     if robots_response.moved_to:
         _end(obs, MOVED, moved_to=robots_response.moved_to)
     if rules.mode == "disallow_all":

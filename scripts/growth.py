@@ -84,6 +84,8 @@ def run(
                     concurrency=128,
                     progress=False,
                     recrawl_after=timedelta(0),
+                    # A daily timer's crawls: the day-long freshness of the last one is over.
+                    revalidate=True,
                 )
             )
         if shared and number == 0:

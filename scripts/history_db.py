@@ -43,7 +43,7 @@ def main() -> None:
             seconds, rss, output = timed(
                 [sys.executable, "-m", "crawler", "crawl", "--db", str(db), "--via", box.address,
                  "--concurrency", str(args.concurrency), "--timeout", timeout,
-                 "--recrawl-after", "0", "--no-progress", *seeds]
+                 "--recrawl-after", "0", "--revalidate", "--no-progress", *seeds]
             )  # fmt: skip
         print(f"epoch {epoch}: {seconds:.0f} s, {rss} MiB\n{output.strip()}", flush=True)
         report["crawls"].append({"epoch": epoch, "seconds": round(seconds, 1), "peak_rss_mib": rss})

@@ -39,7 +39,10 @@ async def two_crawls(tmp_path_factory):
             r["domain"] for r in rows(db, "SELECT domain FROM instances WHERE status != 'pending'")
         }
         sandbox.set_epoch(1)
-        second = await crawl_via(port, db, sandbox.seeds, recrawl_after=timedelta(0), **PATIENT)
+        # The epoch stands for time passing: nothing read before may be reused as still fresh.
+        second = await crawl_via(
+            port, db, sandbox.seeds, recrawl_after=timedelta(0), revalidate=True, **PATIENT
+        )
     finally:
         await sandbox.stop()
     return sandbox.truth(), db, first, second, visited_first

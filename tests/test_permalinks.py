@@ -92,8 +92,10 @@ async def history(tmp_path_factory):
     saved: dict[str, bytes] = {}
     try:
         for crawl, epoch in ((1, 0), (2, 1), (3, 3)):
-            sandbox.set_epoch(epoch)
-            await crawl_via(port, db, sandbox.seeds, recrawl_after=timedelta(0), **PATIENT)
+            sandbox.set_epoch(epoch)  # time passing: nothing read before is still fresh
+            await crawl_via(
+                port, db, sandbox.seeds, recrawl_after=timedelta(0), revalidate=True, **PATIENT
+            )
             etags[f"crawl {crawl}"] = await etag(ds)
             analyze(str(db))
             etags[f"analyze {crawl}"] = await etag(ds)

@@ -147,7 +147,8 @@ class Visit:
             domain or self.domain, path, method=method, json_body=json_body, conditional=conditional
         )
         self.observation.requests += response.requests
-        self.observation.not_modified += response.not_modified
+        self.observation.not_modified += response.not_modified and not response.reused
+        self.observation.reused += response.reused
         if response.requests:
             document = self.keep(response)
             if document.body is not None and len(document.body) >= OFFLOAD_BYTES:
@@ -364,6 +365,8 @@ class Visit:
         validators = response.validator if response.not_modified else response.validators
         if validators is not None:
             self.observation.validators[response.path] = validators
+        if response.fresh_until is not None:
+            self.observation.fresh_until[response.path] = response.fresh_until
 
     def set_blocks(self, result: ListResult, answer: Answer | None = None) -> None:
         """The block list as read; `answer` (a conditional one) keeps its validators."""

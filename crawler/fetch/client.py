@@ -33,6 +33,7 @@ import random
 import socket
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -46,9 +47,10 @@ from crawler.fetch import errors
 from crawler.fetch.addresses import AddressBook, AddressState, SharedAnswers
 from crawler.fetch.clock import REAL_CLOCK, Clock
 from crawler.fetch.errors import BodyTooLarge, classify
+from crawler.fetch.freshness import fresh_until
 from crawler.fetch.gate import Gate
 from crawler.fetch.guard import GuardedResolver, is_public_address
-from crawler.fetch.robots import ROBOTS_MAX_BYTES, RobotsRules
+from crawler.fetch.robots import ROBOTS_MAX_BYTES, ROBOTS_TTL_SECONDS, RobotsRules, StoredRobots
 from crawler.fetch.validators import Validator, conditional_headers, validator_header
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -106,6 +108,9 @@ class FetchSettings:
     park_after: float | None = 2.0
     robots_token: str = "fediscope"
     domain_policy: DomainPolicy = REAL_NETWORK
+    #: The wall clock (Unix seconds) that freshness and a stored robots.txt's age are measured
+    #: on: the crawl's own clock, which tests move by days between crawls.
+    now: Callable[[], float] = time.time
 
 
 @dataclass
@@ -130,6 +135,10 @@ class Response:
     last_modified: str | None = None
     not_modified: bool = False  # a 304 to a conditional request: unchanged since `validator`
     validator: Validator | None = None  # what a conditional request sent
+    #: Until when (Unix seconds) the server lets this answer be reused (`freshness.py`).
+    fresh_until: float | None = None
+    #: Not asked: the answer stored by an earlier crawl, still fresh (no request was made).
+    reused: bool = False
 
     @property
     def validators(self) -> Validator | None:
@@ -214,6 +223,10 @@ class Fetcher:
         self.addresses = AddressBook(settings.per_address)
         #: domain -> path -> validator of the answer stored last time (set by the engine).
         self.validators: dict[str, dict[str, Validator]] = {}
+        #: domain -> path -> until when the stored answer may be reused without asking.
+        self.fresh: dict[str, dict[str, float]] = {}
+        #: domain -> robots.txt answer stored by a recent crawl, reused while under a day old.
+        self.stored_robots: dict[str, StoredRobots] = {}
         self.in_flight = 0
         self.parked = 0  # requests unanswered for `park_after`, now outside the global bound
         self.parked_total = 0
@@ -282,6 +295,8 @@ class Fetcher:
         """Forget a host's politeness state once its visit is over (bounds memory)."""
         self._hosts.pop(domain, None)
         self.validators.pop(domain, None)
+        self.fresh.pop(domain, None)
+        self.stored_robots.pop(domain, None)
         if self._grouping is not None:
             self._grouping.forget(domain)
 
@@ -313,10 +328,30 @@ class Fetcher:
         return state.requests if state else 0
 
     async def robots(self, domain: str) -> tuple[RobotsRules, Response]:
-        """The host's robots rules, fetched once per host and visit (RFC 9309 semantics)."""
+        """The host's robots rules (RFC 9309 semantics): fetched once per host and visit, or
+        the answer a crawl stored less than a day ago (RFC 9309 section 2.4 lets crawlers
+        cache it that long), which then costs no request."""
         state = self._host(domain)
         async with state.robots_lock:
-            if state.robots is None or state.robots.expired_at(self.clock.monotonic()):
+            stored = self.stored_robots.pop(domain, None)
+            age = stored.age(self.settings.now()) if stored is not None else ROBOTS_TTL_SECONDS
+            if state.robots is None and stored is not None and 0 <= age < ROBOTS_TTL_SECONDS:
+                rules = RobotsRules.from_answer(
+                    stored.status,
+                    stored.body,
+                    self.settings.robots_token,
+                    self.clock.monotonic() - age,
+                )
+                response = Response(
+                    domain,
+                    "/robots.txt",
+                    status=stored.status,
+                    body=stored.body,
+                    fetched_at=stored.fetched_at,
+                    reused=True,
+                )
+                self._follow_robots(state, rules, response, asked=False)
+            elif state.robots is None or state.robots.expired_at(self.clock.monotonic()):
                 response = await self._follow(domain, "/robots.txt", "GET", None, check=False)
                 token, now = self.settings.robots_token, self.clock.monotonic()
                 if response.moved_to:
@@ -327,13 +362,25 @@ class Fetcher:
                     # Other 3xx outcomes (offsite temporary redirect, loop) count as
                     # "unavailable" in RFC 9309 terms: allow everything.
                     rules = RobotsRules.from_answer(response.status, response.body, token, now)
-                state.robots, state.robots_response = rules, response
-                delay = rules.crawl_delay
-                if delay is not None:
-                    # The pause after robots.txt itself was set before its Crawl-delay was known.
-                    state.strict(max(self.settings.min_gap, delay), self.clock.monotonic())
+                self._follow_robots(state, rules, response, asked=True)
             assert state.robots_response is not None
             return state.robots, state.robots_response
+
+    def _follow_robots(
+        self, state: HostState, rules: RobotsRules, response: Response, *, asked: bool
+    ) -> None:
+        """Take a host's robots rules; a Crawl-delay paces every later request. `asked`: the
+        rules came from a request just made (not from a stored answer)."""
+        state.robots, state.robots_response = rules, response
+        delay = rules.crawl_delay
+        if delay is None:
+            return
+        gap = max(self.settings.min_gap, delay)
+        if asked:
+            # The pause after robots.txt itself was set before its Crawl-delay was known.
+            state.strict(gap, self.clock.monotonic())
+        else:
+            state.gap, state.burst = gap, 0
 
     async def request(
         self,
@@ -364,6 +411,16 @@ class Fetcher:
         validator = None
         if conditional and method == "GET":
             validator = self.validators.get(domain, {}).get(path)
+            still_fresh = self.fresh.get(domain, {}).get(path)
+            if still_fresh is not None and still_fresh > self.settings.now():
+                return Response(
+                    domain,
+                    path,
+                    not_modified=True,
+                    validator=validator,
+                    fresh_until=still_fresh,
+                    reused=True,
+                )
         return await self._follow(domain, path, method, json_body, check=True, validator=validator)
 
     async def _follow(
@@ -587,6 +644,8 @@ class Fetcher:
                 result.retry_after = _retry_after(answer.headers)
                 result.etag = validator_header(answer.headers, "ETag")
                 result.last_modified = validator_header(answer.headers, "Last-Modified")
+                if method == "GET" and answer.status in (200, 304):
+                    result.fresh_until = fresh_until(answer.headers, s.now())
                 if answer.status == 304 and validator is not None:
                     result.not_modified, result.validator = True, validator
                     result.elapsed = round(time.perf_counter() - started, 4)

@@ -8,13 +8,33 @@ for this crawl. `Crawl-delay` becomes the host's minimum gap between requests.
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from protego import Protego
 
 #: RFC 9309 asks crawlers to parse at least 500 KiB of a robots.txt.
 ROBOTS_MAX_BYTES = 512 * 1024
 ROBOTS_TTL_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRobots:
+    """A robots.txt answer an earlier crawl stored (2xx or 4xx), reusable for a day."""
+
+    status: int
+    compressed: bytes | None  # the body, zlib-compressed as the store keeps it
+    fetched_at: str  # ISO 8601 UTC, as the document log records it
+
+    @property
+    def body(self) -> bytes | None:
+        return zlib.decompress(self.compressed) if self.compressed is not None else None
+
+    def age(self, now: float) -> float:
+        """Seconds from when the answer was fetched to `now` (Unix seconds)."""
+        fetched = datetime.fromisoformat(self.fetched_at.replace("Z", "+00:00")).timestamp()
+        return now - fetched
 
 
 @dataclass

@@ -65,6 +65,7 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
             "peer_store_seconds": float,
             "not_modified": int,
             "busiest_addresses": str,
+            "reused": int,
         },
         "id",
         set(),
@@ -210,9 +211,17 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], set[str]]] = {
         {"domain", "url"},
     ),
     "document_bodies": ({"sha256": str, "encoding": str, "body": bytes}, "sha256", set()),
-    # The ETag / Last-Modified of each list answer stored last, sent back on the next crawl.
+    # The ETag / Last-Modified of each list answer stored last, sent back on the next crawl,
+    # and until when (Unix seconds) its server lets it be reused without asking.
     "http_validators": (
-        {"domain": str, "path": str, "etag": str, "last_modified": str, "crawl_id": int},
+        {
+            "domain": str,
+            "path": str,
+            "etag": str,
+            "last_modified": str,
+            "crawl_id": int,
+            "fresh_until": float,
+        },
         ("domain", "path"),
         set(),
     ),

@@ -20,6 +20,7 @@ from itertools import chain
 from typing import Any, TypeVar
 
 from crawler.domains import DomainPolicy
+from crawler.fetch.robots import ROBOTS_TTL_SECONDS, StoredRobots
 from crawler.observation import ALIVE, GONE, OPTED_OUT, PENDING, Observation, PeerHistory
 from crawler.store import blocks as block_store
 from crawler.store import documents, peers
@@ -164,10 +165,40 @@ class StoreWriter:
         """domain -> path -> (ETag, Last-Modified) kept from the lists stored last."""
         validators: dict[str, dict[str, tuple[str | None, str | None]]] = {}
         for domain, path, etag, last_modified in self.connection.execute(
-            "SELECT domain, path, etag, last_modified FROM http_validators"
+            "SELECT domain, path, etag, last_modified FROM http_validators "
+            "WHERE etag IS NOT NULL OR last_modified IS NOT NULL"
         ):
             validators.setdefault(domain, {})[path] = (etag, last_modified)
         return validators
+
+    def load_fresh(self, now: float) -> dict[str, dict[str, float]]:
+        """domain -> path -> until when (Unix seconds) a stored answer is still fresh at `now`."""
+        fresh: dict[str, dict[str, float]] = {}
+        for domain, path, until in self.connection.execute(
+            "SELECT domain, path, fresh_until FROM http_validators WHERE fresh_until > ?", (now,)
+        ):
+            fresh.setdefault(domain, {})[path] = until
+        return fresh
+
+    def load_robots(self, now: float) -> dict[str, StoredRobots]:
+        """domain -> its latest robots.txt answer when fetched less than a day before `now`
+        (Unix seconds) and usable as rules: 2xx, or 4xx other than 429 ("allow everything")."""
+        since = datetime.fromtimestamp(now - ROBOTS_TTL_SECONDS, UTC)
+        latest: dict[str, StoredRobots | None] = {}
+        for domain, status, body, fetched_at in self.connection.execute(
+            "SELECT log.domain, log.status, bodies.body, "
+            "coalesce(log.last_fetched_at, log.fetched_at) AS at "
+            "FROM document_log AS log LEFT JOIN document_bodies AS bodies "
+            "ON bodies.sha256 = log.body_sha256 AND bodies.encoding = 'zlib' "
+            "WHERE log.url = 'https://' || log.domain || '/robots.txt' AND log.method = 'GET' "
+            "AND at >= ? ORDER BY at, log.id",
+            (since.isoformat(timespec="milliseconds").replace("+00:00", "Z"),),
+        ):
+            usable = status is not None and (200 <= status < 300 or 400 <= status < 500)
+            latest[domain] = (
+                StoredRobots(status, body, fetched_at) if usable and status != 429 else None
+            )
+        return {domain: answer for domain, answer in latest.items() if answer is not None}
 
     def peer_history(self, domain: str, crawl_id: int, full_every: int) -> PeerHistory | None:
         """The stored peer list of a domain and whether this crawl must read it in full."""
@@ -340,12 +371,13 @@ class StoreWriter:
         (its next answer is downloaded in full)."""
         domain = observation.domain
         self.connection.execute("DELETE FROM http_validators WHERE domain = ?", (domain,))
+        validators, fresh = observation.validators, observation.fresh_until
         self.connection.executemany(
-            "INSERT INTO http_validators (domain, path, etag, last_modified, crawl_id) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO http_validators (domain, path, etag, last_modified, crawl_id, "
+            "fresh_until) VALUES (?, ?, ?, ?, ?, ?)",
             (
-                (domain, path, etag, last_modified, crawl_id)
-                for path, (etag, last_modified) in observation.validators.items()
+                (domain, path, *validators.get(path, (None, None)), crawl_id, fresh.get(path))
+                for path in validators.keys() | fresh.keys()
             ),
         )
 
@@ -372,7 +404,8 @@ class StoreWriter:
             "peer_edges_added = peer_edges_added + ?, peer_edges_removed = peer_edges_removed + ?, "
             "store_seconds = coalesce(store_seconds, 0) + ?, "
             "peer_store_seconds = coalesce(peer_store_seconds, 0) + ?, "
-            "not_modified = coalesce(not_modified, 0) + ? WHERE id = ?",
+            "not_modified = coalesce(not_modified, 0) + ?, reused = coalesce(reused, 0) + ? "
+            "WHERE id = ?",
             (
                 alive,
                 failed,
@@ -384,6 +417,7 @@ class StoreWriter:
                 result.store_seconds,
                 result.peer_store_seconds,
                 observation.not_modified,
+                observation.reused,
                 crawl_id,
             ),
         )
