@@ -383,3 +383,23 @@ def test_a_gotosocial_server_is_alive_in_the_truth_only_if_its_robots_txt_lets_u
             assert entry["expected_status"] == "alive"
     if not failures:
         assert statuses == {"opted_out": len(gts)}
+
+
+def test_kept_peer_lists_are_the_lists_of_the_current_epoch(monkeypatch) -> None:
+    from crawler.sandbox import world as world_module
+
+    monkeypatch.setattr(world_module, "LISTING_ITEMS", 300)
+    world = World(SandboxConfig())
+    changed = Sandbox(SandboxConfig())
+    changed.set_epoch(1)
+    hosts = [c["domain"] for c in changed.truth()["changes"] if c["change"] == "peers_changed"]
+    host = world.by_domain[hosts[0]]
+    before = world.peer_list(host)
+    assert before == world.peer_indices(host).tolist() and world.peer_list(host) is before
+    world.set_epoch(1)  # a new epoch: nothing kept from the last one is served
+    after = world.peer_list(host)
+    assert after == changed.world.peer_indices(changed.world.by_domain[hosts[0]]).tolist()
+    assert after != before
+    for other in world.hosts[:200]:  # the bound: the least recently used lists are dropped
+        world.peer_list(other)
+        assert world._listed <= 300 or len(world._listings) == 1

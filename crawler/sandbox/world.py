@@ -1,14 +1,19 @@
 """The sandbox world: hosts with roles, plus peer lists and block rules at the current epoch.
 
 `World(config)` builds everything that is small (hosts, roles, sizes, popularity tables); block
-rules are generated per host on first use and cached per epoch; peer lists are generated on every
-request. Renderers (crawler.sandbox.platforms) and ground truth (crawler.sandbox.truth) read the
-world through the same methods, so they always agree.
+rules are generated per host on first use and cached per epoch; peer lists are generated when
+asked for, and the most recently asked ones are kept (`listing`, bounded by their total
+length): a paged walk asks for the same list once per page, and generating it again for every
+page made the sandbox's own CPU, not the crawler, the limit of a re-crawl. Renderers
+(crawler.sandbox.platforms) and ground truth (crawler.sandbox.truth) read the world through the
+same methods, so they always agree.
 """
 
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 import orjson
@@ -30,6 +35,10 @@ from crawler.sandbox.usage import RawUsage, raw_usage
 
 ADDS_BLOCKED = ("pleroma", "misskey")  # peer lists include the host's block targets
 DROPS_BLOCKED = ("mastodon", "lemmy")  # peer lists exclude them
+
+
+#: Peer-list entries kept at most (`World.listing`): about 60 MB of Python ints.
+LISTING_ITEMS = 2_000_000
 
 
 class World:
@@ -64,6 +73,8 @@ class World:
         ]
         self._base_rules: dict[int, list[BlockRule]] = {}
         self._rules: dict[int, list[BlockRule]] = {}
+        self._listings: OrderedDict[tuple[object, ...], list[int]] = OrderedDict()
+        self._listed = 0  # entries in all kept listings
         self.epoch = 0
         self.history = History(self)
 
@@ -83,6 +94,24 @@ class World:
     def clear_caches(self) -> None:
         """Forget derived state (after a change of epoch)."""
         self._rules.clear()
+        self._listings.clear()
+        self._listed = 0
+
+    def listing(self, key: tuple[object, ...], compute: Callable[[], list[int]]) -> list[int]:
+        """`compute()`, kept for the current epoch under `key` while among the most recently
+        used lists (LISTING_ITEMS entries in all). Lists are derived from the host and epoch
+        only, so a kept one is exactly what `compute` would give again."""
+        found = self._listings.get(key)
+        if found is not None:
+            self._listings.move_to_end(key)
+            return found
+        found = compute()
+        self._listings[key] = found
+        self._listed += len(found)
+        while self._listed > LISTING_ITEMS and len(self._listings) > 1:
+            _, dropped = self._listings.popitem(last=False)
+            self._listed -= len(dropped)
+        return found
 
     def delta(self, h: Host) -> Delta | None:
         """Changes of host h since epoch 0."""
@@ -113,6 +142,10 @@ class World:
         return "restricted" if d is not None and d.restricted else h.blocks_vis
 
     # -- peers ----------------------------------------------------------------------------
+
+    def peer_list(self, h: Host) -> list[int]:
+        """`peer_indices` as a list, kept while recently used (for paged lists)."""
+        return self.listing(("peers", h.idx), lambda: self.peer_indices(h).tolist())
 
     def peer_indices(self, h: Host) -> np.ndarray:
         """Sorted indices of every host h lists as a peer (valid names only, never h)."""

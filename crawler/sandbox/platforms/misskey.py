@@ -192,18 +192,29 @@ def instances(ctx: Ctx) -> Reply:
         return invalid_param("offset must be a non-negative integer")
     world, h = ctx.world, ctx.host
     flags = {r.target: r.severity_raw for r in world.rules(h) if r.target >= 0}
-    hosts, known = world.hosts, world.peer_indices(h).tolist()
-    if any(
-        isinstance(params.get(k), bool)
-        for k in ("blocked", "suspended", "silenced", "notResponding")
-    ):
-        known = [i for i in known if _wanted(_state(hosts[i], flags.get(i)), params)]
+    hosts = world.hosts
     delta = world.delta(h)
     met = delta.peers_added_at if delta is not None else {}
-    sort = params.get("sort")
-    if sort in ("+firstRetrievedAt", "-firstRetrievedAt"):
-        known = sorted(known, key=lambda i: (met.get(i, 0), i), reverse=sort[0] == "+")
-    page = known[offset : offset + limit]
+    filters = tuple(
+        (k, params[k])
+        for k in ("blocked", "suspended", "silenced", "notResponding")
+        if isinstance(params.get(k), bool)
+    )
+    sort = (
+        params.get("sort")
+        if params.get("sort") in ("+firstRetrievedAt", "-firstRetrievedAt")
+        else None
+    )
+
+    def listed() -> list[int]:
+        known = world.peer_list(h)
+        if filters:
+            known = [i for i in known if _wanted(_state(hosts[i], flags.get(i)), params)]
+        if sort is not None:
+            known = sorted(known, key=lambda i: (met.get(i, 0), i), reverse=sort[0] == "+")
+        return known
+
+    page = world.listing(("misskey", h.idx, filters, sort), listed)[offset : offset + limit]
     return json_reply(
         [_entry(hosts[i], flags.get(i), met.get(i, 0)) for i in page], cacheable=False
     )

@@ -80,7 +80,7 @@ def _follows(ctx: Ctx, followers: bool) -> Reply:
             status=400,
         )
     world, h = ctx.world, ctx.host
-    side = world.peer_indices(h).tolist()[1 if followers else 0 :: 2]
+    side = world.peer_list(h)[1 if followers else 0 :: 2]
     page = side[int(start) : int(start) + int(count)]
     local = _actor(h, 1)
     data = []
