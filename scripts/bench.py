@@ -8,7 +8,7 @@
 
 Steps, each in its own process so peak RSS is the process's own: the sandbox (scale profile:
 per-request latency 20-300 ms, 3% of hosts hang until the timeout, heavy-tailed peer lists
-generated on request), `fediscope crawl --via` with the default politeness rules at the given
+generated on request, the most recently asked kept), `fediscope crawl --via` with the default politeness rules at the given
 concurrency, `fediscope analyze`, then the fetch floor (scripts/fetch_floor.py: the same
 requests, same per-host rules, each host started once a list named it, bodies discarded).
 Reports wall time, CPU seconds, instances/s, requests/s, bytes received (bodies), peer edges
@@ -16,8 +16,9 @@ stored per second of ingestion, peak RSS, database size, per-stage times, crawl 
 time, and alive recall: the share of the servers the sandbox's truth calls alive and reachable
 from the seeds that the crawl stored as alive (a server called unreachable because fediscope
 was overloaded is a miss). `--recrawl` crawls the unchanged world a second time (every alive
-instance due, conditional requests on) and reports the same numbers for it, with what the same
-visits cost in the first crawl. The crawl runs on uvloop when installed (FEDISCOPE_UVLOOP=1
+instance due, conditional requests on, robots.txt and answers still fresh reused as a second
+crawl the same day would) and reports the same numbers for it, with what the same visits cost
+in the first crawl. The crawl runs on uvloop when installed (FEDISCOPE_UVLOOP=1
 makes that a requirement here) unless `--no-uvloop`. Numbers go to stdout and to
 scripts/out/bench-*.json.
 """
