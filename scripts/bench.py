@@ -8,9 +8,10 @@
 
 Steps, each in its own process so peak RSS is the process's own: the sandbox (scale profile:
 per-request latency 20-300 ms, 3% of hosts hang until the timeout, heavy-tailed peer lists
-generated on request, the most recently asked kept), `fediscope crawl --via` with the default politeness rules at the given
-concurrency, `fediscope analyze`, then the fetch floor (scripts/fetch_floor.py: the same
-requests, same per-host rules, each host started once a list named it, bodies discarded).
+generated on request, the most recently asked kept), `fediscope crawl --via` with the default
+politeness rules at the given concurrency, `fediscope analyze`, then the fetch floor
+(scripts/fetch_floor.py: the same requests, same per-host rules, each host started once a list
+named it, bodies discarded).
 Reports wall time, CPU seconds, instances/s, requests/s, bytes received (bodies), peer edges
 stored per second of ingestion, peak RSS, database size, per-stage times, crawl time / floor
 time, and alive recall: the share of the servers the sandbox's truth calls alive and reachable
