@@ -4,6 +4,9 @@ same database served by the real `fediscope serve`, and a headless Chromium to o
 Browser tests (see tests/test_pages_browser.py) are async Playwright tests that run in the
 session event loop: mark the module `pytestmark = pytest.mark.asyncio(loop_scope="session")`
 and take the `browser_page` fixture.
+
+Fetch-layer tests take `server` (a scripted loopback server, tests/fetch_harness.py) on
+`clock` (a fake clock that records every politeness wait).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+
+from tests.fetch_harness import FakeClock, ScriptedServer
 
 REPO = Path(__file__).resolve().parent.parent
 #: Screenshots of every page a browser test opened (git-ignored).
@@ -239,3 +244,14 @@ async def _browser_page(chromium: Any, base_url: str) -> AsyncIterator[BrowserPa
 def pytest_report_header() -> str:
     found = "found" if CHROMIUM.exists() else "missing: browser tests skip"
     return f"chromium: {CHROMIUM} {found}; screenshots: {SCREENSHOTS}"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest_asyncio.fixture
+async def server(clock: FakeClock) -> AsyncIterator[ScriptedServer]:
+    async with ScriptedServer(clock) as running:
+        yield running

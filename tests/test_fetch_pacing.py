@@ -19,17 +19,6 @@ from tests.fetch_harness import AddressResolver, Answer, FakeClock, ScriptedServ
 ROBOTS = "/robots.txt"
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def server(clock):
-    async with ScriptedServer(clock) as running:
-        yield running
-
-
 def robots(text: str) -> Answer:
     return Answer(body=text)
 

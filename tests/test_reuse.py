@@ -23,7 +23,7 @@ from crawler.fetch.freshness import MAX_FRESHNESS, cache_directives, fresh_until
 from crawler.fetch.robots import StoredRobots
 from crawler.sandbox import Sandbox, SandboxConfig
 from crawler.store.writer import StoreWriter
-from tests.fetch_harness import Answer, FakeClock, ScriptedServer
+from tests.fetch_harness import Answer
 from tests.support import QUICK_PACE, crawl_via, rows
 
 ROBOTS = "/robots.txt"
@@ -87,17 +87,6 @@ def test_cache_control_headers_sent_twice_are_one_list():
 
 
 # --- the fetch layer ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def server(clock):
-    async with ScriptedServer(clock) as running:
-        yield running
 
 
 def stored_robots(text: str, age: float, status: int = 200) -> StoredRobots:
