@@ -334,8 +334,11 @@ class Fetcher:
         state = self._host(domain)
         async with state.robots_lock:
             stored = self.stored_robots.pop(domain, None)
-            age = stored.age(self.settings.now()) if stored is not None else ROBOTS_TTL_SECONDS
-            if state.robots is None and stored is not None and 0 <= age < ROBOTS_TTL_SECONDS:
+            if (
+                state.robots is None
+                and stored is not None
+                and 0 <= (age := stored.age(self.settings.now())) < ROBOTS_TTL_SECONDS
+            ):
                 rules = RobotsRules.from_answer(
                     stored.status,
                     stored.body,
@@ -350,7 +353,7 @@ class Fetcher:
                     fetched_at=stored.fetched_at,
                     reused=True,
                 )
-                self._follow_robots(state, rules, response, asked=False)
+                self._take_robots(state, rules, response, asked=False)
             elif state.robots is None or state.robots.expired_at(self.clock.monotonic()):
                 response = await self._follow(domain, "/robots.txt", "GET", None, check=False)
                 token, now = self.settings.robots_token, self.clock.monotonic()
@@ -362,11 +365,11 @@ class Fetcher:
                     # Other 3xx outcomes (offsite temporary redirect, loop) count as
                     # "unavailable" in RFC 9309 terms: allow everything.
                     rules = RobotsRules.from_answer(response.status, response.body, token, now)
-                self._follow_robots(state, rules, response, asked=True)
+                self._take_robots(state, rules, response, asked=True)
             assert state.robots_response is not None
             return state.robots, state.robots_response
 
-    def _follow_robots(
+    def _take_robots(
         self, state: HostState, rules: RobotsRules, response: Response, *, asked: bool
     ) -> None:
         """Take a host's robots rules; a Crawl-delay paces every later request. `asked`: the
