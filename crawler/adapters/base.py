@@ -212,10 +212,16 @@ class Visit:
         if known is None:
             known = _VALID[self.policy.extra_tlds] = {}
         values = values if isinstance(values, list) else list(values)
-        if self._validate_new(values, known):
-            # Every name is valid and cached (peer lists overlap heavily, so most were checked
-            # in other lists): the list is mapped and de-duplicated at C speed.
-            unique = dict.fromkeys(map(known.__getitem__, values))
+        try:
+            # Peer lists overlap heavily, so most names were checked in other lists: one lookup
+            # each maps them to their cached checked form, at C speed.
+            checked = list(map(known.get, values))
+        except TypeError:  # an unhashable value (a JSON object or array in the list)
+            checked = [None]
+        if None in checked and self._validate_new(values, known):
+            checked = list(map(known.__getitem__, values))
+        if None not in checked:
+            unique = dict.fromkeys(checked)
             unique.pop(self.domain, None)
             return list(unique)
         seen: set[str] = {self.domain}
