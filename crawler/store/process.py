@@ -6,11 +6,12 @@ took a third of the crawl's CPU and the loop, the bottleneck, waited for it. In 
 it runs on the second core. Calls name a `StoreWriter` method (`StoreWriter.record_visits`) and
 are run one at a time, in order, by the child's one writer.
 
-Calls and answers travel as length-prefixed pickles over a socket pair that the crawl's event
-loop reads and writes itself. (A `ProcessPoolExecutor` does the same through two helper threads
-that need the GIL for every call: with the event loop busy, each hand-over waited for the
-interpreter's switch interval, and the round trips of a full-scale crawl's 5,000 batches added
-about a minute to the store's time.)
+Calls and answers travel as length-prefixed pickles over two socket pairs: calls are written
+by one thread (`_Sender`), answers are read by the crawl's event loop. (A `ProcessPoolExecutor`
+hands over every call and answer through helper threads that need the GIL: with the event loop
+busy, each hand-over waited for the interpreter's switch interval, and the round trips of a
+full-scale crawl's 5,000 batches added about a minute to the store's time. A call is one
+hand-over, and a batch of megabytes no longer waits on the event loop's turns.)
 
 The child is started by a fork server (`multiprocessing`'s forkserver, with the writer's
 modules preloaded), never forked from the crawl itself: forking a process that runs an event
@@ -26,6 +27,7 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import queue
 import resource
 import signal
 import socket
@@ -52,11 +54,13 @@ class StoreStopped(RuntimeError):
 # -- the child ------------------------------------------------------------------------------
 
 
-def _serve(connection: socket.socket, path: str, policy: DomainPolicy) -> None:
+def _serve(
+    calls: socket.socket, connection: socket.socket, path: str, policy: DomainPolicy
+) -> None:
     """The child's loop: one call at a time, answered in order, until told to close."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_the_crawl, name="crawl-watch", daemon=True).start()
-    stream = connection.makefile("rb")
+    stream = calls.makefile("rb")
     writer: StoreWriter | None = None
     try:
         writer = StoreWriter(path, policy)
@@ -111,6 +115,39 @@ def _context() -> multiprocessing.context.BaseContext:
 # -- the crawl's side -----------------------------------------------------------------------
 
 
+class _Sender:
+    """Writes calls to the child from a thread of its own, in the order given.
+
+    A batch of visits pickles to megabytes, and the event loop's transport writes a socket
+    buffer's worth (about 200 kB) per turn of the loop: at full scale a turn takes a tenth of a
+    second, so a batch reached the store over seconds while the store sat idle and finished
+    visits waited. A blocking write from a thread streams it at once.
+    """
+
+    def __init__(self, connection: socket.socket):
+        self._connection = connection
+        self._frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="store-calls", daemon=True)
+        self._thread.start()
+
+    def send(self, frame: bytes) -> None:
+        self._frames.put(frame)
+
+    def close(self) -> None:
+        """Send what was given, then close the child's call channel (it ends its loop)."""
+        self._frames.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while (frame := self._frames.get()) is not None:
+                self._connection.sendall(frame)
+        except OSError:
+            pass  # the child is gone: the answers' reader reports it
+        finally:
+            self._connection.close()
+
+
 class StoreProcess:
     """A `StoreWriter` in a child process; every call is awaited from the event loop."""
 
@@ -119,6 +156,7 @@ class StoreProcess:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._sender: _Sender | None = None
         self._answers: deque[asyncio.Future[Any]] = deque()
         self._reading: asyncio.Task[None] | None = None
         self._stopped: str | None = None
@@ -126,14 +164,19 @@ class StoreProcess:
         self.peak_rss_mib: int | None = None
 
     async def open(self) -> StoreProcess:
-        ours, theirs = socket.socketpair()
+        calls, their_calls = socket.socketpair()
+        answers, their_answers = socket.socketpair()
         process = _context().Process(
-            target=_serve, args=(theirs, self._path, self._policy), name="fediscope-store"
+            target=_serve,
+            args=(their_calls, their_answers, self._path, self._policy),
+            name="fediscope-store",
         )
-        process.start()  # the fork server sends the child its end of the pair
-        theirs.close()
+        process.start()  # the fork server sends the child its ends of the pairs
+        their_calls.close()
+        their_answers.close()
         self._process = process
-        self._reader, self._writer = await asyncio.open_unix_connection(sock=ours)
+        self._sender = _Sender(calls)
+        self._reader, self._writer = await asyncio.open_unix_connection(sock=answers)
         self._reading = asyncio.create_task(self._read_answers())
         try:
             await self._expect()  # the writer opened (or why it could not)
@@ -161,14 +204,27 @@ class StoreProcess:
         finally:
             await self._stop()
 
-    async def _request(self, method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if self._stopped is not None or self._writer is None:
+    def send(
+        self,
+        method: Callable[Concatenate[StoreWriter, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> asyncio.Future[T]:
+        """Send a call now and return its answer to await later, so the child can start on it
+        while the crawl prepares the next (calls still run one at a time, in the order sent)."""
+        return self._send_request(method, args, kwargs)
+
+    def _send_request(
+        self, method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> asyncio.Future[Any]:
+        if self._stopped is not None or self._sender is None:
             raise StoreStopped(self._stopped or "the store is closed")
         frame = pickle.dumps((method, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
-        self._writer.write(_LENGTH.pack(len(frame)) + frame)
-        answer = self._expect()
-        await self._writer.drain()
-        return await answer
+        self._sender.send(_LENGTH.pack(len(frame)) + frame)
+        return self._expect()
+
+    async def _request(self, method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return await self._send_request(method, args, kwargs)
 
     def _expect(self) -> asyncio.Future[Any]:
         future = asyncio.get_running_loop().create_future()
@@ -206,6 +262,8 @@ class StoreProcess:
 
     async def _stop(self) -> None:
         self._stopped = self._stopped or "the store is closed"
+        if self._sender is not None:
+            await asyncio.to_thread(self._sender.close)
         if self._writer is not None:
             self._writer.close()
             with contextlib.suppress(ConnectionError, OSError):
