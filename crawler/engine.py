@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -49,8 +50,13 @@ from crawler.visit import visit_domain
 
 log = logging.getLogger(__name__)
 
+#: A finished visit on its way to the store: (observation, hops, (how found, found by)).
+StoreItem = tuple[Observation, int | None, tuple[str, str] | None]
+
 #: Finished visits waiting for the store; a full queue makes visits wait (backpressure).
 STORE_QUEUE = 64
+#: Batches sent to the store before the oldest one's answer is read.
+BATCHES_AHEAD = 2
 #: Hosts visited at once per allowed request in flight (a visit is mostly waiting out gaps).
 HOSTS_PER_REQUEST_SLOT = 16
 #: Visits of one address's hosts at once per request slot of that address.
@@ -187,9 +193,10 @@ class Crawl:
         self.summary: CrawlSummary | None = None
         self.store: StoreProcess | None = None
         self.wakeup = asyncio.Event()
-        self.to_store: asyncio.Queue[tuple[Observation, int | None, tuple[str, str] | None] | None]
+        self.to_store: asyncio.Queue[StoreItem | None]
         self.to_store = asyncio.Queue(maxsize=STORE_QUEUE)
-        self.storing = False
+        self.in_store = 0  # batches taken from to_store whose answer is not accounted yet
+        self._last_answer = 0.0
         self.bar: tqdm | None = None
         self.started = 0  # visits begun (a host that waited aside is counted once)
         self.monitor = LoadMonitor()
@@ -344,7 +351,7 @@ class Crawl:
                         summary.lowest_request_limit = min(
                             summary.lowest_request_limit, fetcher.request_limit
                         )
-                        idle = not running and self.to_store.empty() and not self.storing
+                        idle = not running and self.to_store.empty() and not self.in_store
                         calm = self.monitor.quiet(time.monotonic())
                         if self.later and (calm or (idle and not self.queue)):
                             # The servers that timed out while fediscope was overloaded.
@@ -441,50 +448,101 @@ class Crawl:
 
     async def _store_loop(self, store: StoreProcess, crawl_id: int, seeds: list[str]) -> None:
         """The only path to the store, in arrival order: every visit that finished while the
-        last batch was being stored goes in the next batch (one call, one commit)."""
+        last batch was being stored goes in the next batch (one call, one commit).
+
+        Batches are sent by a task of their own, up to BATCHES_AHEAD before the oldest one's
+        answer is read. At full scale one turn of the crawl's event loop takes a tenth of a
+        second or more, and the store, answering within a turn, spent most of a crawl waiting
+        for the next batch while finished visits waited for it."""
         summary = self.summary
         assert summary is not None
+        sent: asyncio.Queue[tuple[list[StoreItem], asyncio.Future[list[VisitResult]]] | None]
+        sent = asyncio.Queue()
+        room = asyncio.Semaphore(BATCHES_AHEAD)
+        sending = asyncio.create_task(self._send_batches(store, crawl_id, sent, room))
+        try:
+            while (item := await sent.get()) is not None:
+                batch, answer = item
+                results = await answer
+                room.release()
+                self._stored(summary, batch, results, seeds)
+                await self._flush_exclusions(store, crawl_id)
+                self.in_store -= 1
+                self.wakeup.set()
+            await sending
+        finally:
+            sending.cancel()
+
+    async def _send_batches(
+        self,
+        store: StoreProcess,
+        crawl_id: int,
+        sent: asyncio.Queue[tuple[list[StoreItem], asyncio.Future[list[VisitResult]]] | None],
+        room: asyncio.Semaphore,
+    ) -> None:
         finished = False
-        while not finished:
-            batch = [await self.to_store.get()]
-            while not self.to_store.empty() and batch[-1] is not None:
-                batch.append(self.to_store.get_nowait())
-            if batch[-1] is None:
-                finished = True
-                batch.pop()
-            if not batch:
-                continue
-            self.storing = True
-            began = time.monotonic()
-            results = await store.call(
-                StoreWriter.record_visits,
-                batch,
-                crawl_id,
-                self.settings.clock(),
-                self.settings.recrawl_after,
-            )
-            summary.store_batches += 1
-            summary.store_busy_seconds += time.monotonic() - began
-            for (observation, hops, _), result in zip(batch, results, strict=True):
-                if result.error:  # a bug must not stop the crawl; the domain is retried next run
-                    log.error(
-                        "could not store the visit of %s: %s", observation.domain, result.error
-                    )
-                self._account(summary, observation, result, seeds)
-                child_hops = None if hops is None else hops + 1
-                for name, how in result.new_domains:
-                    self.offer(name, child_hops, (how, observation.domain))
-            await self._flush_exclusions(store, crawl_id)
-            self.bar.update(len(batch))
-            self.bar.total = self.bar.n + len(self.queue) + self.to_store.qsize()
-            self.bar.set_postfix(
-                queued=len(self.queue),
-                alive=summary.statuses[ALIVE],
-                failed=summary.visited - summary.statuses[ALIVE],
-                refresh=False,
-            )
-            self.storing = False
-            self.wakeup.set()
+        try:
+            while not finished:
+                batch, finished = await self._next_batch()
+                if not batch:
+                    continue
+                self.in_store += 1
+                await room.acquire()
+                began = time.monotonic()
+                answer = store.send(
+                    StoreWriter.record_visits,
+                    batch,
+                    crawl_id,
+                    self.settings.clock(),
+                    self.settings.recrawl_after,
+                )
+                answer.add_done_callback(partial(self._store_answered, began))
+                sent.put_nowait((batch, answer))
+        finally:
+            sent.put_nowait(None)  # the reader ends, and `await sending` says why
+
+    def _store_answered(self, sent_at: float, _: asyncio.Future[list[VisitResult]]) -> None:
+        """Count the store's busy time; a batch sent ahead waited for the one before it."""
+        assert self.summary is not None
+        answered = time.monotonic()
+        self.summary.store_batches += 1
+        self.summary.store_busy_seconds += answered - max(sent_at, self._last_answer)
+        self._last_answer = answered
+
+    async def _next_batch(self) -> tuple[list[StoreItem], bool]:
+        """The visits waiting for the store (at least one unless the crawl ended), and whether
+        the crawl ended."""
+        batch = [await self.to_store.get()]
+        while not self.to_store.empty() and batch[-1] is not None:
+            batch.append(self.to_store.get_nowait())
+        if batch[-1] is None:
+            batch.pop()
+            return batch, True
+        return batch, False
+
+    def _stored(
+        self,
+        summary: CrawlSummary,
+        batch: list[StoreItem],
+        results: list[VisitResult],
+        seeds: list[str],
+    ) -> None:
+        """Account for a stored batch; the store's new names join the frontier."""
+        for (observation, hops, _), result in zip(batch, results, strict=True):
+            if result.error:  # a bug must not stop the crawl; the domain is retried next run
+                log.error("could not store the visit of %s: %s", observation.domain, result.error)
+            self._account(summary, observation, result, seeds)
+            child_hops = None if hops is None else hops + 1
+            for name, how in result.new_domains:
+                self.offer(name, child_hops, (how, observation.domain))
+        self.bar.update(len(batch))
+        self.bar.total = self.bar.n + len(self.queue) + self.to_store.qsize()
+        self.bar.set_postfix(
+            queued=len(self.queue),
+            alive=summary.statuses[ALIVE],
+            failed=summary.visited - summary.statuses[ALIVE],
+            refresh=False,
+        )
 
     def _account(
         self, summary: CrawlSummary, observation: Observation, result: VisitResult, seeds: list[str]

@@ -32,6 +32,11 @@ def slow_append(writer: StoreWriter, name: str, seconds: float) -> int:
     return os.getpid()
 
 
+def sizes(writer: StoreWriter, names: list[str]) -> tuple[int, int]:
+    """How many names arrived, and their total length."""
+    return len(names), sum(map(len, names))
+
+
 def read_nowhere(writer: StoreWriter) -> None:
     writer.connection.execute("SELECT * FROM nowhere")
 
@@ -44,6 +49,20 @@ def interrupt_self(writer: StoreWriter) -> int:
     os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C reaches the whole process group
     time.sleep(0.05)
     return os.getpid()
+
+
+async def test_calls_sent_ahead_arrive_whole_and_are_answered_in_order(tmp_path):
+    """Calls sent before any answer is read, one larger than a socket buffer (a batch of
+    peer lists is megabytes), reach the child whole and are answered in the order sent."""
+    store = await StoreProcess(str(tmp_path / "store.db"), SANDBOX).open()
+    big = [f"peer{index}.example.test" for index in range(400_000)]  # about 10 MB pickled
+    answers = [store.send(sizes, big), store.send(sizes, ["a.test"]), store.send(sizes, big[:7])]
+    assert await asyncio.gather(*answers) == [
+        (400_000, sum(map(len, big))),
+        (1, 6),
+        (7, sum(map(len, big[:7]))),
+    ]
+    await store.close()
 
 
 async def test_every_call_runs_in_order_in_one_child_process(tmp_path):
@@ -106,18 +125,18 @@ async def test_ctrl_c_does_not_stop_the_writer(tmp_path):
 async def test_a_crawl_whose_store_stops_ends_with_one_line(tmp_path, monkeypatch):
     """The engine stops at once instead of visiting on with nowhere to store (the visits would
     wait on a full queue forever)."""
-    original = StoreProcess.call
+    original = StoreProcess.send
 
-    async def failing(self, method, *args, **kwargs):
+    def failing(self, method, *args, **kwargs):
         if method is StoreWriter.record_visits:
             raise StoreStopped("the store process stopped (test)")
-        return await original(self, method, *args, **kwargs)
+        return original(self, method, *args, **kwargs)
 
     async def visit(fetcher, domain, policy, discovered, history):
         discovered([f"p{index}.test" for index in range(200)], "peer")
         return Observation(domain, status=ALIVE)
 
-    monkeypatch.setattr(StoreProcess, "call", failing)
+    monkeypatch.setattr(StoreProcess, "send", failing)
     monkeypatch.setattr("crawler.engine.visit_domain", visit)
     settings = CrawlSettings(
         db=str(tmp_path / "c.db"), seeds=["a.test"], via="127.0.0.1:9", progress=False
