@@ -218,9 +218,10 @@ class Visit:
             checked = list(map(known.get, values))
         except TypeError:  # an unhashable value (a JSON object or array in the list)
             checked = [None]
-        if None in checked and self._validate_new(values, known):
-            checked = list(map(known.__getitem__, values))
-        if None not in checked:
+        complete = None not in checked  # one scan: peer lists total millions of names
+        if not complete and self._validate_new(values, known):
+            checked, complete = list(map(known.__getitem__, values)), True
+        if complete:
             unique = dict.fromkeys(checked)
             unique.pop(self.domain, None)
             return list(unique)
