@@ -37,6 +37,10 @@ def sizes(writer: StoreWriter, names: list[str]) -> tuple[int, int]:
     return len(names), sum(map(len, names))
 
 
+def sleep_in_child(writer: StoreWriter, seconds: float) -> None:
+    time.sleep(seconds)
+
+
 def read_nowhere(writer: StoreWriter) -> None:
     writer.connection.execute("SELECT * FROM nowhere")
 
@@ -63,6 +67,22 @@ async def test_calls_sent_ahead_arrive_whole_and_are_answered_in_order(tmp_path)
         (7, sum(map(len, big[:7]))),
     ]
     await store.close()
+
+
+async def test_closing_does_not_wait_for_a_child_that_stopped_reading(tmp_path):
+    """A call stuck in a full socket buffer (the child busy for a minute) is given up after
+    the close timeout instead of holding the crawl's end."""
+    store = await StoreProcess(str(tmp_path / "store.db"), SANDBOX).open()
+    store.send(sleep_in_child, 60)
+    store.send(sizes, [f"peer{index}.example.test" for index in range(400_000)])
+    sender = store._sender
+    assert sender is not None
+    try:
+        await asyncio.wait_for(asyncio.to_thread(sender.close, 0.5), 20)
+    finally:
+        assert store._process is not None
+        store._process.kill()
+        await store._stop()
 
 
 async def test_every_call_runs_in_order_in_one_child_process(tmp_path):

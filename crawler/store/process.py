@@ -133,10 +133,16 @@ class _Sender:
     def send(self, frame: bytes) -> None:
         self._frames.put(frame)
 
-    def close(self) -> None:
-        """Send what was given, then close the child's call channel (it ends its loop)."""
+    def close(self, timeout: float = 30.0) -> None:
+        """Send what was given, then close the child's call channel (it ends its loop). A
+        child that stopped reading has the channel shut after `timeout`, so that a call stuck
+        in a full socket buffer cannot keep the crawl from ending."""
         self._frames.put(None)
-        self._thread.join()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            with contextlib.suppress(OSError):
+                self._connection.shutdown(socket.SHUT_RDWR)
+            self._thread.join()
 
     def _run(self) -> None:
         try:
@@ -192,13 +198,13 @@ class StoreProcess:
         **kwargs: P.kwargs,
     ) -> T:
         """Run `method` (a `StoreWriter` function, e.g. `StoreWriter.begin_crawl`) in the child."""
-        return await self._request(method, args, kwargs)
+        return await self._send_request(method, args, kwargs)
 
     async def close(self) -> None:
         if self._process is None:
             return
         try:
-            self.peak_rss_mib = await self._request(_CLOSE, (), {}) // 1024
+            self.peak_rss_mib = await self._send_request(_CLOSE, (), {}) // 1024
         except StoreStopped:
             pass
         finally:
@@ -222,9 +228,6 @@ class StoreProcess:
         frame = pickle.dumps((method, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
         self._sender.send(_LENGTH.pack(len(frame)) + frame)
         return self._expect()
-
-    async def _request(self, method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        return await self._send_request(method, args, kwargs)
 
     def _expect(self) -> asyncio.Future[Any]:
         future = asyncio.get_running_loop().create_future()
