@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crawler.fetch.client import utc_now
+from crawler.fetch.response import utc_now
 from crawler.store.asn import AsnRange, replace_asn_table
 from crawler.store.schema import open_database
 

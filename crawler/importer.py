@@ -20,7 +20,7 @@ from pathlib import Path
 
 from crawler.blocks import classify_pattern, normalise_severity
 from crawler.domains import REAL_NETWORK, SANDBOX
-from crawler.fetch.client import utc_now
+from crawler.fetch.response import utc_now
 from crawler.store.schema import open_database
 from crawler.store.state import mark_changed
 

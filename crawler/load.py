@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crawler.fetch import errors
-from crawler.fetch.client import AnswerTimes
+from crawler.fetch.wire import AnswerTimes
 
 #: Seconds between two looks at the event loop.
 TICK = 0.25

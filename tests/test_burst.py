@@ -17,7 +17,7 @@ from aiohttp import web
 
 from crawler.domains import SANDBOX
 from crawler.fetch import Fetcher, FetchSettings
-from crawler.fetch.client import HostState
+from crawler.fetch.pacing import HostState
 from tests.support import serve
 
 UA = "fediscope-test (+tests)"

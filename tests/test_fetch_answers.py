@@ -15,10 +15,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from crawler.domains import REAL_NETWORK
-from crawler.fetch import errors
-from crawler.fetch.client import ERROR_BODY_BYTES, Response
+from crawler.fetch import Response, errors
 from crawler.fetch.errors import BodyTooLarge, UnsafeAddress, classify
 from crawler.fetch.validators import MAX_VALIDATOR_CHARS, conditional_headers, validator_header
+from crawler.fetch.wire import ERROR_BODY_BYTES
 from tests.fetch_harness import UA, Answer, FakeClock, ScriptedServer, redirect
 
 ROBOTS = "/robots.txt"

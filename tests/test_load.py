@@ -16,8 +16,8 @@ from aiohttp import web
 from crawler.domains import SANDBOX
 from crawler.engine import Crawl, CrawlSettings
 from crawler.fetch import Fetcher, FetchSettings
-from crawler.fetch.client import AnswerTimes
 from crawler.fetch.gate import Gate
+from crawler.fetch.wire import AnswerTimes
 from crawler.gc_pauses import (
     FULL_THRESHOLD,
     MIDDLE_THRESHOLD,

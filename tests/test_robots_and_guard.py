@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from multidict import CIMultiDict
 
-from crawler.fetch import errors
-from crawler.fetch.client import Response, _retry_after
+from crawler.fetch import Response, errors
 from crawler.fetch.guard import is_public_address
 from crawler.fetch.robots import ROBOTS_TTL_SECONDS, RobotsRules
+from crawler.fetch.wire import retry_after
 
 TOKEN = "fediscope"
 DENY_ALL = b"User-agent: *\nDisallow: /\n"
@@ -302,28 +302,28 @@ def http_date(moment: datetime) -> str:
 
 
 def test_retry_after_seconds():
-    assert _retry_after(headers(Retry_After="120")) == 120.0
-    assert _retry_after(headers(Retry_After=" 30 ")) == 30.0
-    assert _retry_after(headers(Retry_After="0")) == 0.0
+    assert retry_after(headers(Retry_After="120")) == 120.0
+    assert retry_after(headers(Retry_After=" 30 ")) == 30.0
+    assert retry_after(headers(Retry_After="0")) == 0.0
 
 
 def test_retry_after_header_name_is_case_insensitive():
-    assert _retry_after(CIMultiDict({"retry-after": "7"})) == 7.0
+    assert retry_after(CIMultiDict({"retry-after": "7"})) == 7.0
 
 
 def test_retry_after_http_date_in_the_future():
     value = http_date(datetime.now(UTC) + timedelta(seconds=90))
-    assert _retry_after(headers(Retry_After=value)) == pytest.approx(90, abs=3)
+    assert retry_after(headers(Retry_After=value)) == pytest.approx(90, abs=3)
 
 
 def test_retry_after_http_date_in_the_past_is_zero():
-    assert _retry_after(headers(Retry_After="Wed, 21 Oct 2015 07:28:00 GMT")) == 0.0
+    assert retry_after(headers(Retry_After="Wed, 21 Oct 2015 07:28:00 GMT")) == 0.0
 
 
 def test_retry_after_rfc850_date():
     moment = datetime.now(UTC) + timedelta(days=400)
     value = moment.strftime("%A, %d-%b-%y %H:%M:%S GMT")
-    assert _retry_after(headers(Retry_After=value)) == pytest.approx(400 * 86400, abs=5)
+    assert retry_after(headers(Retry_After=value)) == pytest.approx(400 * 86400, abs=5)
 
 
 def test_retry_after_asctime_date():
@@ -331,12 +331,12 @@ def test_retry_after_asctime_date():
     # all three HTTP-date formats" (IMF-fixdate, RFC 850, asctime).
     moment = datetime.now(UTC) + timedelta(days=400)
     value = moment.strftime("%a %b %d %H:%M:%S %Y")
-    assert _retry_after(headers(Retry_After=value)) == pytest.approx(400 * 86400, abs=5)
+    assert retry_after(headers(Retry_After=value)) == pytest.approx(400 * 86400, abs=5)
 
 
 @pytest.mark.parametrize("value", ["soon", "-5", "1.5", "Mon, 99 Foo 2024 00:00:00 GMT"])
 def test_unusable_retry_after_is_ignored(value):
-    assert _retry_after(headers(Retry_After=value)) is None
+    assert retry_after(headers(Retry_After=value)) is None
 
 
 def test_mastodon_rate_limit_reset_iso8601():
@@ -344,51 +344,51 @@ def test_mastodon_rate_limit_reset_iso8601():
     # (fractional seconds, `Z`).
     moment = datetime.now(UTC) + timedelta(seconds=300)
     value = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    assert _retry_after(headers(X_RateLimit_Reset=value)) == pytest.approx(300, abs=3)
+    assert retry_after(headers(X_RateLimit_Reset=value)) == pytest.approx(300, abs=3)
 
 
 def test_rate_limit_reset_iso8601_with_offset_and_naive():
     moment = datetime.now(UTC) + timedelta(seconds=120)
     aware = moment.isoformat()
     naive = moment.replace(tzinfo=None).isoformat()
-    assert _retry_after(headers(X_RateLimit_Reset=aware)) == pytest.approx(120, abs=3)
-    assert _retry_after(headers(X_RateLimit_Reset=naive)) == pytest.approx(120, abs=3)
+    assert retry_after(headers(X_RateLimit_Reset=aware)) == pytest.approx(120, abs=3)
+    assert retry_after(headers(X_RateLimit_Reset=naive)) == pytest.approx(120, abs=3)
 
 
 def test_rate_limit_reset_epoch_seconds():
     value = str(int(time.time()) + 60)
-    assert _retry_after(headers(X_RateLimit_Reset=value)) == pytest.approx(60, abs=3)
+    assert retry_after(headers(X_RateLimit_Reset=value)) == pytest.approx(60, abs=3)
 
 
 def test_rate_limit_reset_small_number_is_a_delay():
-    assert _retry_after(headers(X_RateLimit_Reset="45")) == 45.0
-    assert _retry_after(headers(X_RateLimit_Reset="3600")) == 3600.0
+    assert retry_after(headers(X_RateLimit_Reset="45")) == 45.0
+    assert retry_after(headers(X_RateLimit_Reset="3600")) == 3600.0
     # Below 10**8 seconds (three years) a number is a delay; from there on a Unix time.
-    assert _retry_after(headers(X_RateLimit_Reset="99999999")) == 99999999.0
-    assert _retry_after(headers(X_RateLimit_Reset="100000000")) == 0.0  # 1973: past
-    assert _retry_after(headers(X_RateLimit_Reset="200000000")) == 0.0
+    assert retry_after(headers(X_RateLimit_Reset="99999999")) == 99999999.0
+    assert retry_after(headers(X_RateLimit_Reset="100000000")) == 0.0  # 1973: past
+    assert retry_after(headers(X_RateLimit_Reset="200000000")) == 0.0
 
 
 def test_rate_limit_reset_in_the_past_is_zero():
-    assert _retry_after(headers(X_RateLimit_Reset="2020-01-01T00:00:00Z")) == 0.0
-    assert _retry_after(headers(X_RateLimit_Reset="1700000000.5")) == 0.0
+    assert retry_after(headers(X_RateLimit_Reset="2020-01-01T00:00:00Z")) == 0.0
+    assert retry_after(headers(X_RateLimit_Reset="1700000000.5")) == 0.0
 
 
 @pytest.mark.parametrize("value", ["garbage", "1.2.3", "-30", "2024-13-45T00:00:00Z"])
 def test_unusable_rate_limit_reset_is_ignored(value):
-    assert _retry_after(headers(X_RateLimit_Reset=value)) is None
+    assert retry_after(headers(X_RateLimit_Reset=value)) is None
 
 
 def test_retry_after_wins_over_rate_limit_reset():
-    assert _retry_after(headers(Retry_After="10", X_RateLimit_Reset="45")) == 10.0
+    assert retry_after(headers(Retry_After="10", X_RateLimit_Reset="45")) == 10.0
 
 
 def test_bad_retry_after_falls_back_to_rate_limit_reset():
-    assert _retry_after(headers(Retry_After="soon", X_RateLimit_Reset="45")) == 45.0
+    assert retry_after(headers(Retry_After="soon", X_RateLimit_Reset="45")) == 45.0
 
 
 def test_no_rate_limit_headers():
-    assert _retry_after(CIMultiDict()) is None
+    assert retry_after(CIMultiDict()) is None
 
 
 # --- Response.json / is_json_type (never parse HTML as JSON) ---------------

@@ -28,178 +28,30 @@ read and total timeouts apply. Failures never raise: they come back as a `Respon
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import random
 import socket
-import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-import orjson
 
-from crawler.domains import REAL_NETWORK, DomainPolicy
 from crawler.fetch import errors
 from crawler.fetch.addresses import AddressBook, AddressState, SharedAnswers
 from crawler.fetch.clock import REAL_CLOCK, Clock
-from crawler.fetch.errors import BodyTooLarge, classify
-from crawler.fetch.freshness import fresh_until
 from crawler.fetch.gate import Gate
 from crawler.fetch.guard import GuardedResolver, is_public_address
-from crawler.fetch.robots import ROBOTS_MAX_BYTES, ROBOTS_TTL_SECONDS, RobotsRules, StoredRobots
-from crawler.fetch.validators import Validator, conditional_headers, validator_header
+from crawler.fetch.pacing import HostState
+from crawler.fetch.response import Response, refused
+from crawler.fetch.robots import ROBOTS_TTL_SECONDS, RobotsRules, StoredRobots
+from crawler.fetch.settings import FetchSettings
+from crawler.fetch.validators import Validator
+from crawler.fetch.wire import REDIRECT_STATUSES, AnswerTimes, exchange
 
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 _ROBOTS_UNREACHABLE = frozenset(
     {errors.HTTP_5XX, errors.HTTP_429, errors.TIMEOUT, errors.CONNECT, errors.DNS, errors.TLS}
 )
-ERROR_BODY_BYTES = 64 * 1024
-CHUNK = 64 * 1024
-
-
-def utc_now(timespec: str = "seconds") -> str:
-    """The current time as ISO 8601 UTC text (the store's time format)."""
-    return datetime.now(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
-
-
-@dataclass
-class AnswerTimes:
-    """How many answers arrived (any status) and their seconds in all: how quickly servers
-    answer now, which tells the crawler's own overload from servers that hang."""
-
-    answers: int = 0
-    seconds: float = 0.0
-
-    def add(self, seconds: float) -> None:
-        self.answers += 1
-        self.seconds += seconds
-
-
-@dataclass
-class FetchSettings:
-    """Knobs of the fetch layer; defaults are the polite production values."""
-
-    user_agent: str
-    via: str | None = None
-    concurrency: int = 64
-    per_address: int = 4
-    min_gap: float = 1.0
-    #: The first `burst` requests of a visit go back to back, then `min_gap` applies; 1 means
-    #: no burst. A robots.txt Crawl-delay ends the burst (every later request keeps the gap).
-    burst: int = 1
-    max_crawl_delay: float = 60.0
-    host_budget: int = 100
-    max_body: int = 16 * 1024 * 1024
-    total_timeout: float = 30.0
-    connect_timeout: float = 10.0
-    read_timeout: float = 15.0
-    max_redirects: int = 5
-    max_retries: int = 2
-    max_retry_wait: float = 60.0
-    backoff_base: float = 2.0
-    #: A request still unanswered after this many seconds waits outside the `concurrency`
-    #: bound (at most `concurrency` such requests): a server that hangs would otherwise hold a
-    #: slot for the whole read timeout. None: every request counts until it ends.
-    park_after: float | None = 2.0
-    robots_token: str = "fediscope"
-    domain_policy: DomainPolicy = REAL_NETWORK
-    #: The wall clock (Unix seconds) that freshness and a stored robots.txt's age are measured
-    #: on: the crawl's own clock, which tests move by days between crawls.
-    now: Callable[[], float] = time.time
-
-
-@dataclass
-class Response:
-    """What one logical request produced: an answer, or an error kind, never an exception."""
-
-    domain: str
-    path: str
-    method: str = "GET"
-    status: int | None = None
-    content_type: str = ""
-    body: bytes | None = None
-    error: str | None = None
-    detail: str | None = None
-    moved_to: str | None = None
-    retry_after: float | None = None
-    fetched_at: str = ""
-    final_path: str | None = None
-    requests: int = 0
-    elapsed: float | None = None  # seconds from sending the request to the end of the body
-    etag: str | None = None
-    last_modified: str | None = None
-    not_modified: bool = False  # a 304 to a conditional request: unchanged since `validator`
-    validator: Validator | None = None  # what a conditional request sent
-    #: Until when (Unix seconds) the server lets this answer be reused (`freshness.py`).
-    fresh_until: float | None = None
-    #: Not asked: the answer stored by an earlier crawl, still fresh (no request was made).
-    reused: bool = False
-
-    @property
-    def validators(self) -> Validator | None:
-        """This answer's (ETag, Last-Modified), if it sent either."""
-        if self.etag is None and self.last_modified is None:
-            return None
-        return self.etag, self.last_modified
-
-    @property
-    def url(self) -> str:
-        return f"https://{self.domain}{self.path}"
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.status is not None and 200 <= self.status < 300
-
-    def is_json_type(self) -> bool:
-        """JSON-ish content types only (or no type, when the body looks like JSON)."""
-        media = self.content_type.partition(";")[0].strip().lower()
-        if not media:
-            return bool(self.body) and self.body.lstrip()[:1] in (b"{", b"[")
-        sub = media.partition("/")[2]  # application/json, text/json, application/ld+json
-        return sub == "json" or sub.endswith("+json")
-
-    def json(self) -> tuple[Any, str | None]:
-        """(value, None) or (None, error kind) — `not_json` for other content types."""
-        if self.error:
-            return None, self.error
-        if not self.is_json_type():
-            return None, errors.NOT_JSON
-        try:
-            return orjson.loads((self.body or b"").removeprefix(b"\xef\xbb\xbf")), None
-        except (orjson.JSONDecodeError, RecursionError, ValueError):
-            return None, errors.BAD_JSON
-
-
-@dataclass
-class HostState:
-    """Per-host politeness state; dropped when the engine is done with the host."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    next_allowed: float = 0.0
-    gap: float = 1.0
-    burst: int = 1  # requests left that may go without a gap (robots.txt counts as one)
-    requests: int = 0
-    robots: RobotsRules | None = None
-    robots_response: Response | None = None
-    robots_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    grouped: bool = False
-    group: AddressState | None = None
-    began: float = 0.0  # when the host's first request was asked for: its place at the Gate
-
-    def sent(self, now: float) -> None:
-        """A request to this host just ended at `now`: when may the next one start?"""
-        self.burst -= 1
-        self.next_allowed = now if self.burst > 0 else now + self.gap
-
-    def strict(self, gap: float, now: float) -> None:
-        """A Crawl-delay (or the server's push-back): no more burst, `gap` from `now` on."""
-        self.gap, self.burst = gap, 0
-        self.next_allowed = max(self.next_allowed, now + gap)
 
 
 class Fetcher:
@@ -400,17 +252,17 @@ class Fetcher:
         """
         rules, robots_response = await self.robots(domain)
         if robots_response.moved_to:
-            return _refused(domain, path, method, None, moved_to=robots_response.moved_to)
+            return refused(domain, path, method, None, moved_to=robots_response.moved_to)
         if rules.mode == "disallow_all":
             if robots_response.status is None and robots_response.error:
                 # No answer at all: the host's own failure (DNS, connect, unsafe address, ...).
-                return _refused(domain, path, method, robots_response.error, robots_response.detail)
-            return _refused(domain, path, method, errors.ROBOTS_UNAVAILABLE, robots_response.error)
+                return refused(domain, path, method, robots_response.error, robots_response.detail)
+            return refused(domain, path, method, errors.ROBOTS_UNAVAILABLE, robots_response.error)
         delay = rules.crawl_delay
         if delay is not None and delay > self.settings.max_crawl_delay:
-            return _refused(domain, path, method, errors.CRAWL_DELAY_TOO_LONG, f"{delay:g}s")
+            return refused(domain, path, method, errors.CRAWL_DELAY_TOO_LONG, f"{delay:g}s")
         if not rules.allows(path):
-            return _refused(domain, path, method, errors.ROBOTS_DISALLOWED)
+            return refused(domain, path, method, errors.ROBOTS_DISALLOWED)
         validator = None
         if conditional and method == "GET":
             validator = self.validators.get(domain, {}).get(path)
@@ -463,7 +315,7 @@ class Fetcher:
             if check:
                 state = self._host(domain)
                 if state.robots is not None and not state.robots.allows(path):
-                    return _refused(domain, original, method, errors.ROBOTS_DISALLOWED, path)
+                    return refused(domain, original, method, errors.ROBOTS_DISALLOWED, path)
             if response.status == 303 or (response.status in (301, 302) and method == "POST"):
                 method, json_body = "GET", None
         response.error, response.detail = errors.REDIRECT_LOOP, f"> {self.settings.max_redirects}"
@@ -477,14 +329,14 @@ class Fetcher:
             host = parts.hostname or ""
             port = parts.port
         except ValueError:
-            return _refused(domain, path, response.method, errors.INVALID_URL, location[:200])
+            return refused(domain, path, response.method, errors.INVALID_URL, location[:200])
         if host and _looks_like_address(host):
             kind = errors.UNSAFE_ADDRESS if not is_public_address(host) else errors.INVALID_URL
-            return _refused(domain, path, response.method, kind, location[:200])
+            return refused(domain, path, response.method, kind, location[:200])
         target, reason = self.settings.domain_policy.check(host)
         if parts.scheme != "https" or port not in (None, 443) or target is None:
             detail = f"{location[:200]} ({reason or 'not https'})"
-            return _refused(domain, path, response.method, errors.INVALID_URL, detail)
+            return refused(domain, path, response.method, errors.INVALID_URL, detail)
         new_path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return Response(domain=target, path=new_path)
 
@@ -502,7 +354,7 @@ class Fetcher:
         used = 0
         for attempt in range(s.max_retries + 1):
             if state.requests >= s.host_budget:
-                response = _refused(domain, path, method, errors.BUDGET_EXHAUSTED)
+                response = refused(domain, path, method, errors.BUDGET_EXHAUSTED)
                 response.requests = used
                 return response
             async with state.lock:
@@ -607,146 +459,13 @@ class Fetcher:
     ) -> Response:
         self.in_flight += 1
         try:
-            return await self._exchange(domain, path, method, json_body, validator)
+            assert self._session is not None, "use Fetcher as an async context manager"
+            return await exchange(
+                self._session, self.settings, domain, path, method, json_body, validator
+            )
         finally:
             self.in_flight -= 1
-
-    async def _exchange(
-        self,
-        domain: str,
-        path: str,
-        method: str,
-        json_body: Any,
-        validator: Validator | None = None,
-    ) -> Response:
-        """The wire exchange: build the URL (or the via URL), read a capped body."""
-        s = self.settings
-        assert self._session is not None, "use Fetcher as an async context manager"
-        headers: dict[str, str] = {}
-        if validator is not None:
-            headers.update(conditional_headers(validator))
-        if s.via:
-            url = f"http://{s.via}{path}"
-            headers["Host"] = domain
-        else:
-            url = f"https://{domain}{path}"
-        result = Response(
-            domain=domain, path=path, method=method, fetched_at=utc_now("milliseconds")
-        )
-        started = time.perf_counter()
-        try:
-            async with self._session.request(
-                method,
-                url,
-                headers=headers,
-                json=json_body,
-                allow_redirects=False,
-            ) as answer:
-                result.status = answer.status
-                result.content_type = answer.headers.get("Content-Type", "")
-                result.retry_after = _retry_after(answer.headers)
-                result.etag = validator_header(answer.headers, "ETag")
-                result.last_modified = validator_header(answer.headers, "Last-Modified")
-                if method == "GET" and answer.status in (200, 304):
-                    result.fresh_until = fresh_until(answer.headers, s.now())
-                if answer.status == 304 and validator is not None:
-                    result.not_modified, result.validator = True, validator
-                    result.elapsed = round(time.perf_counter() - started, 4)
-                    return result
-                if answer.status in REDIRECT_STATUSES:
-                    result.detail = answer.headers.get("Location", "")
-                    result.elapsed = round(time.perf_counter() - started, 4)
-                    return result
-                ok = 200 <= answer.status < 300
-                limit, truncate = (s.max_body, False) if ok else (ERROR_BODY_BYTES, True)
-                if path == "/robots.txt":  # RFC 9309: parse the first 500 KiB at least
-                    limit, truncate = ROBOTS_MAX_BYTES, True
-                result.body = await _read_capped(answer, limit, truncate=truncate)
-                if not ok:
-                    result.error = _status_error(answer.status)
-                    result.detail = f"HTTP {answer.status}"
-        except Exception as exc:  # every failure becomes an error kind for this host
-            result.error, result.detail = classify(exc)
-        result.elapsed = round(time.perf_counter() - started, 4)
-        return result
-
-
-def _refused(
-    domain: str,
-    path: str,
-    method: str,
-    error: str | None,
-    detail: str | None = None,
-    moved_to: str | None = None,
-) -> Response:
-    return Response(
-        domain=domain,
-        path=path,
-        method=method,
-        error=error,
-        detail=detail,
-        moved_to=moved_to,
-        fetched_at=utc_now(),
-    )
 
 
 def _looks_like_address(host: str) -> bool:
     return host.replace(".", "").isdigit() or ":" in host
-
-
-def _status_error(status: int) -> str:
-    if status == 429:
-        return errors.HTTP_429
-    if status >= 500:
-        return errors.HTTP_5XX
-    return errors.HTTP_4XX
-
-
-async def _read_capped(answer: aiohttp.ClientResponse, limit: int, *, truncate: bool) -> bytes:
-    """Read at most `limit` decompressed bytes; beyond it raise (or truncate error bodies)."""
-    declared = answer.content_length
-    if declared is not None and declared > limit and not truncate:
-        raise BodyTooLarge(f"Content-Length {declared} > {limit}")
-    encoded = answer.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
-    if declared is not None and declared <= limit and not encoded:
-        # The length is known and no decompression can inflate it: one read.
-        return await answer.content.readexactly(declared) if declared else b""
-    buffer = bytearray()
-    while chunk := await answer.content.read(CHUNK):
-        buffer += chunk
-        if len(buffer) > limit:
-            if truncate:
-                return bytes(buffer[:limit])
-            raise BodyTooLarge(f"more than {limit} bytes")
-    return bytes(buffer)
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds to wait from Retry-After (seconds or HTTP date) or X-RateLimit-Reset (ISO/epoch)."""
-    value = headers.get("Retry-After")
-    if value:
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-            if when.tzinfo is None:  # asctime dates carry no zone; HTTP dates are GMT
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, (when - datetime.now(UTC)).total_seconds())
-        except (TypeError, ValueError):
-            pass
-    reset = headers.get("X-RateLimit-Reset")
-    if reset:
-        reset = reset.strip()
-        try:
-            if reset.replace(".", "").isdigit():
-                number = float(reset)
-                # Small numbers are seconds from now; large ones are Unix timestamps.
-                return number if number < 10**8 else max(0.0, number - time.time())
-            when = datetime.fromisoformat(reset)  # Python 3.11 reads a trailing Z
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, (when - datetime.now(UTC)).total_seconds())
-        except ValueError:
-            return None
-    return None
