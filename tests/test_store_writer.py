@@ -7,6 +7,7 @@ an `Observation` written by the writer the crawler uses, with an explicit clock.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -693,8 +694,6 @@ def test_a_new_crawl_records_its_settings_and_runs_until_finished(crawls):
 
 
 def test_requests_and_rejected_names_are_counted_per_crawl(crawls):
-    from collections import Counter
-
     crawl_id = crawls.begin()
     crawls.visit(
         alive(
@@ -915,10 +914,20 @@ def test_a_batch_keeps_every_visit_but_the_one_that_cannot_be_stored(crawls, mon
 
     monkeypatch.setattr(StoreWriter, "_record_lists", fail_for_bad)
     batch = [
-        (alive("a.test", peers=["p1.test", "p2.test"]), 0, None),
-        (alive("bad.test", peers=["q1.test", "p2.test"]), 1, ("peer", "a.test")),
-        (alive("c.test", peers=["p2.test", "q2.test"]), 1, ("peer", "a.test")),
-    ]
+        (alive("a.test", peers=["p1.test", "p2.test"], requests=4), 0, None),
+        (
+            alive("bad.test", peers=["q1.test", "p2.test"], requests=8,
+                  rejected_names=Counter(not_a_domain=3)),
+            1,
+            ("peer", "a.test"),
+        ),
+        (
+            alive("c.test", peers=["p2.test", "q2.test"], requests=5,
+                  rejected_names=Counter(not_a_domain=1)),
+            1,
+            ("peer", "a.test"),
+        ),
+    ]  # fmt: skip
     results = crawls.writer.record_visits(batch, crawls.crawl_id, crawls.now, DAY)
     assert [r.status for r in results] == ["alive", "error", "alive"]
     assert results[1].error == "ValueError: broken list" and results[0].error is None
@@ -929,7 +938,11 @@ def test_a_batch_keeps_every_visit_but_the_one_that_cannot_be_stored(crawls, mon
     assert names == ["a.test", "p1.test", "p2.test", "c.test", "q2.test"]
     assert intervals(crawls, "c.test") == {("p2.test", 1, None), ("q2.test", 1, None)}
     assert crawls.rows("SELECT status FROM instances WHERE domain = 'bad.test'") == []
-    assert crawls.rows("SELECT visited, alive FROM crawls") == [(2, 2)]
+    # The crawl counts the stored visits only.
+    assert crawls.rows("SELECT visited, alive, requests, rejected_names FROM crawls") == [
+        (2, 2, 9, 1)
+    ]
+    assert crawls.rows("SELECT reason, count FROM rejected_names") == [("not_a_domain", 1)]
     # The writer goes on: the failed domain can be stored later.
     monkeypatch.setattr(StoreWriter, "_record_lists", original)
     assert (

@@ -45,6 +45,38 @@ class VisitResult:
     error: str | None = None  # why the visit could not be stored (status "error")
 
 
+@dataclass
+class CrawlCounts:
+    """What stored visits add to their crawl's counters (`crawls` row, `rejected_names`)."""
+
+    visited: int = 0
+    alive: int = 0
+    failed: int = 0
+    requests: int = 0
+    probe_requests: int = 0
+    peer_edges_added: int = 0
+    peer_edges_removed: int = 0
+    store_seconds: float = 0.0
+    peer_store_seconds: float = 0.0
+    not_modified: int = 0
+    reused: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    def add(self, observation: Observation, result: VisitResult) -> None:
+        self.visited += 1
+        self.alive += result.status == ALIVE
+        self.failed += result.status not in (ALIVE, OPTED_OUT, PENDING, GONE)
+        self.requests += observation.requests
+        self.probe_requests += observation.probe_requests
+        self.peer_edges_added += result.peer_edges_added
+        self.peer_edges_removed += result.peer_edges_removed
+        self.store_seconds += result.store_seconds
+        self.peer_store_seconds += result.peer_store_seconds
+        self.not_modified += observation.not_modified
+        self.reused += observation.reused
+        self.rejected.update(observation.rejected_names)
+
+
 class StoreWriter:
     """Synchronous writer over one connection (use it from one thread only)."""
 
@@ -237,7 +269,11 @@ class StoreWriter:
         """
         try:
             with self._transaction():
-                return self._store_visit(observation, crawl_id, hops, now, recrawl_after, origin)
+                result = self._store_visit(observation, crawl_id, hops, now, recrawl_after, origin)
+                counts = CrawlCounts()
+                counts.add(observation, result)
+                self._count_crawl(crawl_id, counts)
+                return result
         except BaseException:
             self.ids = DomainIds(self.connection)  # new ids of the rolled-back transaction
             raise
@@ -257,6 +293,7 @@ class StoreWriter:
         reason; the rest are kept.
         """
         results = []
+        counts = CrawlCounts()
         with self._transaction():
             for observation, hops, origin in visits:
                 self.connection.execute("SAVEPOINT visit")
@@ -264,12 +301,14 @@ class StoreWriter:
                     result = self._store_visit(
                         observation, crawl_id, hops, now, recrawl_after, origin
                     )
+                    counts.add(observation, result)
                 except Exception as exc:
                     self.connection.execute("ROLLBACK TO visit")
                     self.ids = DomainIds(self.connection)  # forget the rolled-back ids
                     result = VisitResult(status="error", error=f"{type(exc).__name__}: {exc}")
                 self.connection.execute("RELEASE visit")
                 results.append(result)
+            self._count_crawl(crawl_id, counts)
         return results
 
     def _store_visit(
@@ -285,7 +324,6 @@ class StoreWriter:
         started = time.perf_counter()
         self._record_visit(observation, crawl_id, hops, now, recrawl_after, result, origin)
         result.store_seconds = time.perf_counter() - started
-        self._count_crawl(crawl_id, observation, result)
         return result
 
     def _record_visit(
@@ -394,11 +432,12 @@ class StoreWriter:
         elif observation.status == ALIVE:
             self.connection.execute("DELETE FROM exclusions WHERE domain = ?", (domain,))
 
-    def _count_crawl(self, crawl_id: int, observation: Observation, result: VisitResult) -> None:
-        alive = int(result.status == ALIVE)
-        failed = int(result.status not in (ALIVE, OPTED_OUT, PENDING, GONE))
+    def _count_crawl(self, crawl_id: int, counts: CrawlCounts) -> None:
+        """Add the stored visits' counts to the crawl's row: once per transaction, since the
+        row carries the crawl's seeds (a seed file may hold thousands of names) and every
+        update rewrites it whole."""
         self.connection.execute(
-            "UPDATE crawls SET visited = visited + 1, alive = alive + ?, failed = failed + ?, "
+            "UPDATE crawls SET visited = visited + ?, alive = alive + ?, failed = failed + ?, "
             "requests = requests + ?, probe_requests = coalesce(probe_requests, 0) + ?, "
             "rejected_names = rejected_names + ?, "
             "peer_edges_added = peer_edges_added + ?, peer_edges_removed = peer_edges_removed + ?, "
@@ -407,21 +446,22 @@ class StoreWriter:
             "not_modified = coalesce(not_modified, 0) + ?, reused = coalesce(reused, 0) + ? "
             "WHERE id = ?",
             (
-                alive,
-                failed,
-                observation.requests,
-                observation.probe_requests,
-                sum(observation.rejected_names.values()),
-                result.peer_edges_added,
-                result.peer_edges_removed,
-                result.store_seconds,
-                result.peer_store_seconds,
-                observation.not_modified,
-                observation.reused,
+                counts.visited,
+                counts.alive,
+                counts.failed,
+                counts.requests,
+                counts.probe_requests,
+                sum(counts.rejected.values()),
+                counts.peer_edges_added,
+                counts.peer_edges_removed,
+                counts.store_seconds,
+                counts.peer_store_seconds,
+                counts.not_modified,
+                counts.reused,
                 crawl_id,
             ),
         )
-        self.add_rejected(crawl_id, observation.rejected_names)
+        self.add_rejected(crawl_id, counts.rejected)
 
     def add_rejected(self, crawl_id: int, rejected: Counter[str]) -> None:
         self.connection.executemany(
