@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import filterfalse
 from pathlib import Path
 
 import aiohttp
@@ -409,7 +410,7 @@ class Crawl:
             # Peers and block targets join the frontier as soon as they are parsed, not when
             # the visit ends (a paged Misskey walk can take a minute at one request a second).
             self.queue.count(names)
-            for name in sorted(set(names).difference(self.queued)):
+            for name in sorted(filterfalse(self.queued.__contains__, names)):
                 self.offer(name, child_hops, (how, domain))
             self.wakeup.set()
 

@@ -214,15 +214,13 @@ class Visit:
         values = values if isinstance(values, list) else list(values)
         try:
             # Peer lists overlap heavily, so most names were checked in other lists: one lookup
-            # each maps them to their cached checked form, at C speed.
-            checked = list(map(known.get, values))
+            # each maps them to their cached checked form, deduplicated in the same C pass.
+            unique = dict.fromkeys(map(known.get, values))
         except TypeError:  # an unhashable value (a JSON object or array in the list)
-            checked = [None]
-        complete = None not in checked  # one scan: peer lists total millions of names
-        if not complete and self._validate_new(values, known):
-            checked, complete = list(map(known.__getitem__, values)), True
-        if complete:
-            unique = dict.fromkeys(checked)
+            unique = {None: None}
+        if None in unique and self._validate_new(values, known):
+            unique = dict.fromkeys(map(known.__getitem__, values))
+        if None not in unique:
             unique.pop(self.domain, None)
             return list(unique)
         seen: set[str] = {self.domain}
