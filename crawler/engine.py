@@ -307,7 +307,8 @@ class Crawl:
             dynamic_ncols=True,
             desc="crawl",
         )
-        storing = asyncio.create_task(self._store_loop(store, crawl_id, seeds))
+        # A set: a seed file may hold thousands of names, and every stored visit asks.
+        storing = asyncio.create_task(self._store_loop(store, crawl_id, frozenset(seeds)))
         storing.add_done_callback(lambda _: self.wakeup.set())
         slots = asyncio.Semaphore(in_flight)
         running: set[asyncio.Task[None]] = set()
@@ -447,7 +448,7 @@ class Crawl:
             self.summary.retried += 1
         return True
 
-    async def _store_loop(self, store: StoreProcess, crawl_id: int, seeds: list[str]) -> None:
+    async def _store_loop(self, store: StoreProcess, crawl_id: int, seeds: frozenset[str]) -> None:
         """The only path to the store, in arrival order: every visit that finished while the
         last batch was being stored goes in the next batch (one call, one commit).
 
@@ -526,7 +527,7 @@ class Crawl:
         summary: CrawlSummary,
         batch: list[StoreItem],
         results: list[VisitResult],
-        seeds: list[str],
+        seeds: frozenset[str],
     ) -> None:
         """Account for a stored batch; the store's new names join the frontier."""
         for (observation, hops, _), result in zip(batch, results, strict=True):
@@ -546,7 +547,11 @@ class Crawl:
         )
 
     def _account(
-        self, summary: CrawlSummary, observation: Observation, result: VisitResult, seeds: list[str]
+        self,
+        summary: CrawlSummary,
+        observation: Observation,
+        result: VisitResult,
+        seeds: frozenset[str],
     ) -> None:
         summary.visited += 1
         summary.statuses[result.status] += 1
