@@ -523,8 +523,9 @@ def sandbox(
 @click.option(
     "--quick",
     is_flag=True,
-    help="The sandbox's servers ask for 1/100 of their Crawl-delay and Retry-After and the crawl "
-    "keeps 0.02 s between requests to a host: the same database without the polite waits.",
+    help="The sandbox's servers ask for 1/100 of their Crawl-delay and Retry-After, and the crawl "
+    "keeps 0.02 s between requests to a host and gives up on one after 5 s: the same database "
+    "without the polite waits.",
 )
 def demo(
     instances: int, seed: int, db: str, port: int, no_serve: bool, crawls: int, quick: bool

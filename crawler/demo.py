@@ -9,8 +9,8 @@ next to it, so anyone can check the crawl against it. The crawl resolves the san
 its simulated DNS (`crawler.sandbox.hosting`, built here from the same world: two shared-hosting
 providers, every other host on a network of its own), so the demo has hosting to analyse.
 With `quick`, the sandbox's servers ask for a hundredth of their Crawl-delays and Retry-After and
-the crawl keeps 0.02 s between requests to a host: the same database without the polite waits
-(tests build it so).
+the crawl keeps 0.02 s between requests to a host and gives up on a request after 5 s: the same
+database without the polite waits (tests build it so).
 """
 
 from __future__ import annotations
@@ -26,9 +26,12 @@ from crawler.sandbox.hosting import HostingMap, SandboxResolver
 from crawler.sandbox.process import sandbox_process
 from crawler.sandbox.world import World
 
-#: What `quick` changes: the sandbox's pace (SandboxConfig.pace) and the crawl's minimum gap.
+#: What `quick` changes: the sandbox's pace (SandboxConfig.pace), the crawl's minimum gap and
+#: its timeouts (the sandbox answers on loopback in milliseconds; only its hanging hosts wait
+#: out a timeout, and they never answer).
 QUICK_PACE = 0.01
 QUICK_MIN_GAP = 0.02
+QUICK_TIMEOUTS = {"total_timeout": 5.0, "connect_timeout": 5.0, "read_timeout": 5.0}
 
 
 def demo_hosting(instances: int, seed: int) -> HostingMap:
@@ -94,7 +97,7 @@ def _crawl_epoch(
                 # crawl read (robots.txt, fresh lists) may stand in for the changed world.
                 revalidate=True,
                 resolver=SandboxResolver(hosting),
-                **({"min_gap": QUICK_MIN_GAP} if quick else {}),
+                **({"min_gap": QUICK_MIN_GAP, **QUICK_TIMEOUTS} if quick else {}),
             )
         )
     statuses = ", ".join(f"{n} {s}" for s, n in summary.statuses.most_common())

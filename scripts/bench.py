@@ -48,6 +48,7 @@ OUT = REPO / "scripts" / "out"
 def sandbox_arguments(args: argparse.Namespace, truth: Path) -> list[str]:
     """The scale profile, or the quick one: small lists, short latency."""
     arguments = ["--seed", str(args.seed), "--scale", "--truth", str(truth)]
+    arguments += ["--pace", str(args.pace)]
     if args.quick:
         size = str(args.instances or 2000)
         return [*arguments, "--latency", "5,50", "--instances", size,
@@ -168,12 +169,23 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=512)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--burst", type=int, default=3, help="crawl --burst (floor likewise)")
+    parser.add_argument(
+        "--min-gap", type=float, default=1.0, help="crawl --min-gap (floor likewise)"
+    )
+    parser.add_argument(
+        "--pace", type=float, default=1.0, help="sandbox --pace: scales its Crawl-delays"
+    )
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument("--masnet", action="store_true", help="also time masnet (own venv)")
     parser.add_argument("--keep", metavar="DIR", help="keep the database in DIR")
     parser.add_argument("--recrawl", action="store_true", help="crawl the same world again")
     parser.add_argument("--no-uvloop", action="store_true", help="asyncio's own event loop")
     parser.add_argument("--no-adapt", action="store_true", help="crawl --no-adapt")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="crawl --timeout, floor and masnet likewise (10 s quick, 30 s full)",
+    )
     args = parser.parse_args()
     env = {**os.environ, "FEDISCOPE_UVLOOP": "0" if args.no_uvloop else "1"}
     workdir = Path(args.keep or tempfile.mkdtemp(prefix="fediscope-bench-"))
@@ -184,11 +196,13 @@ def main() -> None:
     report: dict[str, object] = {
         "profile": "quick" if args.quick else "full",
         "concurrency": args.concurrency,
+        "min_gap_seconds": args.min_gap,
+        "sandbox_pace": args.pace,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
     }
     # Quick: small lists, short latency and a 10 s timeout so the whole run takes about a minute.
-    timeout = 10.0 if args.quick else 30.0
+    timeout = args.timeout or (10.0 if args.quick else 30.0)
     report["timeout_seconds"] = timeout
     started = time.perf_counter()
     truth = workdir / "truth.json"
@@ -199,7 +213,8 @@ def main() -> None:
         crawl_command = [
             sys.executable, "-m", "crawler", "crawl", "--db", str(db), "--via", via,
             "--concurrency", str(args.concurrency), "--timeout", str(timeout),
-            "--burst", str(args.burst), "--no-progress", *seed_args,
+            "--burst", str(args.burst), "--min-gap", str(args.min_gap), "--no-progress",
+            *seed_args,
             *(["--no-adapt"] if args.no_adapt else []),
         ]  # fmt: skip
         sandbox_cpu = running.cpu_seconds()
@@ -233,7 +248,7 @@ def main() -> None:
             floor_seconds, floor_rss, output = timed(
                 [sys.executable, "scripts/fetch_floor.py", "--db", str(db), "--via", via,
                  "--concurrency", str(args.concurrency), "--timeout", str(timeout),
-                 "--burst", str(args.burst)], env
+                 "--burst", str(args.burst), "--min-gap", str(args.min_gap)], env
             )  # fmt: skip
             floor = json.loads(output.strip().splitlines()[-1])
             report.update(

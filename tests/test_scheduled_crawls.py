@@ -83,7 +83,7 @@ def test_second_crawl_exits_at_once_and_a_killed_holder_releases_the_lock(tmp_pa
         # (what the resumed crawl found is not asserted: a short timeout spares the wait on
         # the world's hanging hosts)
         resumed = run("crawl", "--db", str(db), "--via", sandbox.address, *seeds,
-                      "--min-gap", "0", "--timeout", "5", "--no-progress")  # fmt: skip
+                      "--min-gap", "0", "--timeout", "2", "--no-progress")  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert "(resumed)" in resumed.stdout
     assert integrity(db) == "ok"
@@ -169,7 +169,7 @@ def test_serve_answers_without_errors_while_a_crawl_and_an_analyze_write(demo_db
             started = time.monotonic()
             crawled = run("crawl", "--db", str(db), "--via", sandbox.address,
                           *[f"--seed={s}" for s in sandbox.seeds], "--concurrency", "128",
-                          "--min-gap", "0.02", "--timeout", "5", "--recrawl-after", "0",
+                          "--min-gap", "0.02", "--timeout", "2", "--recrawl-after", "0",
                           "--no-progress")  # fmt: skip
             crawl_window = (started, time.monotonic())
         assert crawled.returncode == 0, crawled.stderr
