@@ -438,10 +438,17 @@ class Crawl:
 
     def _retry_later(self, observation: Observation, began: float) -> bool:
         """A timeout while the crawler was overloaded says nothing about the server: visit it
-        once more at the end of the crawl instead of calling it unreachable."""
+        once more at the end of the crawl instead of calling it unreachable.
+
+        The request that timed out waited at most the total timeout, and not before the visit
+        began: the crawler's overload during that wait is what may explain it."""
         domain = observation.domain
         timed_out = observation.status == UNREACHABLE and observation.error_kind == kinds.TIMEOUT
-        if not timed_out or domain in self.retried or not self.monitor.busy_since(began):
+        if not timed_out or domain in self.retried:
+            return False
+        now = time.monotonic()
+        waited_from = max(began, now - self.settings.total_timeout)
+        if not self.monitor.explains_timeout(waited_from, now):
             return False
         self.retried.add(domain)
         if self.summary is not None:

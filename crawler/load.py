@@ -18,6 +18,11 @@ raises them again slowly once it passes (AIMD, as TCP does), and the engine visi
 servers that timed out meanwhile once more when the overload has passed (or at the end of
 the crawl).
 
+A timeout is blamed on the crawler only when it was overloaded for at least BLAME_SHARE of
+the time the request was waiting. A blip of overload (a quarter-second of lag, a wave of
+hanging servers) cannot explain a request that waited 30 s, and a server that hangs would
+otherwise be waited for twice, often at the very end of the crawl.
+
 `LoadMonitor.sample` and `Throttle.next_limit` are pure (times and counts in, verdicts out);
 `watch` is the loop that feeds them.
 """
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -51,6 +56,11 @@ MIN_ANSWERS = 20
 #: usual time (mean over the crawl so far), judged on at least SLOW_MIN_ANSWERS of them.
 SLOW_FACTOR = 3.0
 SLOW_MIN_ANSWERS = 5
+#: A timed-out request is the crawler's fault when it was overloaded for this share of the
+#: request's wait (or more).
+BLAME_SHARE = 0.25
+#: Seconds of looks kept to judge a timeout by (longer than any request may wait).
+HISTORY = 300.0
 
 
 @dataclass
@@ -65,6 +75,10 @@ class LoadMonitor:
     _seen: Counter[str] = field(default_factory=Counter)
     _lags: list[float] = field(default_factory=list)
     _times_seen: AnswerTimes = field(default_factory=AnswerTimes)
+    #: The stretches of the last HISTORY seconds that were overloaded, (from, to), oldest
+    #: first: each overloaded look stands for the time since the look before it.
+    _overloaded: deque[tuple[float, float]] = field(default_factory=deque)
+    _last_look: float | None = None
 
     def sample(self, now: float, lag: float, stats: Counter[str], times: AnswerTimes) -> bool:
         """Take one look (loop lag, the fetcher's answer counts and answer times so far);
@@ -81,11 +95,25 @@ class LoadMonitor:
         self._times_seen = AnswerTimes(times.answers, times.seconds)
         self.max_lag = max(self.max_lag, lag)
         self._lags = [*self._lags[1 - LAG_WINDOW :], lag]
-        if sum(self._lags) / LAG_WINDOW > LAG_LIMIT or spike:
+        overloaded = sum(self._lags) / LAG_WINDOW > LAG_LIMIT or spike
+        if overloaded:
             self.last_overload = now
             self.overloads += 1
-            return True
-        return False
+        self._remember(now, overloaded)
+        return overloaded
+
+    def _remember(self, now: float, overloaded: bool) -> None:
+        """Keep this look's verdict for the stretch since the previous look."""
+        since = self._last_look if self._last_look is not None else now - TICK
+        self._last_look = now
+        stretches = self._overloaded
+        if overloaded:
+            if stretches and stretches[-1][1] == since:
+                stretches[-1] = (stretches[-1][0], now)  # the same stretch goes on
+            else:
+                stretches.append((since, now))
+        while stretches and stretches[0][1] < now - HISTORY:
+            stretches.popleft()
 
     def _answers_slow(self, times: AnswerTimes) -> bool:
         """Whether the answers since the last look took SLOW_FACTOR times their usual time."""
@@ -96,9 +124,21 @@ class LoadMonitor:
         usual = seen.seconds / seen.answers
         return (times.seconds - seen.seconds) / new > SLOW_FACTOR * usual
 
-    def busy_since(self, moment: float) -> bool:
-        """Whether the crawler was overloaded at any time since `moment` (monotonic)."""
-        return self.last_overload >= moment
+    def overloaded_share(self, start: float, end: float) -> float:
+        """The share of [start, end] (monotonic) the crawler was overloaded, by its looks."""
+        if end <= start:
+            return 0.0
+        overloaded = 0.0
+        for since, until in reversed(self._overloaded):
+            if until <= start:
+                break
+            overloaded += max(0.0, min(until, end) - max(since, start))
+        return overloaded / (end - start)
+
+    def explains_timeout(self, waited_from: float, now: float) -> bool:
+        """Whether a request that waited from `waited_from` until it timed out `now` may have
+        timed out because the crawler was overloaded (BLAME_SHARE of the wait or more)."""
+        return self.overloaded_share(waited_from, now) >= BLAME_SHARE
 
     def quiet(self, now: float) -> bool:
         """No overload for QUIET seconds: a good time to make the timed-out visits again."""

@@ -11,6 +11,7 @@ import gc
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from aiohttp import web
 
 from crawler.domains import SANDBOX
@@ -24,7 +25,16 @@ from crawler.gc_pauses import (
     YOUNG_THRESHOLD,
     crawl_collections,
 )
-from crawler.load import LAG_LIMIT, LAG_WINDOW, QUIET, LoadMonitor, Throttle
+from crawler.load import (
+    BLAME_SHARE,
+    HISTORY,
+    LAG_LIMIT,
+    LAG_WINDOW,
+    QUIET,
+    TICK,
+    LoadMonitor,
+    Throttle,
+)
 from tests.support import FAST, nodeinfo_answer, rows, serve
 
 UA = "fediscope-test (+tests)"
@@ -34,7 +44,7 @@ def test_sustained_lag_is_overload_and_is_remembered():
     monitor = LoadMonitor()
     times = AnswerTimes()
     assert not monitor.sample(10.0, LAG_LIMIT / 2, Counter(ok=100), times)
-    assert not monitor.busy_since(5.0)
+    assert monitor.overloaded_share(5.0, 10.0) == 0.0
     # one long pause (a full garbage collection) is not overload ...
     assert not monitor.sample(10.25, LAG_LIMIT * LAG_WINDOW / 2, Counter(ok=150), times)
     for moment in (10.5, 10.75):
@@ -43,9 +53,39 @@ def test_sustained_lag_is_overload_and_is_remembered():
     for moment in (11.0, 11.25, 11.5):
         assert not monitor.sample(moment, LAG_LIMIT * 1.2, Counter(ok=200), times)
     assert monitor.sample(11.75, LAG_LIMIT * 1.2, Counter(ok=200), times)
-    assert monitor.busy_since(5.0) and monitor.busy_since(11.75)
-    assert not monitor.busy_since(12.0)  # a visit that began after it
     assert not monitor.quiet(12.0) and monitor.quiet(11.75 + QUIET)
+    # The overloaded look stands for the quarter second since the look before it.
+    assert monitor.overloaded_share(5.0, 11.5) == 0.0
+    assert monitor.overloaded_share(11.5, 11.75) == 1.0
+    assert monitor.overloaded_share(11.0, 12.0) == 0.25
+    assert monitor.overloaded_share(12.0, 13.0) == 0.0  # a request that waited after it
+
+
+def test_a_timeout_is_blamed_on_the_crawler_only_if_overload_filled_a_share_of_its_wait():
+    monitor = LoadMonitor()
+    times = AnswerTimes()
+    lags = [0.0] * 8 + [LAG_LIMIT * 3] * 8 + [0.0] * 8  # looks at 10.0, 10.25, ... 15.75
+    verdicts = {
+        10.0 + i * TICK: monitor.sample(10.0 + i * TICK, lag, Counter(ok=100), times)
+        for i, lag in enumerate(lags)
+    }
+    # The mean of the last LAG_WINDOW lags passes LAG_LIMIT from the second late look (12.25)
+    # until the second prompt one (14.25); each verdict stands for the quarter second before it.
+    over = [moment for moment, verdict in verdicts.items() if verdict]
+    assert over == [12.25 + i * TICK for i in range(9)]
+    assert monitor.overloaded_share(12.0, 14.25) == 1.0
+    assert monitor.overloaded_share(14.25, 16.0) == 0.0
+    # 2.25 s of overload: the crawler's fault for a request that waited 4 s, not for one that
+    # waited 10 s; the limit is BLAME_SHARE of the wait.
+    assert monitor.overloaded_share(11.0, 15.0) == 0.5625 and monitor.explains_timeout(11.0, 15.0)
+    assert monitor.overloaded_share(5.0, 15.0) == pytest.approx(0.225)
+    assert not monitor.explains_timeout(5.0, 15.0)
+    waited = 2.25 / BLAME_SHARE
+    assert monitor.explains_timeout(14.25 - waited, 14.25)
+    assert not monitor.explains_timeout(14.25 - waited - 0.5, 14.25)
+    # Looks older than HISTORY are forgotten.
+    monitor.sample(14.0 + HISTORY + 1, 0.0, Counter(ok=100), times)
+    assert monitor.overloaded_share(12.0, 15.0) == 0.0
 
 
 def test_a_timeout_spike_with_slow_answers_is_overload():
@@ -139,12 +179,23 @@ def small_network(hangs: Counter[str]):
     return answer
 
 
-class AlwaysBusy(LoadMonitor):
-    def busy_since(self, moment: float) -> bool:
-        return True
+class FixedLoad(LoadMonitor):
+    """Overloaded for a fixed share of any wait; remembers the waits it was asked about."""
+
+    def __init__(self, share: float) -> None:
+        super().__init__()
+        self.share = share
+        self.waits: list[tuple[float, float]] = []
+
+    def overloaded_share(self, start: float, end: float) -> float:
+        self.waits.append((start, end))
+        return self.share
 
 
-async def crawl_small(tmp_path, busy: bool) -> tuple[list[dict], int, Counter[str]]:
+TIMEOUT = 1.0
+
+
+async def crawl_small(tmp_path, load: FixedLoad | None) -> tuple[list[dict], int, Counter[str]]:
     hangs: Counter[str] = Counter()
     async with serve(small_network(hangs)) as port:
         settings = CrawlSettings(
@@ -154,12 +205,13 @@ async def crawl_small(tmp_path, busy: bool) -> tuple[list[dict], int, Counter[st
             progress=False,
             min_gap=0.0,
             recrawl_after=timedelta(hours=20),
-            adapt=busy,  # not busy: no monitor at all, so a slow test machine cannot look busy
-            **{**FAST, "total_timeout": 1.0, "read_timeout": 1.0},
+            # no load: no monitor at all, so a slow test machine cannot look busy
+            adapt=load is not None,
+            **{**FAST, "total_timeout": TIMEOUT, "read_timeout": TIMEOUT},
         )
         crawl = Crawl(settings)
-        if busy:
-            crawl.monitor = AlwaysBusy()
+        if load is not None:
+            crawl.monitor = load
         summary = await crawl.run()
     found = rows(tmp_path / "load.db", "SELECT status, status_reason FROM instances "
                  "WHERE domain = 'slow.test'")  # fmt: skip
@@ -167,13 +219,24 @@ async def crawl_small(tmp_path, busy: bool) -> tuple[list[dict], int, Counter[st
 
 
 async def test_a_timeout_while_overloaded_is_visited_again_not_called_unreachable(tmp_path):
-    found, retried, hangs = await crawl_small(tmp_path, busy=True)
+    load = FixedLoad(share=BLAME_SHARE)
+    found, retried, hangs = await crawl_small(tmp_path, load)
     assert found == [{"status": "alive", "status_reason": None}]
     assert retried == 1 and hangs["slow.test"] == 2
+    # The wait judged is the timed-out request's: the last TIMEOUT seconds of the visit.
+    ((start, end),) = load.waits
+    assert end - start == pytest.approx(TIMEOUT)
+
+
+async def test_a_timeout_with_overload_in_a_small_share_of_its_wait_is_the_servers(tmp_path):
+    load = FixedLoad(share=BLAME_SHARE * 0.9)
+    found, retried, hangs = await crawl_small(tmp_path, load)
+    assert found == [{"status": "unreachable", "status_reason": "timeout"}]
+    assert retried == 0 and hangs["slow.test"] == 1 and len(load.waits) == 1
 
 
 async def test_a_timeout_while_not_overloaded_is_the_servers(tmp_path):
-    found, retried, hangs = await crawl_small(tmp_path, busy=False)
+    found, retried, hangs = await crawl_small(tmp_path, None)
     assert found == [{"status": "unreachable", "status_reason": "timeout"}]
     assert retried == 0 and hangs["slow.test"] == 1
 
