@@ -6,98 +6,19 @@ reported as one line on stderr with exit status 2, never a traceback.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import sys
-from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import Any, NoReturn
 
 import click
 
 from crawler import __version__
-
-DEFAULT_DB = "data/fediverse.db"
-
-
-class CLIError(click.ClickException):
-    """A one-line error with exit status 2."""
-
-    exit_code = 2
-
-
-def _fail(message: str) -> NoReturn:
-    raise CLIError(message)
-
-
-def existing_database(path: str) -> str:
-    """The path of an existing SQLite database this fediscope can read, or a CLIError."""
-    from crawler.store.schema import is_fediscope_database
-
-    file = Path(path)
-    if file.is_dir():
-        _fail(
-            f"{path} is a folder: pass the database file itself, e.g. --db {file / 'fediverse.db'}"
-        )
-    if not file.is_file():
-        _fail(f"database {path} does not exist (run `fediscope crawl --db {path}` first)")
-    if not is_fediscope_database(path):
-        _fail(f"{path} is not a SQLite database")
-    _refuse_newer(path)
-    _upgrade_older(path)
-    return path
-
-
-def _upgrade_older(path: str) -> None:
-    """Bring a database from an older fediscope to this schema (renames, no rebuild), or a
-    CLIError saying how when it cannot be written."""
-    from crawler.store.schema import SCHEMA_VERSION, open_database, schema_version
-
-    version = schema_version(path)
-    if not 0 < version < SCHEMA_VERSION:
-        return
-    try:
-        open_database(path).close()
-    except sqlite3.Error as exc:
-        _fail(
-            f"{path} is from an older fediscope (schema {version}) and could not be upgraded "
-            f"to schema {SCHEMA_VERSION} ({exc}): give fediscope write access to it and its folder"
-        )
-
-
-def _refuse_newer(path: str) -> None:
-    """A CLIError when the database was written by a newer fediscope than this one."""
-    from crawler.store.schema import SCHEMA_VERSION, schema_version
-
-    version = schema_version(path)
-    if version > SCHEMA_VERSION:
-        _fail(
-            f"{path} was written by a newer fediscope (schema {version}, this one knows up to "
-            f"{SCHEMA_VERSION}): upgrade fediscope (pip install -U fediscope)"
-        )
-
-
-def writable_database(path: str) -> str:
-    """A path where a database exists or can be created (its folder must exist)."""
-    from crawler.store.schema import is_fediscope_database
-
-    file = Path(path)
-    if file.is_dir():
-        _fail(
-            f"{path} is a folder: pass the database file itself, e.g. --db {file / 'fediverse.db'}"
-        )
-    if file.exists() and not is_fediscope_database(path):
-        _fail(f"{path} is not a SQLite database")
-    if file.exists():
-        _refuse_newer(path)
-    if not file.exists():
-        if path == DEFAULT_DB:
-            file.parent.mkdir(parents=True, exist_ok=True)
-        elif not file.parent.is_dir():
-            _fail(f"folder {file.parent} for database {path} does not exist")
-    return path
-
+from crawler.cli_answers import echo_answer, json_option, print_query
+from crawler.database_paths import (
+    DEFAULT_DB,
+    existing_database,
+    fail,
+    writable_database,
+)
 
 db_option = click.option(
     "--db",
@@ -106,37 +27,6 @@ db_option = click.option(
     metavar="PATH",
     help="SQLite database file.",
 )
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable answer.")
-
-
-def _echo_answer(answer: Any, as_json: bool, format_text: Callable[[Any], str]) -> None:
-    """Print a query command's answer: its to_dict() as JSON, or format_text(answer)."""
-    if as_json:
-        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        click.echo(format_text(answer))
-
-
-def _print_query(
-    db: str,
-    as_json: bool,
-    run: Callable[[sqlite3.Connection], Any],
-    format_text: Callable[[Any], str],
-    user_errors: tuple[type[Exception], ...] = (),
-) -> None:
-    """Run a read-only query command on the database at `db` and print its answer.
-
-    `user_errors`: what `run` raises for a user's mistake, printed as one line.
-    """
-    connection = _read_only(existing_database(db))
-    try:
-        answer = run(connection)
-    except user_errors as exc:
-        _fail(str(exc))
-    finally:
-        connection.close()
-    _echo_answer(answer, as_json, format_text)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -288,14 +178,14 @@ def crawl(
     if via is not None:
         _check_via(via)
     elif not contact:
-        _fail(
+        fail(
             "--contact is required when crawling the real network "
             "(an e-mail or URL where admins can reach you)"
         )
     if contact is not None and (
         not contact.strip() or len(contact) > 200 or not contact.isprintable()
     ):
-        _fail("--contact must be one printable line of at most 200 characters")
+        fail("--contact must be one printable line of at most 200 characters")
     settings = CrawlSettings(
         db=writable_database(db),
         seeds=list(seeds),
@@ -324,55 +214,25 @@ def crawl(
     try:
         summary = run_crawl(settings)
     except (CrawlError, DatabaseBusy) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         click.echo(
             "\ninterrupted: finished domains are stored; run the same command to resume", err=True
         )
         sys.exit(130)
-    statuses = ", ".join(f"{n} {s}" for s, n in summary.statuses.most_common())
-    click.echo(
-        f"crawl {summary.crawl_id}{' (resumed)' if summary.resumed else ''}: "
-        f"{summary.visited} visited ({statuses or 'nothing due'}), "
-        f"{summary.discovered} new domains, "
-        f"{summary.requests} requests ({summary.not_modified} unchanged: 304; "
-        f"{summary.reused} answers reused without asking), "
-        f"{summary.peer_edges_added} peer edges added, {summary.seconds:.1f} s "
-        f"on {summary.event_loop}"
-    )
-    if summary.store_peak_rss_mib is not None:
-        click.echo(
-            f"  store process: peak memory {summary.store_peak_rss_mib} MiB, "
-            f"{summary.store_batches} batches in {summary.store_busy_seconds:.1f} s; finished "
-            f"visits waited {summary.store_wait_seconds:.1f} s in all for a full queue"
-        )
-    if summary.requests_parked:
-        click.echo(
-            f"  {summary.requests_parked} requests still unanswered after 2 s waited outside "
-            "the --concurrency bound"
-        )
-    if summary.lowest_request_limit < concurrency:
-        click.echo(
-            f"  overloaded: down to {summary.lowest_request_limit} requests in flight; "
-            f"{summary.retried} visits that timed out meanwhile made again"
-        )
-    for row in summary.busiest_addresses:
-        click.echo(
-            f"  address {row['address']}: {row['hosts']} hosts, {row['requests']} requests, "
-            f"at most {row['max_in_flight']} at once, {row['queue_seconds']} s queued, "
-            f"{row['backoffs']} backoffs"
-        )
+    for line in summary.lines(concurrency):
+        click.echo(line)
     for seed, reason in summary.seed_failures.items():
         click.echo(f"warning: seed {seed} could not be crawled ({reason})", err=True)
     if summary.seed_failures and set(summary.seeds) <= set(summary.seed_failures):
         first = next(iter(summary.seed_failures.items()))
-        _fail(f"seed {first[0]} is unreachable ({first[1]})")
+        fail(f"seed {first[0]} is unreachable ({first[1]})")
 
 
 def _check_via(via: str) -> None:
     host, _, port = via.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        _fail(f"--via must be HOST:PORT, got {via!r}")
+        fail(f"--via must be HOST:PORT, got {via!r}")
 
 
 @cli.command()
@@ -385,7 +245,7 @@ def analyze(db: str) -> None:
     try:
         report = run_analyze(existing_database(db))
     except DatabaseBusy as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for line in report.lines():
         click.echo(line)
 
@@ -409,7 +269,7 @@ def serve(db: str, host: str, port: int, cache_max_age: int) -> None:
     try:
         run_serve(existing_database(db), host=host, port=port, cache_max_age=cache_max_age)
     except PortInUse as exc:
-        _fail(f"{exc}: stop the program using it or pick another with --port")
+        fail(f"{exc}: stop the program using it or pick another with --port")
 
 
 @cli.command("who-blocks")
@@ -420,7 +280,7 @@ def who_blocks(domain: str, db: str, as_json: bool) -> None:
     """Every instance that blocks DOMAIN, with severity, reason and the coverage behind it."""
     from observatory.who_blocks import InvalidQuery, answer, format_answer
 
-    _print_query(
+    print_query(
         db, as_json, lambda connection: answer(connection, domain), format_answer, (InvalidQuery,)
     )
 
@@ -436,7 +296,7 @@ def reach(domain: str, db: str, as_json: bool) -> None:
     from observatory.reach import reach as run_reach
     from observatory.who_blocks import InvalidQuery
 
-    _print_query(
+    print_query(
         db,
         as_json,
         lambda connection: run_reach(connection, domain),
@@ -453,7 +313,7 @@ def summary(db: str, as_json: bool) -> None:
     from observatory.summary import format_summary
     from observatory.summary import summary as run_summary
 
-    _print_query(db, as_json, run_summary, format_summary)
+    print_query(db, as_json, run_summary, format_summary)
 
 
 @cli.command()
@@ -466,17 +326,13 @@ def profile(domain: str, db: str, as_json: bool) -> None:
     from observatory.profile import profile as run_profile
     from observatory.who_blocks import InvalidQuery
 
-    _print_query(
+    print_query(
         db,
         as_json,
         lambda connection: run_profile(connection, domain),
         format_profile,
         (InvalidQuery,),
     )
-
-
-def _read_only(path: str) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
 
 @cli.command()
@@ -538,7 +394,7 @@ def demo(
         try:
             check_port("127.0.0.1", port)
         except PortInUse as exc:
-            _fail(f"{exc}: stop the program using it, pick another with --port, or use --no-serve")
+            fail(f"{exc}: stop the program using it, pick another with --port, or use --no-serve")
     run_demo(
         instances=instances,
         seed=seed,
@@ -570,7 +426,7 @@ def export(db: str, fmt: str, out: str, crawl: int | None) -> None:
     try:
         lines = run_export(existing_database(db), fmt, out, crawl)
     except ExportError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for line in lines:
         click.echo(line)
 
@@ -585,7 +441,7 @@ def verify_dataset(directory: str) -> None:
     if not check.ok:
         for line in check.problems[1:]:
             click.echo(f"fediscope: error: {line}", err=True)
-        _fail(check.problems[0])
+        fail(check.problems[0])
     for line in check.lines():
         click.echo(line)
 
@@ -609,7 +465,7 @@ def blocklists(db: str, as_json: bool) -> None:
     from observatory.blocklists import blocklists as run_blocklists
     from observatory.blocklists import format_blocklists
 
-    _echo_answer(run_blocklists(existing_database(db)), as_json, format_blocklists)
+    echo_answer(run_blocklists(existing_database(db)), as_json, format_blocklists)
 
 
 @cli.command("import-blocklist")
@@ -624,7 +480,7 @@ def import_blocklist(file: str, source: str, db: str) -> None:
     try:
         result = run_import(writable_database(db), file, source)
     except BlocklistImportError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     click.echo(
         f"imported {result.rows} rules from {file} as source {source!r}"
         f" ({result.skipped} rows skipped)"
@@ -644,7 +500,7 @@ def import_asn(file: str, db: str) -> None:
     try:
         table = run_import(writable_database(db), file)
     except AsnImportError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     skipped = ", ".join(f"{n} {why}" for why, n in table.skipped.most_common())
     click.echo(
         f"imported {len(table.ranges):,} address ranges from {file}"
@@ -667,7 +523,7 @@ def languages(db: str, as_json: bool, top: int) -> None:
     from observatory.languages import format_languages
     from observatory.languages import languages as run_languages
 
-    _print_query(
+    print_query(
         db,
         as_json,
         lambda connection: run_languages(connection, top),
@@ -696,7 +552,7 @@ def hosting(db: str, as_json: bool, by: str | None, top: int) -> None:
     from observatory.hosting import format_hosting
     from observatory.hosting import hosting as run_hosting
 
-    _print_query(
+    print_query(
         db,
         as_json,
         lambda connection: run_hosting(connection, by, top),

@@ -29,6 +29,7 @@ import aiohttp
 from tqdm import tqdm
 
 from crawler import PROJECT_URL, ROBOTS_TOKEN, __version__, eventloop
+from crawler.crawl_summary import CrawlSummary
 from crawler.domains import DomainPolicy, policy_for
 from crawler.fetch import Fetcher, FetchSettings
 from crawler.fetch import errors as kinds
@@ -103,35 +104,6 @@ class CrawlSettings:
     resolver: aiohttp.abc.AbstractResolver | None = None
     uvloop: bool | None = None  # None: uvloop if installed, unless FEDISCOPE_UVLOOP=0
     adapt: bool = True  # fewer requests in flight while the crawler itself is overloaded
-
-
-@dataclass
-class CrawlSummary:
-    """What a crawl run did (also stored in the `crawls` row)."""
-
-    crawl_id: int
-    resumed: bool
-    visited: int = 0
-    statuses: Counter[str] = field(default_factory=Counter)
-    requests: int = 0
-    discovered: int = 0
-    excluded: Counter[str] = field(default_factory=Counter)
-    peer_edges_added: int = 0
-    seconds: float = 0.0
-    seeds: list[str] = field(default_factory=list)
-    seed_failures: dict[str, str] = field(default_factory=dict)
-    errors: int = 0
-    not_modified: int = 0  # answers that were 304 (unchanged since the last crawl)
-    reused: int = 0  # answers not asked for: robots.txt under a day old, others still fresh
-    busiest_addresses: list[dict[str, object]] = field(default_factory=list)
-    event_loop: str = "asyncio"
-    retried: int = 0  # visits that timed out while the crawler was overloaded, made again
-    lowest_request_limit: int = 0  # the fewest requests the crawl allowed in flight at once
-    store_peak_rss_mib: int | None = None  # the store process's own peak memory
-    store_batches: int = 0  # calls that stored finished visits
-    store_busy_seconds: float = 0.0  # wall time the crawl waited on those calls in all
-    store_wait_seconds: float = 0.0  # finished visits' time blocked on a full store queue
-    requests_parked: int = 0  # unanswered after `park_after`, then outside the global bound
 
 
 def user_agent(contact: str | None) -> str:
