@@ -312,7 +312,6 @@ class Crawl:
                     if s.adapt
                     else asyncio.sleep(0)
                 )
-                summary.lowest_request_limit = s.concurrency
                 try:
                     while True:
                         while self.queue and self.started < limit:
@@ -322,9 +321,6 @@ class Crawl:
                             task = asyncio.create_task(self._visit(fetcher, domain, hops))
                             running.add(task)
                             task.add_done_callback(finished)
-                        summary.lowest_request_limit = min(
-                            summary.lowest_request_limit, fetcher.request_limit
-                        )
                         idle = not running and self.to_store.empty() and not self.in_store
                         calm = self.monitor.quiet(time.monotonic())
                         if self.later and (calm or (idle and not self.queue)):
@@ -342,6 +338,9 @@ class Crawl:
                             raise StoreStopped("the store loop ended before the crawl")
                 finally:
                     watching.cancel()
+                    # Every cut, not the limit at the moments this loop happened to look: it
+                    # spends most of a big crawl waiting for a visit slot.
+                    summary.lowest_request_limit = throttle.lowest
                 summary.busiest_addresses = fetcher.addresses.busiest(BUSIEST_ADDRESSES)
                 summary.requests_parked = fetcher.parked_total
             await self.to_store.put(None)

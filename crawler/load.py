@@ -154,14 +154,17 @@ class Throttle:
     ceiling: int
     floor: int = 0
     limit: int = 0
+    lowest: int = 0  # the lowest limit set so far (the crawl reports it)
 
     def __post_init__(self) -> None:
         self.floor = min(self.ceiling, self.floor or max(8, self.ceiling // 8))
         self.limit = self.limit or self.ceiling
+        self.lowest = self.limit
 
     def next_limit(self, overloaded: bool) -> int:
         if overloaded:
             self.limit = max(self.floor, int(self.limit * 2 / 3))
+            self.lowest = min(self.lowest, self.limit)
         else:
             self.limit = min(self.ceiling, int(self.limit * 1.05) + 1)
         return self.limit

@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from aiohttp import web
 
+from crawler.crawl_summary import CrawlSummary
 from crawler.domains import SANDBOX
 from crawler.engine import Crawl, CrawlSettings
 from crawler.fetch import Fetcher, FetchSettings
@@ -122,7 +123,7 @@ def test_throttle_cuts_by_a_third_and_climbs_back_slowly():
     assert throttle.next_limit(False) == 159
     for _ in range(200):
         throttle.next_limit(False)
-    assert throttle.limit == 512
+    assert throttle.limit == 512 and throttle.lowest == 151  # the crawl reports the lowest
     for _ in range(50):
         throttle.next_limit(True)
     assert throttle.limit == 64  # never below an eighth of the ceiling
@@ -195,7 +196,9 @@ class FixedLoad(LoadMonitor):
 TIMEOUT = 1.0
 
 
-async def crawl_small(tmp_path, load: FixedLoad | None) -> tuple[list[dict], int, Counter[str]]:
+async def crawl_small(
+    tmp_path, load: LoadMonitor | None
+) -> tuple[list[dict], CrawlSummary, Counter[str]]:
     hangs: Counter[str] = Counter()
     async with serve(small_network(hangs)) as port:
         settings = CrawlSettings(
@@ -215,14 +218,14 @@ async def crawl_small(tmp_path, load: FixedLoad | None) -> tuple[list[dict], int
         summary = await crawl.run()
     found = rows(tmp_path / "load.db", "SELECT status, status_reason FROM instances "
                  "WHERE domain = 'slow.test'")  # fmt: skip
-    return found, summary.retried, hangs
+    return found, summary, hangs
 
 
 async def test_a_timeout_while_overloaded_is_visited_again_not_called_unreachable(tmp_path):
     load = FixedLoad(share=BLAME_SHARE)
-    found, retried, hangs = await crawl_small(tmp_path, load)
+    found, summary, hangs = await crawl_small(tmp_path, load)
     assert found == [{"status": "alive", "status_reason": None}]
-    assert retried == 1 and hangs["slow.test"] == 2
+    assert summary.retried == 1 and hangs["slow.test"] == 2
     # The wait judged is the timed-out request's: the last TIMEOUT seconds of the visit.
     ((start, end),) = load.waits
     assert end - start == pytest.approx(TIMEOUT)
@@ -230,15 +233,33 @@ async def test_a_timeout_while_overloaded_is_visited_again_not_called_unreachabl
 
 async def test_a_timeout_with_overload_in_a_small_share_of_its_wait_is_the_servers(tmp_path):
     load = FixedLoad(share=BLAME_SHARE * 0.9)
-    found, retried, hangs = await crawl_small(tmp_path, load)
+    found, summary, hangs = await crawl_small(tmp_path, load)
     assert found == [{"status": "unreachable", "status_reason": "timeout"}]
-    assert retried == 0 and hangs["slow.test"] == 1 and len(load.waits) == 1
+    assert summary.retried == 0 and hangs["slow.test"] == 1 and len(load.waits) == 1
 
 
 async def test_a_timeout_while_not_overloaded_is_the_servers(tmp_path):
-    found, retried, hangs = await crawl_small(tmp_path, None)
+    found, summary, hangs = await crawl_small(tmp_path, None)
     assert found == [{"status": "unreachable", "status_reason": "timeout"}]
-    assert retried == 0 and hangs["slow.test"] == 1
+    assert summary.retried == 0 and hangs["slow.test"] == 1
+    assert summary.lowest_request_limit == CrawlSettings.concurrency
+
+
+class AlwaysOverloaded(LoadMonitor):
+    """Every look finds the crawler overloaded."""
+
+    def sample(self, now: float, lag: float, stats: Counter[str], times: AnswerTimes) -> bool:
+        super().sample(now, lag, stats, times)
+        return True
+
+
+async def test_the_summary_reports_every_cut_of_the_request_limit(tmp_path):
+    """The crawl waits for the hanging server for a second: four looks, each a cut by a third
+    (the engine's main loop, waiting for visits, never looks at the limit itself)."""
+    _, summary, _ = await crawl_small(tmp_path, AlwaysOverloaded())
+    ceiling = CrawlSettings.concurrency
+    assert summary.lowest_request_limit <= int(int(ceiling * 2 / 3) * 2 / 3)
+    assert "overloaded: down to" in "\n".join(summary.lines(ceiling))
 
 
 async def test_gate_lowered_and_raised_while_in_use():
