@@ -29,6 +29,7 @@ class CrawlSummary:
     retried: int = 0  # visits that timed out while the crawler was overloaded, made again
     lowest_request_limit: int = 0  # the fewest requests the crawl allowed in flight at once
     store_peak_rss_mib: int | None = None  # the store process's own peak memory
+    store_cpu_seconds: float | None = None  # the store process's own CPU time
     store_batches: int = 0  # calls that stored finished visits
     store_busy_seconds: float = 0.0  # wall time the crawl waited on those calls in all
     store_wait_seconds: float = 0.0  # finished visits' time blocked on a full store queue
@@ -49,8 +50,9 @@ class CrawlSummary:
         if self.store_peak_rss_mib is not None:
             lines.append(
                 f"  store process: peak memory {self.store_peak_rss_mib} MiB, "
-                f"{self.store_batches} batches in {self.store_busy_seconds:.1f} s; finished "
-                f"visits waited {self.store_wait_seconds:.1f} s in all for a full queue"
+                f"CPU {self.store_cpu_seconds or 0:.1f} s, {self.store_batches} batches in "
+                f"{self.store_busy_seconds:.1f} s; finished visits waited "
+                f"{self.store_wait_seconds:.1f} s in all for a full queue"
             )
         if self.requests_parked:
             lines.append(

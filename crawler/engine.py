@@ -247,6 +247,7 @@ class Crawl:
             await store.close()
         summary.seconds = time.monotonic() - started
         summary.store_peak_rss_mib = store.peak_rss_mib
+        summary.store_cpu_seconds = store.cpu_seconds
         return summary
 
     async def _run(self, store: StoreProcess, seeds: list[str]) -> CrawlSummary:

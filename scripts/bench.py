@@ -72,6 +72,13 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
     return seconds, usage.ru_maxrss // 1024, output
 
 
+def store_cpu(output: str) -> float:
+    """The store process's CPU seconds as the crawl reported them (a forkserver's child: the
+    crawl's rusage never includes it)."""
+    match = re.search(r"store process: peak memory \d+ MiB, CPU ([\d.]+) s", output)
+    return float(match.group(1)) if match else 0.0
+
+
 def store_rss(output: str) -> int:
     """The store process's peak memory as the crawl reported it (wait4 gives only the larger
     of the two processes' peaks, not their sum)."""
@@ -223,6 +230,7 @@ def main() -> None:
         report["sandbox_cpu_seconds_in_crawl"] = round(running.cpu_seconds() - sandbox_cpu, 1)
         print(output.strip(), flush=True)
         report["crawl_peak_rss_mib_with_store"] = crawl_rss + store_rss(output)
+        report["store_cpu_seconds"] = store_cpu(output)
         stats = crawl_stats(db)
         stats.update(alive_recall(db, truth))
         stats.update(overload(output, args.concurrency))
@@ -275,6 +283,7 @@ def main() -> None:
                 "cpu_seconds": CPU["last"],
                 "peak_rss_mib": rss,
                 "peak_rss_mib_with_store": rss + store_rss(output),
+                "store_cpu_seconds": store_cpu(output),
                 **{k: again[k] for k in ("visited", "alive", "requests", "not_modified")},
                 "body_mib_received": again["body_mib_received"],
                 "peer_edges_added": again["peer_edges_added"],

@@ -30,6 +30,7 @@ FIGURES = {
     "alive_recall",
     "sandbox_cpu_seconds_in_crawl",
     "crawl_peak_rss_mib_with_store",
+    "store_cpu_seconds",
 }
 
 
@@ -49,3 +50,4 @@ def test_quick_benchmark_reports_every_figure(tmp_path):
     assert abs(report["floor_requests"] - report["requests"]) < 0.05 * report["requests"]
     # The store process's own memory is added: the crawl printed it.
     assert report["crawl_peak_rss_mib_with_store"] > report["crawl_peak_rss_mib"]
+    assert report["store_cpu_seconds"] > 0  # and its CPU, which the crawl's rusage misses

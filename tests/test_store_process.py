@@ -25,6 +25,16 @@ def writer_pid(writer: StoreWriter) -> int:
     return os.getpid()
 
 
+SPIN = 0.3
+
+
+def spin(writer: StoreWriter, seconds: float) -> None:
+    """Keep the writer's process busy on the CPU for `seconds` of its own CPU time."""
+    until = time.process_time() + seconds
+    while time.process_time() < until:
+        pass
+
+
 def slow_append(writer: StoreWriter, name: str, seconds: float) -> int:
     """Append a seed after a pause; return the writer's process id."""
     time.sleep(seconds)
@@ -95,8 +105,11 @@ async def test_every_call_runs_in_order_in_one_child_process(tmp_path):
     pids = set(await asyncio.gather(*calls))
     assert len(pids) == 1 and os.getpid() not in pids
     assert pids == {await store.call(writer_pid)}
+    await store.call(spin, SPIN)
     await store.close()
     assert store.peak_rss_mib is not None and store.peak_rss_mib > 0
+    # The child's CPU time is reported: at least the spin it was asked for, and not ours.
+    assert store.cpu_seconds is not None and SPIN <= store.cpu_seconds < SPIN + 5
     # The writer's connection was closed: its write-ahead log is folded back and gone.
     assert not (tmp_path / "store.db-wal").exists()
     connection = sqlite3.connect(tmp_path / "store.db")

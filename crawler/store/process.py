@@ -72,7 +72,8 @@ def _serve(
         method, args, kwargs = pickle.loads(frame)
         if method == _CLOSE:
             writer.close()
-            _send(connection, ("ok", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            _send(connection, ("ok", (usage.ru_maxrss, usage.ru_utime + usage.ru_stime)))
             return
         try:
             answer = ("ok", method(writer, *args, **kwargs))
@@ -168,6 +169,8 @@ class StoreProcess:
         self._stopped: str | None = None
         #: The child's peak resident memory in MiB, known once it closed.
         self.peak_rss_mib: int | None = None
+        #: The child's own CPU time: a forkserver's child, so wait4 never counts it for the crawl.
+        self.cpu_seconds: float | None = None
 
     async def open(self) -> StoreProcess:
         calls, their_calls = socket.socketpair()
@@ -204,7 +207,8 @@ class StoreProcess:
         if self._process is None:
             return
         try:
-            self.peak_rss_mib = await self._send_request(_CLOSE, (), {}) // 1024
+            max_rss_kib, self.cpu_seconds = await self._send_request(_CLOSE, (), {})
+            self.peak_rss_mib = max_rss_kib // 1024
         except StoreStopped:
             pass
         finally:
