@@ -6,6 +6,12 @@ queue of tens of thousands of names, most of them dead. How many peer lists name
 cheap, honest signal of a live and well-connected server, so pending domains are visited in
 decreasing order of that count (seeds first, then discovery order among equals).
 
+A re-crawl knows more: how many requests each known server's last visit took. The visits
+that took the most (paged Misskey and PeerTube walks, one page a second) start first, so they
+do not end the crawl alone after everything else is done (longest first is the classic
+rule for the shortest makespan); the listing count orders the rest, and every name a first
+crawl meets, as before.
+
 Counts arrive in bulk (`count`, C-speed `Counter.update` per peer list); the heap is rebuilt
 from the current counts now and then instead of being updated per edge: at most every
 `REBUILD_SECONDS`, and never so often that rebuilding takes more than `REBUILD_SHARE` of the
@@ -23,16 +29,20 @@ from collections.abc import Callable, Iterable
 REBUILD_SECONDS = 2.0
 REBUILD_SHARE = 0.02
 SEED_PRIORITY = 1 << 60
+#: A visit's expected requests weigh above any listing count (a name has < 2**32 listers).
+EXPECTED_WEIGHT = 1 << 32
 
 
 class Frontier:
-    """A priority queue of (domain, hops) keyed by how often the domain was listed."""
+    """A priority queue of (domain, hops): seeds, then the longest expected visits, then the
+    most often listed."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self.listed: Counter[str] = Counter()
         self._pending: dict[str, tuple[int | None, int]] = {}  # domain -> (hops, sequence)
         self._boost: dict[str, int] = {}
+        self._expected: dict[str, int] = {}  # requests the last visit took (re-crawls)
         self._heap: list[tuple[int, int, str]] = []
         self._sequence = itertools.count()
         self._built = clock()
@@ -48,11 +58,14 @@ class Frontier:
         """Another source lists these names."""
         self.listed.update(names)
 
-    def push(self, domain: str, hops: int | None, *, seed: bool = False) -> None:
+    def push(self, domain: str, hops: int | None, *, seed: bool = False, expected: int = 0) -> None:
+        """Queue a domain; `expected`: the requests its last visit took, when known."""
         sequence = next(self._sequence)
         self._pending[domain] = (hops, sequence)
         if seed:
             self._boost[domain] = SEED_PRIORITY
+        if expected:
+            self._expected[domain] = min(expected, SEED_PRIORITY // EXPECTED_WEIGHT - 1)
         heapq.heappush(self._heap, (-self._priority(domain), sequence, domain))
 
     def pop(self) -> tuple[str, int | None]:
@@ -68,7 +81,8 @@ class Frontier:
         raise IndexError("the frontier is empty")
 
     def _priority(self, domain: str) -> int:
-        return self._boost.get(domain, 0) + self.listed.get(domain, 0)
+        expected = self._expected.get(domain, 0) * EXPECTED_WEIGHT
+        return self._boost.get(domain, 0) + expected + self.listed.get(domain, 0)
 
     def _rebuild(self) -> None:
         started = self._clock()

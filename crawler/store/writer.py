@@ -182,6 +182,17 @@ class StoreWriter:
         ordered += [row for row in rows if row[0] not in seed_set]
         return [(domain, hops) for domain, hops in ordered]
 
+    def last_visit_requests(self) -> dict[str, int]:
+        """domain -> the answers its last visit logged (one per request), for the servers
+        whose last visit made more than one request (one that never answered made one)."""
+        return dict(
+            self.connection.execute(
+                "SELECT l.domain, count(*) FROM document_log l "
+                "JOIN instances i ON i.domain = l.domain AND l.last_crawl_id = i.last_crawl_id "
+                "GROUP BY l.domain HAVING count(*) > 1"
+            )
+        )
+
     def visited_in_crawl(self, crawl_id: int) -> list[str]:
         return [
             row[0]

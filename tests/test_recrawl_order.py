@@ -1,0 +1,69 @@
+"""A re-crawl starts the visits that took the most requests last time first, and the stored
+peer lists those visits hold at once share their names.
+
+A paged walk (Misskey's federated instances, PeerTube's followers) goes one page a second;
+started last, it ends the crawl alone. Visits run one at a time here, so the order they start
+in is the frontier's order exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from crawler.engine import shared_names
+from crawler.frontier import Frontier
+from crawler.observation import PeerHistory
+from crawler.sandbox import Sandbox, SandboxConfig
+from tests.support import QUICK_PACE, crawl_via, rows
+
+WORLD = SandboxConfig(instances=60, seed=5, failures=False, farm_size=0, pace=QUICK_PACE)
+ONE_AT_A_TIME = {"min_gap": 0.0, "concurrency": 1, "hosts_in_flight": 1}
+
+
+async def test_a_recrawl_starts_the_longest_last_visits_first(tmp_path):
+    db = tmp_path / "order.db"
+    sandbox = Sandbox(WORLD)
+    port = await sandbox.start()
+    try:
+        await crawl_via(port, db, sandbox.seeds, **ONE_AT_A_TIME)
+        # Answers logged per domain in crawl 1: one per request made.
+        last_visit = {
+            row["domain"]: row["answers"]
+            for row in rows(db, "SELECT domain, count(*) AS answers FROM document_log GROUP BY 1")
+        }
+        await crawl_via(port, db, sandbox.seeds, recrawl_after=timedelta(0), **ONE_AT_A_TIME)
+    finally:
+        await sandbox.stop()
+    started = rows(
+        db,
+        "SELECT domain, min(last_fetched_at) AS first FROM document_log "
+        "WHERE last_crawl_id = 2 GROUP BY domain ORDER BY first",
+    )
+    order = [row["domain"] for row in started if row["domain"] not in sandbox.seeds]
+    lengths = [last_visit[domain] for domain in order]
+    assert len(order) > 30 and max(lengths) > min(lengths) + 3  # longer and shorter visits
+    assert lengths == sorted(lengths, reverse=True)
+    assert started[0]["domain"] in sandbox.seeds  # seeds still come first
+
+
+def test_expected_requests_rank_above_listings_and_below_seeds():
+    frontier = Frontier()
+    frontier.count(["listed.example"] * 50)
+    frontier.push("listed.example", 1)
+    frontier.push("short.example", 1, expected=3)
+    frontier.push("walk.example", 1, expected=30)
+    frontier.push("seed.example", 0, seed=True)
+    order = [frontier.pop()[0] for _ in range(4)]
+    assert order == ["seed.example", "walk.example", "short.example", "listed.example"]
+
+
+def test_histories_held_at_once_share_their_names():
+    """Every history arrives from the store process with its own copies of the names."""
+    first = PeerHistory(known=frozenset({"".join(["a.", "example"])}), full_due=False)
+    second = PeerHistory(known=frozenset({"".join(["a.", "exam", "ple"])}), full_due=True)
+    (one,), (two,) = first.known, second.known
+    assert one == two and one is not two
+    shared_first, shared_second = shared_names(first), shared_names(second)
+    (one,), (two,) = shared_first.known, shared_second.known
+    assert one is two
+    assert shared_first == first and shared_second == second  # same names, same flag
