@@ -68,8 +68,6 @@ class LoadMonitor:
     """Remembers when the crawler was last overloaded, from lag and timeout samples."""
 
     last_overload: float = float("-inf")
-    overloads: int = 0
-    max_lag: float = 0.0
     answers: int = 0
     timeouts: int = 0
     _seen: Counter[str] = field(default_factory=Counter)
@@ -93,12 +91,10 @@ class LoadMonitor:
         spike = share > SPIKE_SHARE and share > SPIKE_FACTOR * usual
         spike = spike and self._answers_slow(times)
         self._times_seen = AnswerTimes(times.answers, times.seconds)
-        self.max_lag = max(self.max_lag, lag)
         self._lags = [*self._lags[1 - LAG_WINDOW :], lag]
         overloaded = sum(self._lags) / LAG_WINDOW > LAG_LIMIT or spike
         if overloaded:
             self.last_overload = now
-            self.overloads += 1
         self._remember(now, overloaded)
         return overloaded
 
