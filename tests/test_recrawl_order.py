@@ -8,12 +8,14 @@ in is the frontier's order exactly.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from crawler.domains import SANDBOX
 from crawler.engine import shared_names
 from crawler.frontier import Frontier
-from crawler.observation import PeerHistory
+from crawler.observation import Document, Observation, PeerHistory
 from crawler.sandbox import Sandbox, SandboxConfig
+from crawler.store.writer import StoreWriter
 from tests.support import QUICK_PACE, crawl_via, rows
 
 WORLD = SandboxConfig(instances=60, seed=5, failures=False, farm_size=0, pace=QUICK_PACE)
@@ -67,3 +69,29 @@ def test_histories_held_at_once_share_their_names():
     (one,), (two,) = shared_first.known, shared_second.known
     assert one is two
     assert shared_first == first and shared_second == second  # same names, same flag
+
+
+def test_the_expected_length_is_the_last_visits_not_the_history_of_all_visits(tmp_path):
+    """a.test answered 3 requests in crawl 1 and 2 in crawl 2 (one answer unchanged, its row
+    carried forward); b.test, visited only in crawl 1, answered 2; c.test made one request."""
+    writer = StoreWriter(str(tmp_path / "lengths.db"), SANDBOX)
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def visit(crawl: int, domain: str, paths: list[str]) -> None:
+        documents = [
+            Document.keep(f"https://{domain}{path}", 200, "t", "application/json", path.encode())
+            for path in paths
+        ]
+        observation = Observation(domain, status="alive", software="mastodon")
+        observation.documents = documents
+        writer.record_visit(observation, crawl, 0, t0, timedelta(days=1))
+
+    crawl, _ = writer.begin_crawl(["a.test"], {}, t0)
+    visit(crawl, "a.test", ["/robots.txt", "/nodeinfo", "/peers"])
+    visit(crawl, "b.test", ["/robots.txt", "/nodeinfo"])
+    visit(crawl, "c.test", ["/robots.txt"])
+    writer.finish_crawl(crawl, t0)
+    crawl, _ = writer.begin_crawl(["a.test"], {}, t0 + timedelta(days=1))
+    visit(crawl, "a.test", ["/nodeinfo", "/instance"])
+    assert writer.last_visit_requests() == {"a.test": 2, "b.test": 2}
+    writer.close()
