@@ -29,6 +29,7 @@ import pytest
 import pytest_asyncio
 
 from tests.fetch_harness import FakeClock, ScriptedServer
+from tests.writer_crawls import Crawls
 
 REPO = Path(__file__).resolve().parent.parent
 #: Screenshots of every page a browser test opened (git-ignored).
@@ -255,3 +256,11 @@ def clock() -> FakeClock:
 async def server(clock: FakeClock) -> AsyncIterator[ScriptedServer]:
     async with ScriptedServer(clock) as running:
         yield running
+
+
+@pytest.fixture
+def crawls(tmp_path) -> Iterator[Crawls]:
+    """A store writer on a fresh database and a clock (tests/writer_crawls.py)."""
+    crawls = Crawls(tmp_path / "writer.db")
+    yield crawls
+    crawls.writer.close()
