@@ -57,6 +57,7 @@ class Target:
 GRAPH_TESTS = (
     "tests/test_graph_core_units.py",
     "tests/test_graph_share_units.py",
+    "tests/test_graph_adoption_units.py",
     "tests/test_graph_network_units.py",
     "tests/test_graph_map_units.py",
     "tests/test_graph_analyze_units.py",
@@ -110,6 +111,7 @@ TARGETS: dict[str, Target] = {
         ("crawler/fetch/*",),
         (
             "tests/test_fetch_pacing.py",
+            "tests/test_fetch_robots.py",
             "tests/test_fetch_answers.py",
             "tests/test_fetch_addresses.py",
             "tests/test_robots_and_guard.py",
@@ -141,6 +143,8 @@ TARGETS: dict[str, Target] = {
         ("crawler/store/*",),
         (
             "tests/test_store_writer.py",
+            "tests/test_store_crawls.py",
+            "tests/test_store_lock.py",
             "tests/test_store_tables.py",
             "tests/test_store_history.py",
             "tests/test_store_runs.py",
