@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -396,15 +395,12 @@ class Crawl:
                 self.offer(name, child_hops, (how, domain))
             self.wakeup.set()
 
-        async def history() -> PeerHistory | None:
-            assert self.store is not None and self.summary is not None
-            stored = await self.store.call(
-                StoreWriter.peer_history, domain, self.summary.crawl_id, self.settings.full_every
-            )
-            return None if stored is None else shared_names(stored)
-
+        stored_list = None
+        if self.store is not None and self.summary is not None:
+            crawl_id, full_every = self.summary.crawl_id, self.settings.full_every
+            stored_list = StoredListOf(self.store, domain, crawl_id, full_every)
         began = time.monotonic()
-        observation = await visit_domain(fetcher, domain, self.policy, discovered, history)
+        observation = await visit_domain(fetcher, domain, self.policy, discovered, stored_list)
         if self._retry_later(observation, began):
             self.later.append((domain, hops))
             self.started -= 1
@@ -567,14 +563,27 @@ class Crawl:
             self.summary.excluded.update(reason for _, reason, _ in batch)
 
 
-def shared_names(history: PeerHistory) -> PeerHistory:
-    """The history with each name one shared string object across all histories held.
+@dataclass(frozen=True)
+class StoredListOf:
+    """A domain's stored peer list, answered by the store process a question at a time.
 
-    Each arrives as its own copy from the store process. A re-crawl starts the longest visits
-    first, so the walks of every Misskey-family server hold their stored lists at once: at
-    full scale 1.7 million names, mostly the same few thousand, and copies cost ~150 MiB.
+    A re-crawl starts the longest visits first, so the walks of every Misskey-family server
+    run at once; holding their stored lists (1.7 million names at full scale) cost the crawl
+    ~150 MiB. Asking per page costs a store call per page read, during the page's gap.
     """
-    return PeerHistory(known=frozenset(map(sys.intern, history.known)), full_due=history.full_due)
+
+    store: StoreProcess
+    domain: str
+    crawl_id: int
+    full_every: int
+
+    async def history(self) -> PeerHistory | None:
+        return await self.store.call(
+            StoreWriter.peer_history, self.domain, self.crawl_id, self.full_every
+        )
+
+    async def unlisted(self, names: list[str]) -> list[str]:
+        return await self.store.call(StoreWriter.unlisted_peers, self.domain, names)
 
 
 async def crawl_async(settings: CrawlSettings) -> CrawlSummary:

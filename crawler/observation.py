@@ -11,7 +11,7 @@ import hashlib
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 # Instance lifecycle states (`instances.status`).
 PENDING = "pending"
@@ -124,10 +124,22 @@ class ListResult:
 
 @dataclass(frozen=True)
 class PeerHistory:
-    """The stored peer list of a server, for a re-crawl that reads only what is new."""
+    """What a re-crawl that reads only what is new needs to know of a server's stored peer
+    list before it starts; which names the list holds is asked a page at a time
+    (`StoredPeerList.unlisted`), so the crawl never holds whole stored lists."""
 
-    known: frozenset[str]  # the names the stored list holds now
+    listed: int  # how many names the stored list holds now
     full_due: bool  # this crawl reads the list in full (`--full-every`), so removals are seen
+
+
+class StoredPeerList(Protocol):
+    """One server's stored peer list, as the store answers for it during a visit."""
+
+    async def history(self) -> PeerHistory | None:
+        """None when the server has no stored row (a first visit)."""
+
+    async def unlisted(self, names: list[str]) -> list[str]:
+        """The names (in their order) the stored list does not hold."""
 
 
 @dataclass

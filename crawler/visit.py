@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 from crawler.adapters.base import Answer, Visit, adapter_for
@@ -44,7 +44,7 @@ from crawler.observation import (
     UNREACHABLE,
     UNSUPPORTED,
     Observation,
-    PeerHistory,
+    StoredPeerList,
 )
 
 GONE_STATUSES = (410, 451)
@@ -60,15 +60,15 @@ async def visit_domain(
     domain: str,
     policy: DomainPolicy,
     on_discover: Callable[[list[str], str], None] | None = None,
-    peer_history: Callable[[], Awaitable[PeerHistory | None]] | None = None,
+    stored_list: StoredPeerList | None = None,
 ) -> Observation:
     """Run the plan for one domain and return what was observed; never raises.
 
     `on_discover(domains, how)` hears about peers and block targets as soon as they are read;
-    `peer_history()` gives the stored peer list to adapters that read only what is new.
+    `stored_list` answers for the stored peer list to adapters that read only what is new.
     """
     observation = Observation(domain=domain)
-    visit = Visit(fetcher, observation, policy, on_discover=on_discover, peer_history=peer_history)
+    visit = Visit(fetcher, observation, policy, on_discover=on_discover, stored_list=stored_list)
     try:
         await _plan(visit)
     except VisitEnded:

@@ -1,5 +1,4 @@
-"""A re-crawl starts the visits that took the most requests last time first, and the stored
-peer lists those visits hold at once share their names.
+"""A re-crawl starts the visits that took the most requests last time first.
 
 A paged walk (Misskey's federated instances, PeerTube's followers) goes one page a second;
 started last, it ends the crawl alone. Visits run one at a time here, so the order they start
@@ -11,9 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from crawler.domains import SANDBOX
-from crawler.engine import shared_names
 from crawler.frontier import Frontier
-from crawler.observation import Document, Observation, PeerHistory
+from crawler.observation import Document, Observation
 from crawler.sandbox import Sandbox, SandboxConfig
 from crawler.store.writer import StoreWriter
 from tests.support import QUICK_PACE, crawl_via, rows
@@ -57,18 +55,6 @@ def test_expected_requests_rank_above_listings_and_below_seeds():
     frontier.push("seed.example", 0, seed=True)
     order = [frontier.pop()[0] for _ in range(4)]
     assert order == ["seed.example", "walk.example", "short.example", "listed.example"]
-
-
-def test_histories_held_at_once_share_their_names():
-    """Every history arrives from the store process with its own copies of the names."""
-    first = PeerHistory(known=frozenset({"".join(["a.", "example"])}), full_due=False)
-    second = PeerHistory(known=frozenset({"".join(["a.", "exam", "ple"])}), full_due=True)
-    (one,), (two,) = first.known, second.known
-    assert one == two and one is not two
-    shared_first, shared_second = shared_names(first), shared_names(second)
-    (one,), (two,) = shared_first.known, shared_second.known
-    assert one is two
-    assert shared_first == first and shared_second == second  # same names, same flag
 
 
 def test_the_expected_length_is_the_last_visits_not_the_history_of_all_visits(tmp_path):

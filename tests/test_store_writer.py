@@ -341,9 +341,7 @@ def test_a_list_read_for_its_newest_names_adds_edges_and_closes_none(crawls):
     crawls.begin()
     crawls.visit(alive(peers=["b.test", "c.test"], peers_truncated=True, peers_visibility="public"))
     crawls.finish()
-    assert crawls.writer.peer_history("a.test", 2, 2) == PeerHistory(
-        known=frozenset({"b.test", "c.test"}), full_due=False
-    )
+    assert crawls.writer.peer_history("a.test", 2, 2) == PeerHistory(listed=2, full_due=False)
     crawls.begin(T0 + DAY)
     result = crawls.visit(alive(peers=["d.test"], peers_added_only=True, peers_visibility="public"))
     crawls.finish()
@@ -357,22 +355,28 @@ def test_a_list_read_for_its_newest_names_adds_edges_and_closes_none(crawls):
     ) == [(3, 1, 1)]
     assert crawl_counts(crawls, 2)[3:5] == (1, 0)
     # A full reading is due once `full_every` crawls have passed since crawl 1.
-    known = frozenset({"b.test", "c.test", "d.test"})
-    assert crawls.writer.peer_history("a.test", 3, 3) == PeerHistory(known, full_due=False)
-    assert crawls.writer.peer_history("a.test", 4, 3) == PeerHistory(known, full_due=True)
-    # A full reading closes the edges it no longer lists, and history shows only open ones.
+    assert crawls.writer.peer_history("a.test", 3, 3) == PeerHistory(3, full_due=False)
+    assert crawls.writer.peer_history("a.test", 4, 3) == PeerHistory(3, full_due=True)
+    page = ["e.test", "c.test", "new.test", "b.test", "a.test", "d.test"]
+    assert crawls.writer.unlisted_peers("a.test", page) == ["e.test", "new.test", "a.test"]
+    # A full reading closes the edges it no longer lists; only open ones count as listed.
     crawls.begin(T0 + 2 * DAY)
     crawls.visit(alive(peers=["d.test"], peers_visibility="public"))
-    assert crawls.writer.peer_history("a.test", 4, 3) == PeerHistory(
-        frozenset({"d.test"}), full_due=False
-    )
+    assert crawls.writer.peer_history("a.test", 4, 3) == PeerHistory(1, full_due=False)
+    assert crawls.writer.unlisted_peers("a.test", page) == [
+        "e.test", "c.test", "new.test", "b.test", "a.test"
+    ]  # fmt: skip
+    # Another server's list is not this one's; a server without an id lists nothing.
+    assert crawls.writer.unlisted_peers("b.test", ["d.test"]) == ["d.test"]
+    assert crawls.writer.unlisted_peers("nowhere.test", ["d.test"]) == ["d.test"]
+    assert crawls.writer.unlisted_peers("a.test", []) == []
 
 
 def test_peer_history_of_a_domain_never_read(crawls):
     crawls.begin()
     crawls.visit(alive(peers=["b.test"], peers_visibility="restricted"))
     # Known but never read in full: the first reading must be full.
-    assert crawls.writer.peer_history("b.test", 2, 5) == PeerHistory(frozenset(), full_due=True)
+    assert crawls.writer.peer_history("b.test", 2, 5) == PeerHistory(0, full_due=True)
     assert crawls.writer.peer_history("nowhere.test", 2, 5) is None
     # A row from before the domains table (no id) has no stored list either.
     crawls.rows("INSERT INTO instances (domain, status) VALUES ('old.test', 'alive')")

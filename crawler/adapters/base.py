@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -33,6 +33,7 @@ from crawler.observation import (
     ListResult,
     Observation,
     PeerHistory,
+    StoredPeerList,
 )
 
 #: Misskey and PeerTube page through peers; the cap keeps one host's visit bounded.
@@ -95,11 +96,11 @@ class Visit:
         policy: DomainPolicy,
         nodeinfo: NodeInfo | None = None,
         on_discover: Callable[[list[str], str], None] | None = None,
-        peer_history: Callable[[], Awaitable[PeerHistory | None]] | None = None,
+        stored_list: StoredPeerList | None = None,
     ):
         self.fetcher = fetcher
         #: The stored peer list, asked for only by adapters whose list only grows.
-        self.peer_history = peer_history
+        self.stored_list = stored_list
         self.observation = observation
         self.policy = policy
         self.nodeinfo = nodeinfo
@@ -326,8 +327,13 @@ class Visit:
             self.on_discover(self.domains(values, count_rejected=False), "peer")
 
     async def stored_peers(self) -> PeerHistory | None:
-        """The stored peer list of this server (None on a first visit or without a store)."""
-        return await self.peer_history() if self.peer_history is not None else None
+        """What is stored of this server's peer list (None on a first visit or without a
+        store)."""
+        return await self.stored_list.history() if self.stored_list is not None else None
+
+    async def unlisted(self, names: list[str]) -> list[str]:
+        """The names the stored peer list lacks (all of them without a store)."""
+        return await self.stored_list.unlisted(names) if self.stored_list is not None else names
 
     def set_peers(
         self, result: ListResult, answer: Answer | None = None, *, added_only: bool = False

@@ -120,7 +120,7 @@ class NewestWalk(Walk):
     complete: bool = False  # the last page was short: every entry was read, as in a full walk
 
 
-async def walk_new(visit: Visit, known: frozenset[str]) -> NewestWalk:
+async def walk_new(visit: Visit) -> NewestWalk:
     """Newest first until a page holds no name the stored list lacks."""
     result = NewestWalk(PUBLIC)
     for page in range(MAX_PAGES):
@@ -128,7 +128,7 @@ async def walk_new(visit: Visit, known: frozenset[str]) -> NewestWalk:
         if read is None:
             return result
         entries, last = read
-        fresh = [name for name in visit.domains(host for host, _ in entries) if name not in known]
+        fresh = await visit.unlisted(visit.domains(host for host, _ in entries))
         result.new.extend(fresh)
         visit.discover(fresh)
         if last:
@@ -195,8 +195,8 @@ class MisskeyAdapter:
 
     async def collect(self, visit: Visit) -> None:
         stored = await visit.stored_peers()
-        if stored is not None and stored.known and not stored.full_due:
-            await self.collect_new(visit, stored.known)
+        if stored is not None and stored.listed and not stored.full_due:
+            await self.collect_new(visit)
             return
         if visit.description_checked:
             everything = await walk(visit, {}, discover=True)
@@ -214,11 +214,11 @@ class MisskeyAdapter:
         queries: list[dict[str, Any]] = [{"blocked": True}, {"suspended": True}]
         await read_blocks(visit, everything, [] if everything.has_every_rule() else queries)
 
-    async def collect_new(self, visit: Visit, known: frozenset[str]) -> None:
+    async def collect_new(self, visit: Visit) -> None:
         """A re-crawl: the names new since the stored list, then every block rule."""
         if not visit.description_checked and await read_meta(visit):
             return
-        newest = await walk_new(visit, known)
+        newest = await walk_new(visit)
         if visit.description_checked and await read_meta(visit):
             return
         if newest.visibility != PUBLIC:

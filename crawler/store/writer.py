@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import Any, TypeVar
 
+import orjson
+
 from crawler.domains import DomainPolicy
 from crawler.fetch.robots import ROBOTS_TTL_SECONDS, StoredRobots
 from crawler.observation import ALIVE, GONE, OPTED_OUT, PENDING, Observation, PeerHistory
@@ -244,23 +246,38 @@ class StoreWriter:
         return {domain: answer for domain, answer in latest.items() if answer is not None}
 
     def peer_history(self, domain: str, crawl_id: int, full_every: int) -> PeerHistory | None:
-        """The stored peer list of a domain and whether this crawl must read it in full."""
+        """How long a domain's stored peer list is and whether this crawl must read it in
+        full."""
         row = self.connection.execute(
             "SELECT domain_id, peers_full_crawl FROM instances WHERE domain = ?", (domain,)
         ).fetchone()
         if row is None or row[0] is None:
             return None
         source_id, full_crawl = row
-        known = frozenset(
-            name
-            for (name,) in self.connection.execute(
-                "SELECT d.name FROM peer_intervals p JOIN domains d ON d.id = p.target_id "
-                "WHERE p.source_id = ? AND p.removed_crawl IS NULL",
-                (source_id,),
-            )
-        )
+        (listed,) = self.connection.execute(
+            "SELECT count(*) FROM peer_intervals WHERE source_id = ? AND removed_crawl IS NULL",
+            (source_id,),
+        ).fetchone()
         full_due = full_crawl is None or crawl_id - full_crawl >= full_every
-        return PeerHistory(known=known, full_due=full_due)
+        return PeerHistory(listed=listed, full_due=full_due)
+
+    def unlisted_peers(self, domain: str, names: list[str]) -> list[str]:
+        """The names (in their order) that the domain's stored peer list does not hold: one
+        page of a list read newest first, checked against the open edges by primary key."""
+        ids = list(map(self.ids.get, names))
+        source_id = self.ids.get(domain)
+        known_ids = [target for target in ids if target is not None]
+        listed: set[int] = set()
+        if source_id is not None and known_ids:
+            listed = {
+                target
+                for (target,) in self.connection.execute(
+                    "SELECT target_id FROM peer_intervals WHERE source_id = ? "
+                    "AND removed_crawl IS NULL AND target_id IN (SELECT value FROM json_each(?))",
+                    (source_id, orjson.dumps(known_ids)),
+                )
+            }
+        return [name for name, target in zip(names, ids, strict=True) if target not in listed]
 
     # -- visits ---------------------------------------------------------------------------
 
