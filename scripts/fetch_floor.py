@@ -98,7 +98,8 @@ async def replay(args: argparse.Namespace) -> dict[str, float]:
     listed: dict[tuple[str, str], asyncio.Event] = defaultdict(asyncio.Event)
     kinds = {*LISTS, "redirect", *(how for _, how in discoverers.values())}
     timeout = aiohttp.ClientTimeout(total=args.timeout, sock_connect=10, sock_read=15)
-    connector = aiohttp.TCPConnector(limit=args.concurrency + 8, limit_per_host=0)
+    # As the crawler's: parked requests keep their connections.
+    connector = aiohttp.TCPConnector(limit=2 * args.concurrency + 8, limit_per_host=0)
     semaphore = asyncio.Semaphore(args.concurrency)
     requests = parked_now = 0
 

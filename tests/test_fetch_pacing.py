@@ -174,6 +174,26 @@ async def test_a_request_unanswered_for_a_while_gives_its_slot_to_another(server
     assert [seen.host for seen in server.log if seen.path == "/x"] == hosts
 
 
+async def test_parked_requests_leave_connections_for_the_slots_they_freed(server):
+    """A parked request still holds its connection: the pool has room for a full bound of
+    parked requests next to a full bound in flight, or parking frees nothing."""
+    release = asyncio.Event()
+    hanging = [f"hang{n}.test" for n in range(21)]  # 12 parked, then 9 of 12 slots in flight
+    for host in hanging:
+        server.on("/x", Answer(body={}, hold=release), host=host)
+    server.on("/x", Answer(body={}), host="quick.test")
+    async with server.fetcher(concurrency=12, park_after=0.05) as fetcher:
+        for host in [*hanging, "quick.test"]:
+            await fetcher.robots(host)
+        held = [asyncio.create_task(fetcher.request(host, "/x")) for host in hanging]
+        await server.arrived(22 + 21)
+        assert fetcher.parked == 12 and fetcher._semaphore.in_use == 9
+        quick = await asyncio.wait_for(fetcher.request("quick.test", "/x"), 5)
+        assert quick.ok and not any(task.done() for task in held)
+        release.set()
+        assert all(result.ok for result in await asyncio.gather(*held))
+
+
 async def test_without_parking_a_hanging_request_keeps_its_slot(server):
     release = asyncio.Event()
     server.on("/x", Answer(body={}, hold=release), host="hang.test")

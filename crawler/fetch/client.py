@@ -97,7 +97,9 @@ class Fetcher:
             inner = self._resolver or aiohttp.resolver.DefaultResolver()
             self._answers = self._grouping = SharedAnswers(GuardedResolver(inner), clock=self.clock)
         connector = aiohttp.TCPConnector(
-            limit=s.concurrency + 8,
+            # A parked request keeps its connection: room for as many parked as in flight, or
+            # parking would free a slot the connection pool takes back.
+            limit=2 * s.concurrency + 8,
             limit_per_host=0,  # one-per-host is enforced per *name* by HostState, not per IP
             ttl_dns_cache=300,
             resolver=self._answers,
