@@ -34,6 +34,7 @@ class CrawlSummary:
     store_busy_seconds: float = 0.0  # wall time the crawl waited on those calls in all
     store_wait_seconds: float = 0.0  # finished visits' time blocked on a full store queue
     requests_parked: int = 0  # unanswered after `park_after`, then outside the global bound
+    park_after: float | None = None  # the seconds that parked them
 
     def lines(self, concurrency: int) -> list[str]:
         """The report `fediscope crawl` prints; `concurrency` is the request limit asked for."""
@@ -56,8 +57,8 @@ class CrawlSummary:
             )
         if self.requests_parked:
             lines.append(
-                f"  {self.requests_parked} requests still unanswered after 2 s waited outside "
-                "the --concurrency bound"
+                f"  {self.requests_parked} requests still unanswered after {self.park_after:g} s "
+                "waited outside the --concurrency bound"
             )
         if self.lowest_request_limit < concurrency:
             lines.append(

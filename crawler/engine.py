@@ -352,6 +352,7 @@ class Crawl:
                     summary.lowest_request_limit = throttle.lowest
                 summary.busiest_addresses = fetcher.addresses.busiest(BUSIEST_ADDRESSES)
                 summary.requests_parked = fetcher.parked_total
+                summary.park_after = fetcher.settings.park_after
             await self.to_store.put(None)
             await storing
         finally:

@@ -262,6 +262,11 @@ async def test_the_summary_reports_every_cut_of_the_request_limit(tmp_path):
     assert "overloaded: down to" in "\n".join(summary.lines(ceiling))
 
 
+def test_the_summary_says_after_how_long_requests_were_parked():
+    summary = CrawlSummary(crawl_id=1, resumed=False, requests_parked=7, park_after=1.5)
+    assert "7 requests still unanswered after 1.5 s waited outside" in "\n".join(summary.lines(64))
+
+
 async def test_gate_lowered_and_raised_while_in_use():
     gate = Gate(2)
     await gate.acquire()
