@@ -36,6 +36,7 @@ import aiohttp
 from protego import Protego
 
 from crawler import ROBOTS_TOKEN, eventloop
+from crawler.fetch.settings import connection_limit
 
 MISSKEY_PAGE = {"limit": 100, "offset": 0}
 Plan = dict[str, list[tuple[str, str]]]
@@ -98,8 +99,7 @@ async def replay(args: argparse.Namespace) -> dict[str, float]:
     listed: dict[tuple[str, str], asyncio.Event] = defaultdict(asyncio.Event)
     kinds = {*LISTS, "redirect", *(how for _, how in discoverers.values())}
     timeout = aiohttp.ClientTimeout(total=args.timeout, sock_connect=10, sock_read=15)
-    # As the crawler's: parked requests keep their connections.
-    connector = aiohttp.TCPConnector(limit=2 * args.concurrency + 8, limit_per_host=0)
+    connector = aiohttp.TCPConnector(limit=connection_limit(args.concurrency), limit_per_host=0)
     semaphore = asyncio.Semaphore(args.concurrency)
     requests = parked_now = 0
 

@@ -44,7 +44,7 @@ from crawler.fetch.guard import GuardedResolver, is_public_address
 from crawler.fetch.pacing import HostState
 from crawler.fetch.response import Response, refused
 from crawler.fetch.robots import ROBOTS_TTL_SECONDS, RobotsRules, StoredRobots
-from crawler.fetch.settings import FetchSettings
+from crawler.fetch.settings import FetchSettings, connection_limit
 from crawler.fetch.validators import Validator
 from crawler.fetch.wire import REDIRECT_STATUSES, AnswerTimes, exchange
 
@@ -97,9 +97,7 @@ class Fetcher:
             inner = self._resolver or aiohttp.resolver.DefaultResolver()
             self._answers = self._grouping = SharedAnswers(GuardedResolver(inner), clock=self.clock)
         connector = aiohttp.TCPConnector(
-            # A parked request keeps its connection: room for as many parked as in flight, or
-            # parking would free a slot the connection pool takes back.
-            limit=2 * s.concurrency + 8,
+            limit=connection_limit(s.concurrency),
             limit_per_host=0,  # one-per-host is enforced per *name* by HostState, not per IP
             ttl_dns_cache=300,
             resolver=self._answers,

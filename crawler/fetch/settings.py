@@ -9,6 +9,14 @@ from dataclasses import dataclass
 from crawler.domains import REAL_NETWORK, DomainPolicy
 
 
+def connection_limit(concurrency: int) -> int:
+    """Connections the pool may hold for a `concurrency` bound: a request unanswered after
+    `park_after` leaves the bound (at most `concurrency` such) but keeps its connection, so
+    the pool holds a full bound parked next to a full bound in flight, or parking would free
+    a slot the pool takes back; 8 more for requests finishing as others start."""
+    return 2 * concurrency + 8
+
+
 @dataclass
 class FetchSettings:
     """Knobs of the fetch layer; defaults are the polite production values."""
