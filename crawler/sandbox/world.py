@@ -37,8 +37,11 @@ ADDS_BLOCKED = ("pleroma", "misskey")  # peer lists include the host's block tar
 DROPS_BLOCKED = ("mastodon", "lemmy")  # peer lists exclude them
 
 
-#: Peer-list entries kept at most (`World.listing`): about 60 MB of Python ints.
-LISTING_ITEMS = 2_000_000
+#: Peer-list entries kept at most (`World.listing`): 64 MB of int64. A full-scale re-crawl walks
+#: every Misskey server's lists at once (2,000 servers, four listings each); with room for
+#: a fraction of them the sandbox rebuilt a listing for most pages and became the crawl's
+#: bottleneck, which no real server (each on its own machine) would be.
+LISTING_ITEMS = 8_000_000
 
 
 class World:
@@ -73,7 +76,7 @@ class World:
         ]
         self._base_rules: dict[int, list[BlockRule]] = {}
         self._rules: dict[int, list[BlockRule]] = {}
-        self._listings: OrderedDict[tuple[object, ...], list[int]] = OrderedDict()
+        self._listings: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
         self._listed = 0  # entries in all kept listings
         self.epoch = 0
         self.history = History(self)
@@ -97,7 +100,7 @@ class World:
         self._listings.clear()
         self._listed = 0
 
-    def listing(self, key: tuple[object, ...], compute: Callable[[], list[int]]) -> list[int]:
+    def listing(self, key: tuple[object, ...], compute: Callable[[], np.ndarray]) -> np.ndarray:
         """`compute()`, kept for the current epoch under `key` while among the most recently
         used lists (LISTING_ITEMS entries in all). Lists are derived from the host and epoch
         only, so a kept one is exactly what `compute` would give again."""
@@ -107,10 +110,10 @@ class World:
             return found
         found = compute()
         self._listings[key] = found
-        self._listed += len(found)
+        self._listed += found.size
         while self._listed > LISTING_ITEMS and len(self._listings) > 1:
             _, dropped = self._listings.popitem(last=False)
-            self._listed -= len(dropped)
+            self._listed -= dropped.size
         return found
 
     def delta(self, h: Host) -> Delta | None:
@@ -143,9 +146,9 @@ class World:
 
     # -- peers ----------------------------------------------------------------------------
 
-    def peer_list(self, h: Host) -> list[int]:
-        """`peer_indices` as a list, kept while recently used (for paged lists)."""
-        return self.listing(("peers", h.idx), lambda: self.peer_indices(h).tolist())
+    def peer_list(self, h: Host) -> np.ndarray:
+        """`peer_indices`, kept while recently used (for paged lists)."""
+        return self.listing(("peers", h.idx), lambda: self.peer_indices(h))
 
     def peer_indices(self, h: Host) -> np.ndarray:
         """Sorted indices of every host h lists as a peer (valid names only, never h)."""

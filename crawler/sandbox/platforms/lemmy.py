@@ -71,7 +71,7 @@ def federated_instances(ctx: Ctx) -> Reply:
     """GET /api/v3/federated_instances: linked (peers), allowed (empty), blocked."""
     world, h = ctx.world, ctx.host
     hosts = world.hosts
-    linked = [_instance(hosts[i]) for i in world.peer_list(h)]
+    linked = [_instance(hosts[i]) for i in world.peer_list(h).tolist()]
     blocked = [
         {"id": r.target + 2, "domain": r.pattern, "published": PUBLISHED}
         for r in sorted(world.rules(h), key=lambda r: r.pattern)

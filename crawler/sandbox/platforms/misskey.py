@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, timedelta
 
+import numpy as np
 import orjson
 
 from crawler.sandbox.languages import declared
@@ -206,15 +207,16 @@ def instances(ctx: Ctx) -> Reply:
         else None
     )
 
-    def listed() -> list[int]:
-        known = world.peer_list(h)
+    def listed() -> np.ndarray:
+        known = world.peer_list(h).tolist()
         if filters:
             known = [i for i in known if _wanted(_state(hosts[i], flags.get(i)), params)]
         if sort is not None:
             known = sorted(known, key=lambda i: (met.get(i, 0), i), reverse=sort[0] == "+")
-        return known
+        return np.array(known, dtype=np.int64)
 
-    page = world.listing(("misskey", h.idx, filters, sort), listed)[offset : offset + limit]
+    listing = world.listing(("misskey", h.idx, filters, sort), listed)
+    page = listing[offset : offset + limit].tolist()
     return json_reply(
         [_entry(hosts[i], flags.get(i), met.get(i, 0)) for i in page], cacheable=False
     )

@@ -81,7 +81,7 @@ def _follows(ctx: Ctx, followers: bool) -> Reply:
         )
     world, h = ctx.world, ctx.host
     side = world.peer_list(h)[1 if followers else 0 :: 2]
-    page = side[int(start) : int(start) + int(count)]
+    page = side[int(start) : int(start) + int(count)].tolist()
     local = _actor(h, 1)
     data = []
     for n, i in enumerate(page, start=int(start) + 2):
