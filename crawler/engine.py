@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import filterfalse
-from pathlib import Path
 
 import aiohttp
 from tqdm import tqdm
@@ -45,6 +44,7 @@ from crawler.observation import (
     Observation,
     PeerHistory,
 )
+from crawler.operator_lists import ExclusionList, read_seed_file
 from crawler.store.lock import database_lock
 from crawler.store.process import StoreProcess, StoreStopped
 from crawler.store.writer import StoreWriter, VisitResult, utcnow
@@ -109,45 +109,6 @@ class CrawlSettings:
 def user_agent(contact: str | None) -> str:
     """`fediscope/VERSION (+PROJECT_URL; CONTACT)`: who we are and how to reach the operator."""
     return f"fediscope/{__version__} (+{PROJECT_URL}; {contact or 'sandbox crawl via loopback'})"
-
-
-def read_seed_file(path: str) -> list[str]:
-    """Domains from a file: one per line, or a CSV whose header has a `domain` column."""
-    import csv
-
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    if not lines:
-        return []
-    header = [cell.strip().lstrip("#").lower() for cell in next(csv.reader([lines[0]]))]
-    if "domain" in header:
-        column = header.index("domain")
-        rows = csv.reader(lines[1:])
-        return [row[column].strip() for row in rows if len(row) > column and row[column].strip()]
-    return [line.split(",")[0].strip() for line in lines]
-
-
-class ExclusionList:
-    """Domains and suffixes from `--exclude-file`: an entry excludes itself and its subdomains."""
-
-    def __init__(self, entries: list[str]):
-        self.entries = {entry.strip().lower().lstrip("*.").rstrip(".") for entry in entries}
-        self.entries.discard("")
-
-    @classmethod
-    def from_file(cls, path: str | None) -> ExclusionList:
-        if not path:
-            return cls([])
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-        return cls([line.split("#", 1)[0] for line in lines])
-
-    def match(self, domain: str) -> str | None:
-        labels = domain.split(".")
-        for start in range(len(labels)):
-            candidate = ".".join(labels[start:])
-            if candidate in self.entries:
-                return candidate
-        return None
 
 
 class Crawl:

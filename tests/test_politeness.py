@@ -17,8 +17,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 from crawler.domains import SANDBOX
-from crawler.engine import read_seed_file
 from crawler.fetch import Fetcher, FetchSettings
+from crawler.operator_lists import read_seed_file
 from crawler.sandbox import Sandbox, SandboxConfig
 from tests.support import QUICK_PACE, crawl_via, loopback_only, rows, serve
 
