@@ -28,6 +28,7 @@ import aiohttp
 from tqdm import tqdm
 
 from crawler import PROJECT_URL, ROBOTS_TOKEN, __version__, eventloop
+from crawler.adapters.base import OFFLOAD_BYTES
 from crawler.crawl_summary import CrawlSummary
 from crawler.domains import DomainPolicy, policy_for
 from crawler.fetch import Fetcher, FetchSettings
@@ -38,11 +39,13 @@ from crawler.load import LoadMonitor, Throttle, watch
 from crawler.observation import (
     ALIVE,
     GONE,
+    NOTHING_RECALLED,
     OPTED_OUT,
     PENDING,
     UNREACHABLE,
     Observation,
     PeerHistory,
+    Recalled,
 )
 from crawler.operator_lists import ExclusionList, read_seed_file
 from crawler.store.lock import database_lock
@@ -137,6 +140,8 @@ class Crawl:
         # Visits that timed out while the crawler was overloaded: made once more at the end.
         self.later: list[tuple[str, int | None]] = []
         self.retried: set[str] = set()
+        #: Digests of the big answers the database holds (`StoreWriter.load_stored_bodies`).
+        self.stored_bodies: set[bytes] = set()
 
     def seeds(self) -> list[str]:
         raw = list(self.settings.seeds)
@@ -265,6 +270,7 @@ class Crawl:
             async with Fetcher(self.fetch_settings(), resolver=s.resolver) as fetcher:
                 if s.conditional:
                     fetcher.validators = await store.call(StoreWriter.load_validators)
+                self.stored_bodies = await store.call(StoreWriter.load_stored_bodies, OFFLOAD_BYTES)
                 if not s.revalidate:
                     now = s.clock().timestamp()
                     fetcher.stored_robots = await store.call(StoreWriter.load_robots, now)
@@ -357,12 +363,9 @@ class Crawl:
                 self.offer(name, child_hops, (how, domain))
             self.wakeup.set()
 
-        stored_list = None
-        if self.store is not None and self.summary is not None:
-            crawl_id, full_every = self.summary.crawl_id, self.settings.full_every
-            stored_list = StoredListOf(self.store, domain, crawl_id, full_every)
         began = time.monotonic()
-        observation = await visit_domain(fetcher, domain, self.policy, discovered, stored_list)
+        recalled = self._recalled(domain)
+        observation = await visit_domain(fetcher, domain, self.policy, discovered, recalled)
         if self._retry_later(observation, began):
             self.later.append((domain, hops))
             self.started -= 1
@@ -375,6 +378,14 @@ class Crawl:
                 self.summary.store_wait_seconds += time.monotonic() - blocked
         else:
             self.to_store.put_nowait(item)
+
+    def _recalled(self, domain: str) -> Recalled:
+        """What the database remembers of a domain, for its visit."""
+        if self.store is None or self.summary is None:
+            return NOTHING_RECALLED
+        crawl_id, full_every = self.summary.crawl_id, self.settings.full_every
+        stored_list = StoredListOf(self.store, domain, crawl_id, full_every)
+        return Recalled(peer_list=stored_list, bodies=self.stored_bodies)
 
     def _retry_later(self, observation: Observation, began: float) -> bool:
         """A timeout while the crawler was overloaded says nothing about the server: visit it

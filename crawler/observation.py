@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -99,6 +100,11 @@ class Document:
             body=None,
         )
 
+    def stored_as(self, sha256: str) -> Document:
+        """This document without its body, which the database already holds under `sha256`
+        (`document_bodies`): nothing to compress, carry or write again."""
+        return replace(self, sha256=sha256, compressed=None, body=None)
+
 
 @dataclass
 class BlockRule:
@@ -140,6 +146,20 @@ class StoredPeerList(Protocol):
 
     async def unlisted(self, names: list[str]) -> list[str]:
         """The names (in their order) the stored list does not hold."""
+
+
+@dataclass(frozen=True)
+class Recalled:
+    """What the database remembers of a domain that lets a visit ask and carry less."""
+
+    #: The stored peer list, asked for only by adapters whose list only grows.
+    peer_list: StoredPeerList | None = None
+    #: SHA-256 digests of big answers the database holds already (`document_bodies`).
+    bodies: Container[bytes] = frozenset()
+
+
+#: A first visit: nothing remembered.
+NOTHING_RECALLED = Recalled()
 
 
 @dataclass

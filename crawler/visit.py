@@ -39,12 +39,13 @@ from crawler.observation import (
     GONE,
     INVALID,
     MOVED,
+    NOTHING_RECALLED,
     OPTED_OUT,
     PENDING,
     UNREACHABLE,
     UNSUPPORTED,
     Observation,
-    StoredPeerList,
+    Recalled,
 )
 
 GONE_STATUSES = (410, 451)
@@ -60,15 +61,15 @@ async def visit_domain(
     domain: str,
     policy: DomainPolicy,
     on_discover: Callable[[list[str], str], None] | None = None,
-    stored_list: StoredPeerList | None = None,
+    recalled: Recalled = NOTHING_RECALLED,
 ) -> Observation:
     """Run the plan for one domain and return what was observed; never raises.
 
     `on_discover(domains, how)` hears about peers and block targets as soon as they are read;
-    `stored_list` answers for the stored peer list to adapters that read only what is new.
+    `recalled` is what the database remembers of the domain (a re-crawl asks less).
     """
     observation = Observation(domain=domain)
-    visit = Visit(fetcher, observation, policy, on_discover=on_discover, stored_list=stored_list)
+    visit = Visit(fetcher, observation, policy, on_discover=on_discover, recalled=recalled)
     try:
         await _plan(visit)
     except VisitEnded:

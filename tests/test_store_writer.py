@@ -197,6 +197,43 @@ def test_validators_are_kept_per_list_and_dropped_with_what_they_validate(crawls
     assert crawls.writer.load_validators() == {"b.test": {peers: ('"b1"', None)}}
 
 
+def test_stored_bodies_are_the_big_answers_of_each_domains_last_visit(crawls):
+    import hashlib
+    import zlib
+
+    def page(domain: str, body: bytes) -> Document:
+        return Document.keep(f"https://{domain}/p", 200, "t", "application/json", body)
+
+    def digest(body: bytes) -> bytes:
+        return hashlib.sha256(body).digest()
+
+    old, big, small, other = b"o" * 100, b"b" * 100, b"s" * 99, b"x" * 100
+    crawls.begin()
+    crawls.visit(alive(documents=[page("a.test", old)]))
+    crawls.visit(alive("b.test", documents=[page("b.test", other)]), hops=1)
+    crawls.finish()
+    crawls.begin(T0 + DAY)
+    crawls.visit(alive(documents=[page("a.test", big), page("a.test", small)]))
+    crawls.finish()
+    # a.test's first answer is not what its last visit got; b.test was not visited since.
+    assert crawls.writer.load_stored_bodies(100) == {digest(big), digest(other)}
+
+    # A later visit given the same body sends only its digest: the log row moves on and
+    # points at the body stored the first time.
+    crawls.begin(T0 + 2 * DAY)
+    again = page("a.test", big).stored_as(hashlib.sha256(big).hexdigest())
+    crawls.visit(alive(documents=[again]))
+    crawls.finish()
+    rows = crawls.rows(
+        "SELECT crawl_id, last_crawl_id, body FROM documents "
+        "WHERE domain = 'a.test' AND size = 100 ORDER BY id"
+    )
+    assert [(first, last, zlib.decompress(body)) for first, last, body in rows] == [
+        (1, 1, old),
+        (2, 3, big),
+    ]
+
+
 # -- the stats runs -----------------------------------------------------------------------
 
 

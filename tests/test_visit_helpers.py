@@ -9,7 +9,7 @@ from collections import Counter
 from crawler.adapters import base
 from crawler.adapters.base import Visit
 from crawler.domains import DomainPolicy
-from crawler.observation import Observation
+from crawler.observation import Observation, Recalled
 
 POLICY = DomainPolicy(extra_tlds=frozenset({"test"}))
 
@@ -67,3 +67,29 @@ async def test_a_big_answer_is_sealed_at_once_and_a_small_one_left_to_the_store(
     big, small = visit.observation.documents
     assert big.body is None and big.sha256 == hashlib.sha256(bodies["/big"]).hexdigest()
     assert small.body == bodies["/small"] and small.sha256 is None
+
+
+async def test_a_big_answer_the_database_holds_is_hashed_but_not_compressed_or_kept():
+    import hashlib
+    import zlib
+
+    from crawler.adapters.base import OFFLOAD_BYTES
+    from crawler.fetch import Response
+
+    stored, changed = b"s" * OFFLOAD_BYTES, b"c" * OFFLOAD_BYTES
+    bodies = {"/stored": stored, "/changed": changed}
+
+    class Answers:
+        async def request(self, domain, path, **_):
+            return Response(domain, path, status=200, body=bodies[path], requests=1)
+
+    known = {hashlib.sha256(stored).digest()}
+    recalled = Recalled(bodies=known)
+    visit = Visit(Answers(), Observation("self.test"), POLICY, recalled=recalled)  # type: ignore[arg-type]
+    await visit.fetch("/stored")
+    await visit.fetch("/changed")
+    same, new = visit.observation.documents
+    assert same.sha256 == hashlib.sha256(stored).hexdigest() and same.size == len(stored)
+    assert same.body is None and same.compressed is None
+    assert new.sha256 == hashlib.sha256(changed).hexdigest()
+    assert new.compressed is not None and zlib.decompress(new.compressed) == changed

@@ -21,7 +21,7 @@ def store_documents(
     previous = _latest_answers(connection, domain)
     rows = []
     for document in map(Document.sealed, documents):
-        if document.sha256 is not None:
+        if document.compressed is not None:  # else no body, or one stored already
             connection.execute(
                 "INSERT OR IGNORE INTO document_bodies (sha256, encoding, body) "
                 "VALUES (?, 'zlib', ?)",

@@ -216,6 +216,20 @@ class StoreWriter:
             validators.setdefault(domain, {})[path] = (etag, last_modified)
         return validators
 
+    def load_stored_bodies(self, min_size: int) -> set[bytes]:
+        """SHA-256 digests of the answers of at least `min_size` bytes that each domain's last
+        visit got: a re-crawl given the same answer need not compress or send it again."""
+        return {
+            bytes.fromhex(sha256)
+            for (sha256,) in self.connection.execute(
+                "SELECT DISTINCT log.body_sha256 FROM document_log AS log "
+                "JOIN instances ON instances.domain = log.domain "
+                "AND instances.last_crawl_id = coalesce(log.last_crawl_id, log.crawl_id) "
+                "WHERE log.size >= ? AND log.body_sha256 IS NOT NULL",
+                (min_size,),
+            )
+        }
+
     def load_fresh(self, now: float) -> dict[str, dict[str, float]]:
         """domain -> path -> until when (Unix seconds) a stored answer is still fresh at `now`."""
         fresh: dict[str, dict[str, float]] = {}
