@@ -95,8 +95,9 @@ def cli() -> None:
     default=7,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Read lists that only grow (Misskey's instances) in full every N crawls; newest "
-    "first in between.",
+    help="Visit each server in full every N crawls: lists that only grow (Misskey's instances) "
+    "read to their end, NodeInfo found through its discovery document. In between, lists are "
+    "read newest first and NodeInfo where it was last time.",
 )
 @click.option(
     "--max-crawl-delay",

@@ -142,6 +142,8 @@ class Crawl:
         self.retried: set[str] = set()
         #: Digests of the big answers the database holds (`StoreWriter.load_stored_bodies`).
         self.stored_bodies: set[bytes] = set()
+        #: Where each known server's NodeInfo was (`StoreWriter.load_nodeinfo_paths`).
+        self.nodeinfo_paths: dict[str, str] = {}
 
     def seeds(self) -> list[str]:
         raw = list(self.settings.seeds)
@@ -272,6 +274,9 @@ class Crawl:
                     fetcher.validators = await store.call(StoreWriter.load_validators)
                 self.stored_bodies = await store.call(StoreWriter.load_stored_bodies, OFFLOAD_BYTES)
                 if not s.revalidate:
+                    self.nodeinfo_paths = await store.call(
+                        StoreWriter.load_nodeinfo_paths, crawl_id, s.full_every
+                    )
                     now = s.clock().timestamp()
                     fetcher.stored_robots = await store.call(StoreWriter.load_robots, now)
                     if s.conditional:
@@ -385,7 +390,8 @@ class Crawl:
             return NOTHING_RECALLED
         crawl_id, full_every = self.summary.crawl_id, self.settings.full_every
         stored_list = StoredListOf(self.store, domain, crawl_id, full_every)
-        return Recalled(peer_list=stored_list, bodies=self.stored_bodies)
+        nodeinfo_path = self.nodeinfo_paths.pop(domain, None)
+        return Recalled(stored_list, self.stored_bodies, nodeinfo_path)
 
     def _retry_later(self, observation: Observation, began: float) -> bool:
         """A timeout while the crawler was overloaded says nothing about the server: visit it

@@ -29,6 +29,11 @@ SUPPORTED_VERSIONS = ("1.0", "1.1", "2.0", "2.1", "2.2")
 WELL_KNOWN_PATH = "/.well-known/nodeinfo"
 #: Tried only when the well-known document is missing (404/410-free 4xx).
 FALLBACK_PATHS = ("/nodeinfo/2.1", "/nodeinfo/2.0", "/nodeinfo/2.1.json", "/nodeinfo/2.0.json")
+#: Quality flags of a NodeInfo found by anything but plain discovery: a re-crawl rediscovers
+#: such a server each time, so the flags stay true (`StoreWriter.load_nodeinfo_paths`).
+DISCOVERY_FLAGS = frozenset(
+    {"nodeinfo_without_discovery", "nodeinfo_on_other_host", "nodeinfo_href_http", "nodeinfo2"}
+)
 #: Read only when neither the well-known document nor a fixed path gave NodeInfo.
 NODEINFO2_PATH = "/.well-known/x-nodeinfo2"
 #: Names that say "I will not tell": treated as no name at all (compared after strip/lower).

@@ -156,6 +156,8 @@ class Recalled:
     peer_list: StoredPeerList | None = None
     #: SHA-256 digests of big answers the database holds already (`document_bodies`).
     bodies: Container[bytes] = frozenset()
+    #: Where its NodeInfo document was last time, when found by plain discovery.
+    nodeinfo_path: str | None = None
 
 
 #: A first visit: nothing remembered.

@@ -1,6 +1,7 @@
 """One host's visit: the fixed plan every domain goes through.
 
-robots.txt -> NodeInfo discovery (`/.well-known/nodeinfo`, the highest supported version; fixed
+robots.txt -> NodeInfo discovery (`/.well-known/nodeinfo`, the highest supported version; a
+re-crawl first reads the document found last time, `StoreWriter.load_nodeinfo_paths`; fixed
 paths only when the well-known document is missing; NodeInfo2 `/.well-known/x-nodeinfo2` only
 when those are missing too) -> opt-out checks -> family identification by API probes, only
 when NodeInfo names no software or there is none (`crawler.adapters.probe`) -> the family
@@ -154,6 +155,10 @@ async def _discover(visit: Visit) -> NodeInfo | None:
     broken NodeInfo).
     """
     obs = visit.observation
+    if visit.recalled.nodeinfo_path is not None:
+        nodeinfo = await _known_nodeinfo(visit, visit.recalled.nodeinfo_path)
+        if nodeinfo is not None:
+            return nodeinfo
     well_known = await visit.get_json(WELL_KNOWN_PATH)
     _end_on_failure(obs, well_known)
     if well_known.response.status is not None and 400 <= well_known.response.status < 500:
@@ -168,6 +173,26 @@ async def _discover(visit: Visit) -> NodeInfo | None:
     document = await visit.get_json(path, domain=host)
     _end_on_failure(obs, document)
     return _parse(obs, document)
+
+
+async def _known_nodeinfo(visit: Visit, path: str) -> NodeInfo | None:
+    """NodeInfo read where the server's discovery document pointed last time, without asking
+    that document again: one request fewer per server and re-crawl.
+
+    None unless the answer is a NodeInfo document: the full discovery then follows, and decides
+    as always. A move, a 410 or a network failure ends the visit here, as the same answer to
+    the NodeInfo request of a full discovery would.
+    """
+    document = await visit.get_json(path)
+    _end_on_failure(visit.observation, document)
+    if document.error or not document.response.ok or not isinstance(document.value, dict):
+        return None
+    try:
+        nodeinfo = parse_nodeinfo(document.value)
+    except BadShape:
+        return None
+    visit.observation.nodeinfo_url = f"https://{visit.domain}{path}"
+    return nodeinfo
 
 
 async def _fallback(visit: Visit, well_known: Answer) -> NodeInfo | None:

@@ -254,8 +254,9 @@ def stored(db) -> dict[str, list[tuple]]:
     try:
         return {
             "instances": connection.execute(
-                "SELECT domain, status, software, users_total, peers_visibility, "
-                "blocks_visibility FROM instances ORDER BY domain"
+                "SELECT domain, status, software, version, users_total, nodeinfo_url, "
+                "quality_flags, peers_visibility, blocks_visibility FROM instances "
+                "ORDER BY domain"
             ).fetchall(),
             "peers": connection.execute(
                 "SELECT source_id, target_id FROM peer_intervals WHERE removed_crawl IS NULL "
@@ -305,8 +306,25 @@ async def test_a_second_crawl_reuses_what_it_may_and_stores_the_same_data(tmp_pa
         peers = "/api/v1/instance/peers"
         assert len(robots_ok) >= 60 and len({d for d, p in fresh_lists if p == peers}) >= 10
 
+        # NodeInfo found by plain discovery is read where it was, without the discovery
+        # document, except by the servers whose turn it is to discover in full (crawl 2 of 7).
+        plain = {
+            r["domain"]
+            for r in rows(
+                db,
+                "SELECT domain, quality_flags FROM instances WHERE status = 'alive' "
+                "AND nodeinfo_url LIKE 'https://' || domain || '/%'",
+            )
+            if not {"nodeinfo_href_http", "nodeinfo_without_discovery", "nodeinfo2"}
+            & set((r["quality_flags"] or "").split(","))
+        }
+        rediscover = {d for d in plain if zlib.crc32(d.encode()) % 7 == 2}
+        assert len(plain - rediscover) >= 50 and rediscover
+
         before = marks(sandbox)
         summary = await crawl()
+        discovered = asked(sandbox, before, "/.well-known/nodeinfo")
+        assert discovered & plain == rediscover
         assert not asked(sandbox, before, ROBOTS) & robots_ok
         assert not asked(sandbox, before, peers) & {d for d, p in fresh_lists if p == peers}
         assert stored(db) == first
@@ -317,6 +335,7 @@ async def test_a_second_crawl_reuses_what_it_may_and_stores_the_same_data(tmp_pa
         before = marks(sandbox)
         summary = await crawl(revalidate=True)
         assert asked(sandbox, before, ROBOTS) == asked(sandbox, before) and summary.reused == 0
+        assert asked(sandbox, before, "/.well-known/nodeinfo") >= plain
         assert stored(db) == first
 
         before = marks(sandbox)

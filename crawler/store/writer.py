@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ import orjson
 
 from crawler.domains import DomainPolicy
 from crawler.fetch.robots import ROBOTS_TTL_SECONDS, StoredRobots
+from crawler.nodeinfo import DISCOVERY_FLAGS
 from crawler.observation import ALIVE, GONE, OPTED_OUT, PENDING, Observation, PeerHistory
 from crawler.store import blocks as block_store
 from crawler.store import documents, peers
@@ -229,6 +232,26 @@ class StoreWriter:
                 (min_size,),
             )
         }
+
+    def load_nodeinfo_paths(self, crawl_id: int, full_every: int) -> dict[str, str]:
+        """domain -> path of the NodeInfo document its last visit found by plain discovery
+        (through `/.well-known/nodeinfo`, on the same host, over HTTPS), for the domains this
+        crawl need not discover again. Each domain discovers in full once every `full_every`
+        crawls, in the crawl its name picks (spread, so no crawl does them all), and so still
+        sees a document that moved or a newer schema it now links."""
+        if full_every <= 1:
+            return {}
+        paths: dict[str, str] = {}
+        for domain, url, flags in self.connection.execute(
+            "SELECT domain, nodeinfo_url, quality_flags FROM instances "
+            "WHERE status = 'alive' AND nodeinfo_url IS NOT NULL"
+        ):
+            prefix = f"https://{domain}/"
+            if not url.startswith(prefix) or DISCOVERY_FLAGS & set((flags or "").split(",")):
+                continue
+            if zlib.crc32(domain.encode()) % full_every != crawl_id % full_every:
+                paths[domain] = sys.intern(url[len(prefix) - 1 :])
+        return paths
 
     def load_fresh(self, now: float) -> dict[str, dict[str, float]]:
         """domain -> path -> until when (Unix seconds) a stored answer is still fresh at `now`."""
