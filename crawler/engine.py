@@ -64,6 +64,11 @@ STORE_QUEUE = 64
 BATCHES_AHEAD = 2
 #: Hosts visited at once per allowed request in flight (a visit is mostly waiting out gaps).
 HOSTS_PER_REQUEST_SLOT = 16
+#: New visits wait while this many requests per request slot already wait for one: the slots
+#: are busy for a while without them, and a visit begun now would only wait too, holding its
+#: memory. Visits that wait out per-host gaps are not in that queue, so this is no bound on
+#: how many visits run, only on how far the queue runs ahead.
+WAITING_PER_REQUEST_SLOT = 2
 #: Visits of one address's hosts at once per request slot of that address.
 VISITS_PER_ADDRESS_SLOT = 4
 #: Addresses reported in the crawl summary.
@@ -249,6 +254,7 @@ class Crawl:
         limit = s.max_instances if s.max_instances is not None else float("inf")
         # Visits mostly wait out per-host gaps, so many more hosts than requests are in flight.
         in_flight = s.hosts_in_flight or max(8, HOSTS_PER_REQUEST_SLOT * s.concurrency)
+        waiting = max(8, WAITING_PER_REQUEST_SLOT * s.concurrency)
         self.bar = tqdm(
             total=len(self.queue),
             unit="inst",
@@ -296,12 +302,16 @@ class Crawl:
                 try:
                     while True:
                         while self.queue and self.started < limit:
+                            await fetcher.fewer_waiting_than(waiting)
                             await slots.acquire()
                             domain, hops = self.queue.pop()
                             self.started += 1
                             task = asyncio.create_task(self._visit(fetcher, domain, hops))
                             running.add(task)
                             task.add_done_callback(finished)
+                            # Let the visit run up to its first request, so that the queue
+                            # `fewer_waiting_than` looks at counts it.
+                            await asyncio.sleep(0)
                         idle = not running and self.to_store.empty() and not self.in_store
                         calm = self.monitor.quiet(time.monotonic())
                         if self.later and (calm or (idle and not self.queue)):
@@ -312,11 +322,12 @@ class Crawl:
                             continue
                         if idle and (not self.queue or self.started >= limit):
                             break
+                        # Before the wait too: the store loop may have ended (and woken this
+                        # loop) while visits were being started.
+                        stop_if_ended(storing)
                         self.wakeup.clear()
                         await self.wakeup.wait()
-                        if storing.done():
-                            storing.result()  # the store stopped: so does the crawl
-                            raise StoreStopped("the store loop ended before the crawl")
+                        stop_if_ended(storing)
                 finally:
                     watching.cancel()
                     # Every cut, not the limit at the moments this loop happened to look: it
@@ -540,6 +551,13 @@ class Crawl:
         await store.call(StoreWriter.exclude_all, batch, crawl_id, self.settings.clock())
         if self.summary is not None:
             self.summary.excluded.update(reason for _, reason, _ in batch)
+
+
+def stop_if_ended(storing: asyncio.Task[None]) -> None:
+    """Raise what ended the store loop (StoreStopped when nothing did): the crawl stops too."""
+    if storing.done():
+        storing.result()
+        raise StoreStopped("the store loop ended before the crawl")
 
 
 @dataclass(frozen=True)

@@ -324,9 +324,57 @@ async def test_gate_serves_the_lowest_priority_first_and_arrival_order_among_equ
     assert gate.in_use == 1
 
 
+async def test_gate_says_when_fewer_than_so_many_wait():
+    gate = Gate(1)
+    await gate.acquire()
+    await gate.fewer_waiting_than(1)  # nobody waits: at once
+    waiting = [asyncio.ensure_future(gate.acquire()) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert gate.waiting == 3
+    shorter = asyncio.ensure_future(gate.fewer_waiting_than(2))
+    await asyncio.sleep(0)
+    gate.release()  # the first waiter takes the slot: two still wait
+    await asyncio.sleep(0)
+    assert waiting[0].done() and gate.waiting == 2 and not shorter.done()
+    gate.release()
+    await asyncio.sleep(0)
+    assert gate.waiting == 1 and shorter.done()
+
+
 def test_a_crawl_collects_garbage_rarely_then_restores_the_settings():
     before = gc.get_threshold()
     with crawl_collections():
         assert gc.get_threshold() == (YOUNG_THRESHOLD, MIDDLE_THRESHOLD, FULL_THRESHOLD)
         assert gc.get_freeze_count() > 0  # what was alive before the crawl is out of sight
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+async def test_new_visits_wait_while_enough_requests_wait_for_a_slot(tmp_path, monkeypatch):
+    """Visits begun while the request queue is long only wait too, holding their memory: the
+    engine starts the next one once fewer than WAITING_PER_REQUEST_SLOT per slot wait."""
+    from aiohttp import web
+
+    from crawler.engine import WAITING_PER_REQUEST_SLOT
+    from crawler.fetch.gate import Gate
+    from tests.support import crawl_via, rows, serve
+
+    deepest = [0]
+    acquire = Gate.acquire
+
+    async def counted(self, priority: float = 0.0) -> None:
+        deepest[0] = max(deepest[0], self.waiting + 1)
+        await acquire(self, priority)
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.03)
+        return web.Response(status=404)
+
+    monkeypatch.setattr(Gate, "acquire", counted)
+    seeds = [f"s{n}.test" for n in range(30)]
+    async with serve(slow) as port:
+        # Two slots and 32 visits allowed: without the wait all 32 would queue at once.
+        await crawl_via(port, tmp_path / "w.db", seeds, concurrency=2, min_gap=0.0)
+    bound = max(8, WAITING_PER_REQUEST_SLOT * 2)
+    assert bound - 2 <= deepest[0] <= bound + 2  # full, and no deeper
+    visited = "SELECT count(*) AS n FROM instances WHERE status != 'pending'"
+    assert rows(tmp_path / "w.db", visited) == [{"n": 30}]

@@ -129,6 +129,10 @@ class Fetcher:
         """Requests allowed in flight now (lowered while the crawler is overloaded)."""
         return self._semaphore.limit
 
+    async def fewer_waiting_than(self, count: int) -> None:
+        """Return once fewer than `count` requests wait for a slot under the global bound."""
+        await self._semaphore.fewer_waiting_than(count)
+
     def limit_requests(self, limit: int) -> None:
         """Allow at most `limit` requests in flight (1 to the configured concurrency); requests
         already sent finish, new ones wait."""

@@ -14,6 +14,10 @@ crawl's largest single CPU cost (a quick-scale profile: 1.4 million `Future.done
 the crawl's CPU). Here waiters leave the queue when they are woken, so a release is O(log n),
 and the limit can be lowered or raised at once (`crawler.load` lowers it while the crawler
 itself is overloaded): requests in flight finish, and no new one starts above the limit.
+
+`fewer_waiting_than` lets the engine hold back new visits while enough requests already wait
+for a slot: a visit begun then only waits too, holding its memory (about 10 KB each; at full
+scale thousands of them were most of a re-crawl's peak RSS).
 """
 
 from __future__ import annotations
@@ -31,6 +35,26 @@ class Gate:
         self.in_use = 0
         self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []
         self._arrival = itertools.count()
+        #: (queue length, future): resolved once fewer than that many wait.
+        self._shorter: tuple[int, asyncio.Future[None]] | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Acquirers waiting for their turn."""
+        return len(self._waiters)
+
+    async def fewer_waiting_than(self, count: int) -> None:
+        """Return once fewer than `count` acquirers wait (at once when they already do).
+
+        One caller at a time (the engine, before it starts a visit)."""
+        if len(self._waiters) < count:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._shorter = (count, future)
+        try:
+            await future
+        finally:
+            self._shorter = None
 
     @property
     def limit(self) -> int:
@@ -67,6 +91,9 @@ class Gate:
             if not waiter.done():
                 self.in_use += 1
                 waiter.set_result(None)
+        shorter = self._shorter
+        if shorter is not None and len(self._waiters) < shorter[0] and not shorter[1].done():
+            shorter[1].set_result(None)
 
     async def __aenter__(self) -> None:
         await self.acquire()
