@@ -48,9 +48,10 @@ class Document:
 
     `keep` holds the raw body; `sealed()` hashes and zlib-compresses it. A big body is sealed
     as soon as it is kept, off the event loop (a visit may hold dozens of pages for a minute,
-    and compressed they take a fifth of the memory); a small one is sealed by the store
-    process, so the crawl's event loop spends nothing on it (zlib's set-up alone costs more
-    than a small body's compression).
+    and compressed they take a fifth of the memory), or, when the database holds the same body
+    already, only hashed and kept as a reference (`stored_as`); a small one is sealed by the
+    store process, so the crawl's event loop spends nothing on it (zlib's set-up alone costs
+    more than a small body's compression).
     """
 
     url: str
