@@ -183,16 +183,24 @@ async def _known_nodeinfo(visit: Visit, path: str) -> NodeInfo | None:
     as always. A move, a 410 or a network failure ends the visit here, as the same answer to
     the NodeInfo request of a full discovery would.
     """
-    document = await visit.get_json(path)
-    _end_on_failure(visit.observation, document)
-    if document.error or not document.response.ok or not isinstance(document.value, dict):
-        return None
-    try:
-        nodeinfo = parse_nodeinfo(document.value)
-    except BadShape:
+    answer, nodeinfo = await _nodeinfo_at(visit, path)
+    if nodeinfo is None or not answer.response.ok:
         return None
     visit.observation.nodeinfo_url = f"https://{visit.domain}{path}"
     return nodeinfo
+
+
+async def _nodeinfo_at(visit: Visit, path: str) -> tuple[Answer, NodeInfo | None]:
+    """The answer at a path of the host, and the NodeInfo document it is (None if it is
+    not one); a move, a 410 or a network failure ends the visit."""
+    answer = await visit.get_json(path)
+    _end_on_failure(visit.observation, answer)
+    if answer.error is not None or not isinstance(answer.value, dict):
+        return answer, None
+    try:
+        return answer, parse_nodeinfo(answer.value)
+    except BadShape:
+        return answer, None
 
 
 async def _fallback(visit: Visit, well_known: Answer) -> NodeInfo | None:
@@ -203,14 +211,8 @@ async def _fallback(visit: Visit, well_known: Answer) -> NodeInfo | None:
     obs = visit.observation
     last = well_known
     for path in FALLBACK_PATHS:
-        answer = await visit.get_json(path)
-        _end_on_failure(obs, answer)
-        last = answer
-        if answer.error is None and isinstance(answer.value, dict):
-            try:
-                nodeinfo = parse_nodeinfo(answer.value)
-            except BadShape:
-                continue
+        last, nodeinfo = await _nodeinfo_at(visit, path)
+        if nodeinfo is not None:
             obs.nodeinfo_url = f"https://{visit.domain}{path}"
             obs.quality_flags.add("nodeinfo_without_discovery")
             return nodeinfo
