@@ -7,7 +7,8 @@ same-host redirects and the same timeouts, and throws the bodies away. The openi
 follows the crawler's rule: the first `--burst` requests of a host go back to back (robots.txt
 counts as the first), never for a host whose robots.txt sets a Crawl-delay, and a 429 ends it.
 A request unanswered after `--park-after` seconds leaves the concurrency bound, as the
-crawler's do. No parsing, no validation, no database writes.
+crawler's do (up to `PARKED_PER_SLOT` per slot, fewer if open files run short). No
+parsing, no validation, no database writes.
 
 Discovery: no crawler can visit a host before a list names it. A host the crawl discovered
 starts when the host that named it (`instances.discovered_via`) has had the answer to its
@@ -36,7 +37,8 @@ import aiohttp
 from protego import Protego
 
 from crawler import ROBOTS_TOKEN, eventloop
-from crawler.fetch.settings import connection_limit
+from crawler.fetch.descriptors import RESERVED, parked_room, raise_open_file_limit
+from crawler.fetch.settings import PARKED_PER_SLOT, connection_limit
 
 MISSKEY_PAGE = {"limit": 100, "offset": 0}
 Plan = dict[str, list[tuple[str, str]]]
@@ -99,7 +101,12 @@ async def replay(args: argparse.Namespace) -> dict[str, float]:
     listed: dict[tuple[str, str], asyncio.Event] = defaultdict(asyncio.Event)
     kinds = {*LISTS, "redirect", *(how for _, how in discoverers.values())}
     timeout = aiohttp.ClientTimeout(total=args.timeout, sock_connect=10, sock_read=15)
-    connector = aiohttp.TCPConnector(limit=connection_limit(args.concurrency), limit_per_host=0)
+    wanted = PARKED_PER_SLOT * args.concurrency
+    open_files = raise_open_file_limit(connection_limit(args.concurrency, wanted) + RESERVED)
+    most_parked = parked_room(args.concurrency, wanted, open_files)
+    connector = aiohttp.TCPConnector(
+        limit=connection_limit(args.concurrency, most_parked), limit_per_host=0
+    )
     semaphore = asyncio.Semaphore(args.concurrency)
     requests = parked_now = 0
 
@@ -116,7 +123,7 @@ async def replay(args: argparse.Namespace) -> dict[str, float]:
 
             def park() -> None:  # as the crawler: an unanswered request frees its slot
                 nonlocal parked, parked_now
-                if parked_now < args.concurrency:
+                if parked_now < most_parked:
                     parked, parked_now = True, parked_now + 1
                     semaphore.release()
 

@@ -149,14 +149,14 @@ async def test_the_oldest_visit_gets_the_next_free_slot(server, clock):
 
 
 async def test_a_request_unanswered_for_a_while_gives_its_slot_to_another(server):
-    """A server that hangs holds its request, not one of the --concurrency slots; at most as
-    many requests as the bound wait outside it."""
+    """A server that hangs holds its request, not one of the --concurrency slots; at most
+    `max_parked` requests wait outside it."""
     release = asyncio.Event()
     hosts = ["hang1.test", "hang2.test", "quick.test"]
     for host in hosts[:2]:
         server.on("/x", Answer(body={}, hold=release), host=host)
     server.on("/x", Answer(body={}), host="quick.test")
-    async with server.fetcher(concurrency=1, park_after=0.05) as fetcher:
+    async with server.fetcher(concurrency=1, park_after=0.05, max_parked=1) as fetcher:
         for host in hosts:
             await fetcher.robots(host)
         first = asyncio.create_task(fetcher.request("hang1.test", "/x"))
@@ -175,10 +175,10 @@ async def test_a_request_unanswered_for_a_while_gives_its_slot_to_another(server
 
 
 async def test_parked_requests_leave_connections_for_the_slots_they_freed(server):
-    """A parked request still holds its connection: the pool has room for a full bound of
-    parked requests next to a full bound in flight, or parking frees nothing."""
+    """A parked request still holds its connection: the pool has room for three parked
+    requests per slot next to a full bound in flight, or parking frees nothing."""
     release = asyncio.Event()
-    hanging = [f"hang{n}.test" for n in range(21)]  # 12 parked, then 9 of 12 slots in flight
+    hanging = [f"hang{n}.test" for n in range(45)]  # 36 parked, then 9 of 12 slots in flight
     for host in hanging:
         server.on("/x", Answer(body={}, hold=release), host=host)
     server.on("/x", Answer(body={}), host="quick.test")
@@ -186,8 +186,8 @@ async def test_parked_requests_leave_connections_for_the_slots_they_freed(server
         for host in [*hanging, "quick.test"]:
             await fetcher.robots(host)
         held = [asyncio.create_task(fetcher.request(host, "/x")) for host in hanging]
-        await server.arrived(22 + 21)
-        assert fetcher.parked == 12 and fetcher._semaphore.in_use == 9
+        await server.arrived(46 + 45)
+        assert fetcher.parked == 36 and fetcher._semaphore.in_use == 9
         quick = await asyncio.wait_for(fetcher.request("quick.test", "/x"), 5)
         assert quick.ok and not any(task.done() for task in held)
         release.set()

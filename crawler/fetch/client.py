@@ -39,6 +39,7 @@ import aiohttp
 from crawler.fetch import errors
 from crawler.fetch.addresses import AddressBook, AddressState, SharedAnswers
 from crawler.fetch.clock import REAL_CLOCK, Clock
+from crawler.fetch.descriptors import RESERVED, parked_room, raise_open_file_limit
 from crawler.fetch.gate import Gate
 from crawler.fetch.guard import GuardedResolver, is_public_address
 from crawler.fetch.pacing import HostState
@@ -81,6 +82,7 @@ class Fetcher:
         self.stored_robots: dict[str, StoredRobots] = {}
         self.in_flight = 0
         self.parked = 0  # requests unanswered for `park_after`, now outside the global bound
+        self.parked_limit = 0  # at most this many at once (set when the pool is made)
         self.parked_total = 0
         self.stats: Counter[str] = Counter()
         self.answer_times = AnswerTimes()
@@ -96,8 +98,12 @@ class Fetcher:
         else:
             inner = self._resolver or aiohttp.resolver.DefaultResolver()
             self._answers = self._grouping = SharedAnswers(GuardedResolver(inner), clock=self.clock)
+        wanted = connection_limit(s.concurrency, s.parked_wanted) + RESERVED
+        self.parked_limit = parked_room(
+            s.concurrency, s.parked_wanted, raise_open_file_limit(wanted)
+        )
         connector = aiohttp.TCPConnector(
-            limit=connection_limit(s.concurrency),
+            limit=connection_limit(s.concurrency, self.parked_limit),
             limit_per_host=0,  # one-per-host is enforced per *name* by HostState, not per IP
             ttl_dns_cache=300,
             resolver=self._answers,
@@ -441,7 +447,7 @@ class Fetcher:
 
         def park() -> None:
             nonlocal parked
-            if self.parked < self.settings.concurrency:
+            if self.parked < self.parked_limit:
                 parked = True
                 self.parked += 1
                 self.parked_total += 1
