@@ -374,9 +374,11 @@ class Crawl:
         def discovered(names: list[str], how: str) -> None:
             # Peers and block targets join the frontier as soon as they are parsed, not when
             # the visit ends (a paged Misskey walk can take a minute at one request a second).
-            self.queue.count(names)
-            for name in sorted(filterfalse(self.queued.__contains__, names)):
-                self.offer(name, child_hops, (how, domain))
+            # Every name ever counted was offered here (and `offer` marks every name it sees
+            # as queued), so a list of names all counted before holds nothing new.
+            if self.queue.count(names):
+                for name in sorted(filterfalse(self.queued.__contains__, names)):
+                    self.offer(name, child_hops, (how, domain))
             self.wakeup.set()
 
         began = time.monotonic()

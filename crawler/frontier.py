@@ -54,9 +54,12 @@ class Frontier:
     def __bool__(self) -> bool:
         return bool(self._pending)
 
-    def count(self, names: Iterable[str]) -> None:
-        """Another source lists these names."""
+    def count(self, names: Iterable[str]) -> bool:
+        """Another source lists these names; True when one of them was never listed before
+        (else every one of them is known to the caller already)."""
+        before = len(self.listed)
         self.listed.update(names)
+        return len(self.listed) != before
 
     def push(self, domain: str, hops: int | None, *, seed: bool = False, expected: int = 0) -> None:
         """Queue a domain; `expected`: the requests its last visit took, when known."""

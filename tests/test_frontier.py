@@ -36,6 +36,15 @@ def test_seeds_first_then_most_listed_then_discovery_order():
     assert drain(frontier) == ["seed.example", "c.example", "b.example", "d.example", "a.example"]
 
 
+def test_count_says_whether_a_list_names_anything_never_listed_before():
+    frontier = Frontier(FakeClock())
+    assert frontier.count(["a.example", "b.example"]) is True
+    assert frontier.count(["b.example", "a.example"]) is False  # both counted before
+    assert frontier.count(["a.example", "c.example"]) is True
+    assert frontier.count([]) is False
+    assert frontier.listed == {"a.example": 3, "b.example": 2, "c.example": 1}
+
+
 def test_pop_returns_hops_and_empty_raises():
     frontier = Frontier(FakeClock())
     frontier.push("a.example", 3)
