@@ -27,6 +27,22 @@ def test_names_are_normalised_deduplicated_and_the_host_left_out(monkeypatch):
         assert visit.observation.rejected_names == Counter()
 
 
+def test_a_name_already_in_checked_form_is_kept_as_the_first_object_seen(monkeypatch):
+    """Later lists map their copies of a name to that one object (cheap set and counter
+    lookups); a name that needed normalising maps to its normalised form."""
+    monkeypatch.setattr(base, "_VALID", {})
+    first = ["".join(["a", ".test"]), "B.test"]  # built at run time: not interned constants
+    for path in ("slow", "fast"):
+        if path == "slow":  # a rejected name sends the whole list through the slow path
+            found = visit_of("self.test").domains([*first, "bad name.test"])
+        else:
+            monkeypatch.setattr(base, "_VALID", {})
+            found = visit_of("self.test").domains(first)
+        assert found == ["a.test", "b.test"] and found[0] is first[0]
+        again = visit_of("self.test").domains(["".join(["a", ".test"]), "B.test"])
+        assert again == found and again[0] is first[0] and again[1] is found[1]
+
+
 def test_rejected_names_are_counted_by_reason_every_time(monkeypatch):
     monkeypatch.setattr(base, "_VALID", {})
     names = ["a.test", "bad name.test", 7, {"host": "x.test"}, "localhost", "a.test"]
