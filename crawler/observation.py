@@ -219,22 +219,6 @@ class Observation:
     retry_after: float | None = None
     skip_reason: str | None = None  # visited but deliberately not crawled (crawl-delay cap)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """What is pickled to the store: the peer list as one newline-joined string.
-
-        Pickling a list writes and memoises every name (a dictionary operation per name on
-        the crawl's event loop, 23 million at full scale); a joined string is one copy, and
-        a validated domain never holds a newline."""
-        state = self.__dict__.copy()
-        if self.peers:
-            state["peers"] = "\n".join(self.peers)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        if isinstance(state.get("peers"), str):
-            state["peers"] = state["peers"].split("\n")
-        self.__dict__.update(state)
-
     def discovered(self, *, include_peers: bool = True) -> list[tuple[str, str]]:
         """(domain, how) pairs this visit adds to the frontier."""
         found: list[tuple[str, str]] = []

@@ -47,10 +47,6 @@ def sizes(writer: StoreWriter, names: list[str]) -> tuple[int, int]:
     return len(names), sum(map(len, names))
 
 
-def peers_of(writer: StoreWriter, observations: list[Observation]) -> list[list[str] | None]:
-    return [observation.peers for observation in observations]
-
-
 def sleep_in_child(writer: StoreWriter, seconds: float) -> None:
     time.sleep(seconds)
 
@@ -80,16 +76,6 @@ async def test_calls_sent_ahead_arrive_whole_and_are_answered_in_order(tmp_path)
         (1, 6),
         (7, sum(map(len, big[:7]))),
     ]
-    await store.close()
-
-
-async def test_an_observation_reaches_the_store_with_its_peer_list_as_read(tmp_path):
-    """Peers travel as one joined string (no per-name pickling) and arrive as the list."""
-    lists = [None, [], ["a.test"], ["b.test", "xn--caf-dma.test", "c.b.test"]]
-    observations = [Observation(f"s{n}.test", status=ALIVE, peers=p) for n, p in enumerate(lists)]
-    assert observations[3].__getstate__()["peers"] == "b.test\nxn--caf-dma.test\nc.b.test"
-    store = await StoreProcess(str(tmp_path / "store.db"), SANDBOX).open()
-    assert await store.call(peers_of, observations) == lists
     await store.close()
 
 
