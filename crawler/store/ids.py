@@ -40,16 +40,6 @@ class DomainIds:
             )
         return new
 
-    def ensure_ids(self, names: list[str]) -> tuple[list[int], list[str]]:
-        """The ids of `names` in their order, giving ids to the names that have none; and
-        those new names (sorted, as `ensure`). One lookup per name when all are known, the
-        common case: peer lists name mostly domains stored before."""
-        try:
-            return self.ids_of(names), []
-        except KeyError:
-            new = self.ensure(names)
-            return self.ids_of(names), new
-
     def id_of(self, name: str) -> int:
         return self._ids[name]
 

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any, TypeVar
 
 import orjson
@@ -413,9 +414,7 @@ class StoreWriter:
         how_found: dict[str, str] = {}
         for name, how in observation.discovered(include_peers=False):
             how_found.setdefault(name, how)
-        named = [*how_found, *(observation.peers or ())]
-        ids, new_names = self.ids.ensure_ids(named)
-        peer_ids = ids[len(how_found) :]
+        new_names = self.ids.ensure(chain(how_found, observation.peers or ()))
         result.new_domains = [(name, how_found.get(name, "peer")) for name in new_names]
         insert_discovered(
             self.connection, self.policy, self.ids, result.new_domains, domain, hops, stamp
@@ -436,7 +435,7 @@ class StoreWriter:
                 stamp,
             )
         else:
-            self._record_lists(observation, source_id, peer_ids, crawl_id, stamp, result)
+            self._record_lists(observation, source_id, crawl_id, stamp, result)
             documents.store_documents(self.connection, domain, crawl_id, observation.documents)
             self._record_exclusion_state(observation, crawl_id, stamp)
 
@@ -444,12 +443,10 @@ class StoreWriter:
         self,
         observation: Observation,
         source_id: int,
-        peer_ids: list[int],
         crawl_id: int,
         stamp: str,
         result: VisitResult,
     ) -> None:
-        """Store the peer list (`peer_ids`: its names' ids, in order) and the block list."""
         if observation.status != ALIVE:
             return  # lists not read: the stored ones and their validators stay
         self._record_validators(observation, crawl_id)
@@ -457,13 +454,14 @@ class StoreWriter:
             block_store.mark_seen(self.connection, observation.domain, crawl_id, stamp)
         if observation.peers is not None:
             started = time.perf_counter()
+            targets = self.ids.ids_of(observation.peers)
             if observation.peers_added_only:
                 result.peer_edges_added = peers.add_peers(
-                    self.connection, source_id, peer_ids, crawl_id
+                    self.connection, source_id, targets, crawl_id
                 )
             else:
                 result.peer_edges_added, result.peer_edges_removed = peers.replace_peers(
-                    self.connection, source_id, peer_ids, crawl_id
+                    self.connection, source_id, targets, crawl_id
                 )
             result.peer_store_seconds = time.perf_counter() - started
         if observation.blocks is not None:
