@@ -37,7 +37,7 @@ import aiohttp
 from protego import Protego
 
 from crawler import ROBOTS_TOKEN, eventloop
-from crawler.fetch.descriptors import RESERVED, parked_room, raise_open_file_limit
+from crawler.fetch.descriptors import room_for_parked
 from crawler.fetch.settings import PARKED_PER_SLOT, connection_limit
 
 MISSKEY_PAGE = {"limit": 100, "offset": 0}
@@ -101,9 +101,7 @@ async def replay(args: argparse.Namespace) -> dict[str, float]:
     listed: dict[tuple[str, str], asyncio.Event] = defaultdict(asyncio.Event)
     kinds = {*LISTS, "redirect", *(how for _, how in discoverers.values())}
     timeout = aiohttp.ClientTimeout(total=args.timeout, sock_connect=10, sock_read=15)
-    wanted = PARKED_PER_SLOT * args.concurrency
-    open_files = raise_open_file_limit(connection_limit(args.concurrency, wanted) + RESERVED)
-    most_parked = parked_room(args.concurrency, wanted, open_files)
+    most_parked = room_for_parked(args.concurrency, PARKED_PER_SLOT * args.concurrency)
     connector = aiohttp.TCPConnector(
         limit=connection_limit(args.concurrency, most_parked), limit_per_host=0
     )

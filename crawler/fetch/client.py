@@ -39,7 +39,7 @@ import aiohttp
 from crawler.fetch import errors
 from crawler.fetch.addresses import AddressBook, AddressState, SharedAnswers
 from crawler.fetch.clock import REAL_CLOCK, Clock
-from crawler.fetch.descriptors import RESERVED, parked_room, raise_open_file_limit
+from crawler.fetch.descriptors import room_for_parked
 from crawler.fetch.gate import Gate
 from crawler.fetch.guard import GuardedResolver, is_public_address
 from crawler.fetch.pacing import HostState
@@ -98,10 +98,7 @@ class Fetcher:
         else:
             inner = self._resolver or aiohttp.resolver.DefaultResolver()
             self._answers = self._grouping = SharedAnswers(GuardedResolver(inner), clock=self.clock)
-        wanted = connection_limit(s.concurrency, s.parked_wanted) + RESERVED
-        self.parked_limit = parked_room(
-            s.concurrency, s.parked_wanted, raise_open_file_limit(wanted)
-        )
+        self.parked_limit = room_for_parked(s.concurrency, s.parked_wanted)
         connector = aiohttp.TCPConnector(
             limit=connection_limit(s.concurrency, self.parked_limit),
             limit_per_host=0,  # one-per-host is enforced per *name* by HostState, not per IP

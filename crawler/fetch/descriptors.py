@@ -43,3 +43,11 @@ def parked_room(concurrency: int, wanted: int, open_files: int) -> int:
     """How many of the `wanted` parked requests fit next to `concurrency` in flight when the
     process may hold `open_files` files."""
     return max(0, min(wanted, open_files - RESERVED - SPARE - concurrency))
+
+
+def room_for_parked(concurrency: int, wanted: int) -> int:
+    """Raise the open-file limit for `concurrency` connections in flight and `wanted` parked
+    ones; return how many parked ones fit under the limit in force (the crawler's rule, which
+    the fetch floor follows too)."""
+    open_files = raise_open_file_limit(concurrency + wanted + SPARE + RESERVED)
+    return parked_room(concurrency, wanted, open_files)

@@ -49,7 +49,7 @@ class FetchSettings:
     max_retry_wait: float = 60.0
     backoff_base: float = 2.0
     #: A request still unanswered after this many seconds waits outside the `concurrency`
-    #: bound (at most `concurrency` such requests): a server that hangs would otherwise hold a
+    #: bound (at most `max_parked` such requests): a server that hangs would otherwise hold a
     #: slot for the whole read timeout. None: every request counts until it ends.
     park_after: float | None = 2.0
     #: At most this many requests parked at once; None: PARKED_PER_SLOT per slot (fewer when
