@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from crawler import checked_names
 from crawler.adapters import base
 from crawler.adapters.base import Visit
 from crawler.domains import DomainPolicy
@@ -19,7 +20,7 @@ def visit_of(domain: str) -> Visit:
 
 
 def test_names_are_normalised_deduplicated_and_the_host_left_out(monkeypatch):
-    monkeypatch.setattr(base, "_VALID", {})
+    monkeypatch.setattr(checked_names, "_TABLES", {})
     names = ["B.test", "a.test", "b.test", "self.test", "a.test.", "c.test"]
     for _ in range(2):  # the second read takes the path of names already validated
         visit = visit_of("self.test")
@@ -30,21 +31,47 @@ def test_names_are_normalised_deduplicated_and_the_host_left_out(monkeypatch):
 def test_a_name_already_in_checked_form_is_kept_as_the_first_object_seen(monkeypatch):
     """Later lists map their copies of a name to that one object (cheap set and counter
     lookups); a name that needed normalising maps to its normalised form."""
-    monkeypatch.setattr(base, "_VALID", {})
+    monkeypatch.setattr(checked_names, "_TABLES", {})
     first = ["".join(["a", ".test"]), "B.test"]  # built at run time: not interned constants
     for path in ("slow", "fast"):
         if path == "slow":  # a rejected name sends the whole list through the slow path
             found = visit_of("self.test").domains([*first, "bad name.test"])
         else:
-            monkeypatch.setattr(base, "_VALID", {})
+            monkeypatch.setattr(checked_names, "_TABLES", {})
             found = visit_of("self.test").domains(first)
         assert found == ["a.test", "b.test"] and found[0] is first[0]
         again = visit_of("self.test").domains(["".join(["a", ".test"]), "B.test"])
         assert again == found and again[0] is first[0] and again[1] is found[1]
 
 
+def test_each_checked_name_carries_the_id_every_spelling_of_it_maps_to(monkeypatch):
+    monkeypatch.setattr(checked_names, "_TABLES", {})
+    for names in (["B.test", "a.test", "self.test"], ["a.test.", " b.test ", "bad name.test"]):
+        found = visit_of("self.test").domains(names)
+        assert found == ["b.test", "a.test"] or found == ["a.test", "b.test"]
+        table = found.table
+        assert table is not None and found.ids is not None
+        assert [table.names[number] for number in found.ids] == found
+    assert found.ids.tolist() == [table.ids["a.test"], table.ids["b.test"]]
+    assert table.ids["B.test"] == table.ids[" b.test "] == table.ids["b.test"]
+
+
+def test_names_the_full_table_cannot_take_are_still_checked_but_carry_no_ids(monkeypatch):
+    monkeypatch.setattr(checked_names, "_TABLES", {})
+    monkeypatch.setattr(checked_names, "TABLE_LIMIT", 2)
+    monkeypatch.setattr(base, "TABLE_LIMIT", 2)
+    visit_of("self.test").domains(["a.test"])
+    found = visit_of("self.test").domains(["a.test", "C.test", "b.test", "a.test"])
+    assert found == ["a.test", "c.test", "b.test"] and found.ids is None
+    found = visit_of("self.test").domains(["D.test", "a.test", "bad name.test", "self.test"])
+    assert found == ["d.test", "a.test"] and found.ids is None
+    assert "d.test" not in checked_names.table_for(POLICY.extra_tlds).ids
+    found = visit_of("self.test").domains(["a.test", "bad name.test"])
+    assert found == ["a.test"] and found.ids is not None
+
+
 def test_rejected_names_are_counted_by_reason_every_time(monkeypatch):
-    monkeypatch.setattr(base, "_VALID", {})
+    monkeypatch.setattr(checked_names, "_TABLES", {})
     names = ["a.test", "bad name.test", 7, {"host": "x.test"}, "localhost", "a.test"]
     for _ in range(2):
         visit = visit_of("self.test")
@@ -58,7 +85,7 @@ def test_rejected_names_are_counted_by_reason_every_time(monkeypatch):
 
 
 def test_a_list_of_known_names_is_not_counted_as_rejected(monkeypatch):
-    monkeypatch.setattr(base, "_VALID", {})
+    monkeypatch.setattr(checked_names, "_TABLES", {})
     visit_of("self.test").domains(["x.test", "y.test"])
     visit = visit_of("x.test")
     assert visit.domains(["y.test", "x.test", "y.test"]) == ["y.test"]

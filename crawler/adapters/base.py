@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from crawler.blocks import make_rule
+from crawler.checked_names import TABLE_LIMIT, CheckedNames, NameTable, table_for
 from crawler.domains import DomainPolicy
 from crawler.fetch import Fetcher, Response
 from crawler.fetch import errors as kinds
@@ -54,10 +55,6 @@ class Adapter(Protocol):
 
 
 _REGISTRY: dict[str, Adapter] = {}
-#: Published name -> normalised domain, per domain policy: peer lists repeat the same names
-#: millions of times, and one dict lookup is several times cheaper than a validation call.
-_VALID: dict[frozenset[str], dict[str, str]] = {}
-_VALID_LIMIT = 1_000_000
 
 
 def register(cls: type) -> type:
@@ -216,55 +213,62 @@ class Visit:
 
     # -- helpers for adapters -------------------------------------------------------------
 
-    def domains(self, values: Iterable[Any], *, count_rejected: bool = True) -> list[str]:
+    def domains(self, values: Iterable[Any], *, count_rejected: bool = True) -> CheckedNames:
         """Validate published host names; count the rejected ones by reason (unless the same
         names are counted when the whole list is set)."""
-        known = _VALID.get(self.policy.extra_tlds)
-        if known is None:
-            known = _VALID[self.policy.extra_tlds] = {}
+        table = table_for(self.policy.extra_tlds)
         values = values if isinstance(values, list) else list(values)
         try:
             # Peer lists overlap heavily, so most names were checked in other lists: one lookup
-            # each maps them to their cached checked form, deduplicated in the same C pass.
-            unique = dict.fromkeys(map(known.get, values))
+            # each maps them to their checked form's id, deduplicated in the same C pass.
+            unique = dict.fromkeys(map(table.ids.get, values))
         except TypeError:  # an unhashable value (a JSON object or array in the list)
             unique = {None: None}
-        if None in unique and self._validate_new(values, known):
-            unique = dict.fromkeys(map(known.__getitem__, values))
+        if None in unique and self._validate_new(values, table):
+            unique = dict.fromkeys(map(table.ids.__getitem__, values))
         if None not in unique:
-            unique.pop(self.domain, None)
-            return list(unique)
-        seen: set[str] = {self.domain}
-        result: list[str] = []
+            unique.pop(table.ids.get(self.domain), None)
+            return table.checked(unique)
+        # A list with rejected names: each one is counted, the valid ones kept in order.
+        numbers: dict[int, None] = {}
+        in_order: dict[str, None] | None = None  # the names, once one could not take an id
         rejected = self.observation.rejected_names if count_rejected else Counter()
         for value in values:
-            domain = known.get(value) if type(value) is str else None
-            if domain is None:
+            number = table.ids.get(value) if type(value) is str else None
+            if number is None:
                 domain, reason = self.policy.check(value)
                 if domain is None:
                     rejected[reason or "invalid"] += 1
                     continue
-                if len(known) < _VALID_LIMIT:
-                    known[value] = domain = _same_if_equal(value, domain)
-            if domain not in seen:
-                seen.add(domain)
-                result.append(domain)
-        return result
+                if not table.full:
+                    number = table.add(value, domain)
+                elif in_order is None:
+                    in_order = dict.fromkeys(map(table.names.__getitem__, numbers))
+            if in_order is None:
+                numbers[number] = None
+            else:
+                in_order[domain if number is None else table.names[number]] = None
+        if in_order is None:
+            numbers.pop(table.ids.get(self.domain), None)
+            return table.checked(numbers)
+        in_order.pop(self.domain, None)
+        return CheckedNames(in_order)
 
-    def _validate_new(self, values: list[Any], known: dict[str, str]) -> bool:
-        """Check and cache the values not seen before; False when one is invalid or cannot be
-        cached (then the caller takes the slow path, which counts every rejected value)."""
+    def _validate_new(self, values: list[Any], table: NameTable) -> bool:
+        """Check and remember the values not seen before; False when one is invalid or cannot
+        be remembered (then the caller takes the slow path, which counts every rejected
+        value)."""
         try:
-            unseen = set(values).difference(known)
+            unseen = set(values).difference(table.ids)
         except TypeError:  # an unhashable value (a JSON object or array in the list)
             return False
-        if len(known) + len(unseen) > _VALID_LIMIT:
+        if len(table.ids) + len(unseen) > TABLE_LIMIT:
             return False
         for value in unseen:
             domain, _ = self.policy.check(value)
             if domain is None:
                 return False
-            known[value] = _same_if_equal(value, domain)
+            table.add(value, domain)
         return True
 
     def rule(
@@ -426,13 +430,3 @@ def visibility_of(answer: Answer | Response, *, missing: str = HIDDEN) -> str:
     if error is not None or response.moved_to:
         return ERROR
     return PUBLIC
-
-
-def _same_if_equal(value: str, domain: str) -> str:
-    """The cache's key object itself when the name was already in its checked form.
-
-    Most names are. Every set and counter the name then goes into (the visit's deduplication,
-    the frontier's listing counts, the queued set) holds this one object, whose hash is
-    cached and whose identity settles each comparison, so a lookup reads no string bytes:
-    at full scale the 23 million peer names were the event loop's largest cost."""
-    return value if value == domain else domain
