@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from crawler.checked_names import NameTable
 from crawler.frontier import REBUILD_SECONDS, REBUILD_SHARE, Frontier
 
 
@@ -26,9 +27,29 @@ def drain(frontier: Frontier) -> list[str]:
     return order
 
 
-def test_seeds_first_then_most_listed_then_discovery_order():
+def plain(names: list[str]) -> list[str]:
+    return names
+
+
+def with_ids(table: NameTable):
+    """Lists as a visit hands them over: distinct checked names carrying their ids."""
+
+    def checked(names: list[str]):
+        ids = dict.fromkeys(table.add(name, name) for name in names)
+        return table.checked(ids)
+
+    return checked
+
+
+@pytest.fixture(params=["plain", "ids"])
+def listed(request):
+    return plain if request.param == "plain" else with_ids(NameTable())
+
+
+def test_seeds_first_then_most_listed_then_discovery_order(listed):
     frontier = Frontier(FakeClock())
-    frontier.count(["b.example", "c.example", "c.example", "d.example"])
+    frontier.count(listed(["b.example", "c.example", "d.example"]))
+    frontier.count(listed(["c.example"]))
     for name in ("a.example", "b.example", "c.example", "d.example"):
         frontier.push(name, 1)
     frontier.push("seed.example", 0, seed=True)
@@ -36,13 +57,29 @@ def test_seeds_first_then_most_listed_then_discovery_order():
     assert drain(frontier) == ["seed.example", "c.example", "b.example", "d.example", "a.example"]
 
 
-def test_count_says_whether_a_list_names_anything_never_listed_before():
+def test_count_says_whether_a_list_names_anything_never_listed_before(listed):
     frontier = Frontier(FakeClock())
-    assert frontier.count(["a.example", "b.example"]) is True
-    assert frontier.count(["b.example", "a.example"]) is False  # both counted before
-    assert frontier.count(["a.example", "c.example"]) is True
-    assert frontier.count([]) is False
-    assert frontier.listed == {"a.example": 3, "b.example": 2, "c.example": 1}
+    assert frontier.count(listed(["a.example", "b.example"])) is True
+    assert frontier.count(listed(["b.example", "a.example"])) is False  # both counted before
+    assert frontier.count(listed(["a.example", "c.example"])) is True
+    assert frontier.count(listed([])) is False
+    counted = {name: frontier.listings(name) for name in ("a.example", "b.example", "c.example")}
+    assert counted == {"a.example": 3, "b.example": 2, "c.example": 1}
+    assert frontier.listings("never.example") == 0
+
+
+def test_counts_by_ids_grow_with_the_table_and_add_to_counts_without_ids():
+    table = NameTable()
+    checked = with_ids(table)
+    frontier = Frontier(FakeClock())
+    frontier.count(checked(["a.example"]))
+    many = [f"n{i}.example" for i in range(500)]
+    assert frontier.count(checked(many)) is True  # ids beyond the array's first size
+    assert frontier.count(["a.example", "n499.example"]) is True  # new to the plain counter
+    other_table = with_ids(NameTable())(["a.example", "z.example"])
+    assert frontier.count(other_table) is True  # counted without ids: z is new there
+    assert frontier.listings("a.example") == 3 and frontier.listings("n499.example") == 2
+    assert frontier.listings("n0.example") == 1
 
 
 def test_pop_returns_hops_and_empty_raises():
@@ -69,7 +106,8 @@ def test_counts_after_push_reorder_only_at_the_next_rebuild():
     frontier = Frontier(clock)
     for name in ("a.example", "b.example", "c.example"):
         frontier.push(name, 1)
-    frontier.count(["c.example"] * 3)
+    for _ in range(3):
+        frontier.count(["c.example"])
     clock.now += REBUILD_SECONDS / 2
     assert frontier.pop()[0] == "a.example"  # heap not rebuilt yet: discovery order
     clock.now += REBUILD_SECONDS
