@@ -3,7 +3,8 @@
 Turning a visit into rows (domain ids, peer intervals, the document log, block events) is
 Python work. On a thread it held the GIL the crawl's event loop needs: at full scale the store
 took a third of the crawl's CPU and the loop, the bottleneck, waited for it. In a child process
-it runs on the second core. Calls name a `StoreWriter` method (`StoreWriter.record_visits`) and
+it runs on the second core. Lists of checked names travel as crawl ids, each name once
+(`crawler.store.transport`). Calls name a `StoreWriter` method (`StoreWriter.record_visits`) and
 are run one at a time, in order, by the child's one writer.
 
 Calls and answers travel as length-prefixed pickles over two socket pairs: calls are written
@@ -38,6 +39,8 @@ from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from crawler.domains import DomainPolicy
+from crawler.store import transport
+from crawler.store.transport import NameSender
 from crawler.store.writer import StoreWriter
 
 P = ParamSpec("P")
@@ -61,6 +64,7 @@ def _serve(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_the_crawl, name="crawl-watch", daemon=True).start()
     stream = calls.makefile("rb")
+    transport.start_receiving()
     writer: StoreWriter | None = None
     try:
         writer = StoreWriter(path, policy)
@@ -165,6 +169,7 @@ class StoreProcess:
         self._writer: asyncio.StreamWriter | None = None
         self._sender: _Sender | None = None
         self._answers: deque[asyncio.Future[Any]] = deque()
+        self._names = NameSender()  # lists of checked names travel as ids
         self._reading: asyncio.Task[None] | None = None
         self._stopped: str | None = None
         #: The child's peak resident memory in MiB, known once it closed.
@@ -229,7 +234,7 @@ class StoreProcess:
     ) -> asyncio.Future[Any]:
         if self._stopped is not None or self._sender is None:
             raise StoreStopped(self._stopped or "the store is closed")
-        frame = pickle.dumps((method, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        frame = self._names.dumps((method, args, kwargs))
         self._sender.send(_LENGTH.pack(len(frame)) + frame)
         return self._expect()
 

@@ -32,6 +32,7 @@ from crawler.store import documents, peers
 from crawler.store.ids import DomainIds
 from crawler.store.instances import apply_visit, insert_discovered, iso, record_exclusion
 from crawler.store.schema import open_database
+from crawler.store.transport import ArrivedNames, CrawlIdMap
 
 T = TypeVar("T")
 
@@ -89,7 +90,12 @@ class StoreWriter:
         self.db = open_database(path)
         self.connection: sqlite3.Connection = self.db.conn
         self.policy = policy
+        self._load_ids()
+
+    def _load_ids(self) -> None:
+        """Read the domain ids as committed (again after a rollback took new ones back)."""
         self.ids = DomainIds(self.connection)
+        self.crawl_ids = CrawlIdMap(self.ids)
 
     def close(self) -> None:
         self.connection.close()
@@ -340,7 +346,7 @@ class StoreWriter:
                 self._count_crawl(crawl_id, counts)
                 return result
         except BaseException:
-            self.ids = DomainIds(self.connection)  # new ids of the rolled-back transaction
+            self._load_ids()  # without the new ids of the rolled-back transaction
             raise
 
     def record_visits(
@@ -369,7 +375,7 @@ class StoreWriter:
                     counts.add(observation, result)
                 except Exception as exc:
                     self.connection.execute("ROLLBACK TO visit")
-                    self.ids = DomainIds(self.connection)  # forget the rolled-back ids
+                    self._load_ids()  # without the rolled-back ids
                     result = VisitResult(status="error", error=f"{type(exc).__name__}: {exc}")
                 self.connection.execute("RELEASE visit")
                 results.append(result)
@@ -414,7 +420,10 @@ class StoreWriter:
         how_found: dict[str, str] = {}
         for name, how in observation.discovered(include_peers=False):
             how_found.setdefault(name, how)
-        new_names = self.ids.ensure(chain(how_found, observation.peers or ()))
+        listed = observation.peers or ()
+        if isinstance(listed, ArrivedNames):
+            listed = self.crawl_ids.unmapped(listed)  # the others have ids already
+        new_names = self.ids.ensure(chain(how_found, listed))
         result.new_domains = [(name, how_found.get(name, "peer")) for name in new_names]
         insert_discovered(
             self.connection, self.policy, self.ids, result.new_domains, domain, hops, stamp
@@ -454,7 +463,10 @@ class StoreWriter:
             block_store.mark_seen(self.connection, observation.domain, crawl_id, stamp)
         if observation.peers is not None:
             started = time.perf_counter()
-            targets = self.ids.ids_of(observation.peers)
+            if isinstance(observation.peers, ArrivedNames):
+                targets = self.crawl_ids.db_ids(observation.peers)
+            else:
+                targets = self.ids.ids_of(observation.peers)
             if observation.peers_added_only:
                 result.peer_edges_added = peers.add_peers(
                     self.connection, source_id, targets, crawl_id
