@@ -383,7 +383,9 @@ class Crawl:
 
         began = time.monotonic()
         recalled = self._recalled(domain)
-        observation = await visit_domain(fetcher, domain, self.policy, discovered, recalled)
+        observation = await visit_domain(
+            fetcher, domain, self.policy, discovered, recalled, on_expect=self.queue.expect
+        )
         if self._retry_later(observation, began):
             self.later.append((domain, hops))
             self.started -= 1
