@@ -165,7 +165,7 @@ async def test_a_crawl_whose_store_stops_ends_with_one_line(tmp_path, monkeypatc
             raise StoreStopped("the store process stopped (test)")
         return original(self, method, *args, **kwargs)
 
-    async def visit(fetcher, domain, policy, discovered, history):
+    async def visit(fetcher, domain, policy, discovered, history, **hooks):
         discovered([f"p{index}.test" for index in range(200)], "peer")
         return Observation(domain, status=ALIVE)
 
