@@ -383,9 +383,7 @@ class Crawl:
 
         began = time.monotonic()
         recalled = self._recalled(domain)
-        observation = await visit_domain(
-            fetcher, domain, self.policy, discovered, recalled, on_expect=self.queue.expect
-        )
+        observation = await visit_domain(fetcher, domain, self.policy, discovered, recalled)
         if self._retry_later(observation, began):
             self.later.append((domain, hops))
             self.started -= 1

@@ -10,9 +10,7 @@ A re-crawl knows more: how many requests each known server's last visit took. Th
 that took the most (paged Misskey and PeerTube walks, one page a second) start first, so they
 do not end the crawl alone after everything else is done (longest first is the classic
 rule for the shortest makespan); the listing count orders the rest, and every name a first
-crawl meets, as before. A first crawl can guess it for some servers before their visit:
-Misskey's and Lemmy's lists name each peer's software, and a server of a family that pages its
-peer list is expected to take longer than servers of unknown length (`expect`).
+crawl meets, as before.
 
 Counts arrive in bulk (`count`, per peer list): a list of checked names with ids
 (`crawler.checked_names`) adds one to each of its ids' elements of an array, any other list goes
@@ -52,7 +50,7 @@ class Frontier:
         self._listed_ids = np.zeros(0, dtype=np.int64)
         self._pending: dict[str, tuple[int | None, int]] = {}  # domain -> (hops, sequence)
         self._boost: dict[str, int] = {}
-        self._expected: dict[str, int] = {}  # requests the last visit took, or an estimate
+        self._expected: dict[str, int] = {}  # requests the last visit took (re-crawls)
         self._heap: list[tuple[int, int, str]] = []
         self._sequence = itertools.count()
         self._built = clock()
@@ -108,17 +106,6 @@ class Frontier:
         if expected:
             self._expected[domain] = min(expected, SEED_PRIORITY // EXPECTED_WEIGHT - 1)
         heapq.heappush(self._heap, (-self._priority(domain), sequence, domain))
-
-    def expect(self, domains: Iterable[str], requests: int) -> None:
-        """The visits of these domains, those still pending, are expected to take `requests`
-        (unless their last visit said how many it took): they move ahead at once."""
-        for domain in domains:
-            entry = self._pending.get(domain)
-            if entry is None or domain in self._expected:
-                continue
-            self._expected[domain] = min(requests, SEED_PRIORITY // EXPECTED_WEIGHT - 1)
-            # Same sequence: whichever of its two heap entries comes first takes the domain.
-            heapq.heappush(self._heap, (-self._priority(domain), entry[1], domain))
 
     def pop(self) -> tuple[str, int | None]:
         """The pending domain listed most often; raises IndexError when empty."""

@@ -25,11 +25,6 @@ def _family_of_name() -> dict[str, str]:
     return {name: family for family, names in table.items() for name in names}
 
 
-def known_software() -> frozenset[str]:
-    """Every normalised software name the family table knows."""
-    return frozenset(_family_of_name())
-
-
 def family_of(software: str | None) -> str | None:
     """The lineage of a normalised software name; unknown names are their own family."""
     if software is None:

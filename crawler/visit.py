@@ -63,19 +63,14 @@ async def visit_domain(
     policy: DomainPolicy,
     on_discover: Callable[[list[str], str], None] | None = None,
     recalled: Recalled = NOTHING_RECALLED,
-    on_expect: Callable[[list[str], int], None] | None = None,
 ) -> Observation:
     """Run the plan for one domain and return what was observed; never raises.
 
     `on_discover(domains, how)` hears about peers and block targets as soon as they are read;
-    `recalled` is what the database remembers of the domain (a re-crawl asks less);
-    `on_expect(domains, requests)` hears how many requests listed servers' visits should take.
+    `recalled` is what the database remembers of the domain (a re-crawl asks less).
     """
     observation = Observation(domain=domain)
-    visit = Visit(
-        fetcher, observation, policy, on_discover=on_discover, recalled=recalled,
-        on_expect=on_expect,
-    )  # fmt: skip
+    visit = Visit(fetcher, observation, policy, on_discover=on_discover, recalled=recalled)
     try:
         await _plan(visit)
     except VisitEnded:

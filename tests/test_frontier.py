@@ -82,27 +82,6 @@ def test_counts_by_ids_grow_with_the_table_and_add_to_counts_without_ids():
     assert frontier.listings("n0.example") == 1
 
 
-def test_visits_expected_to_be_long_move_ahead_unless_their_last_visit_said_otherwise():
-    frontier = Frontier(FakeClock())
-    for _ in range(5):
-        frontier.count(["popular.example"])
-    frontier.push("popular.example", 1)
-    frontier.push("paged.example", 1)
-    frontier.push("known.example", 1, expected=3)  # its last visit took 3 requests
-    frontier.push("bigger.example", 1)
-    frontier.expect(["known.example", "paged.example", "bigger.example"], 10)
-    frontier.expect(["bigger.example"], 20)  # a second guess changes nothing
-    frontier.expect(["never.example"], 10)  # not pending: nothing to move
-    assert drain(frontier) == [
-        "paged.example",
-        "bigger.example",
-        "known.example",
-        "popular.example",
-    ]
-    frontier.push("never.example", 1)
-    assert drain(frontier) == ["never.example"]
-
-
 def test_pop_returns_hops_and_empty_raises():
     frontier = Frontier(FakeClock())
     frontier.push("a.example", 3)

@@ -3,9 +3,7 @@
 An adapter is a small object with a `families` tuple and an async `collect(visit)` that calls
 platform endpoints through `Visit` (which goes through the polite, guarded fetch layer), parses
 the answers and fills `visit.observation`. Adapters never touch the database. Register new ones
-with `@register`; `adapter_for(family)` falls back to the generic adapter. An adapter that pages
-through the peer list (a long visit) says so with `pages_peers = True`: lists that name their
-peers' software then let such servers start early (`Visit.expect_long_visits`).
+with `@register`; `adapter_for(family)` falls back to the generic adapter.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, ClassVar, Protocol
 
 from crawler.blocks import make_rule
@@ -41,7 +38,6 @@ from crawler.observation import (
     PeerHistory,
     Recalled,
 )
-from crawler.software import family_of, known_software
 
 #: Misskey and PeerTube page through peers; the cap keeps one host's visit bounded.
 MAX_PAGES = 50
@@ -61,30 +57,12 @@ class Adapter(Protocol):
 _REGISTRY: dict[str, Adapter] = {}
 
 
-#: What a server whose peer list is paged is expected to ask, before its first visit: a walk
-#: reads pages at one a second after the visit's first requests. Only the order depends on it
-#: (`Frontier.expect`): such servers start before those of unknown length.
-PAGED_VISIT_REQUESTS = 10
-
-
 def register(cls: type) -> type:
     """Class decorator: make an adapter available for its families."""
     instance = cls()
     for family in cls.families:
         _REGISTRY[family] = instance
     return cls
-
-
-@cache
-def _paged_software() -> frozenset[str]:
-    """Software names of the families whose adapters page through the peer list."""
-    from crawler import adapters  # noqa: F401  (import registers every adapter module)
-
-    return frozenset(
-        name
-        for name in known_software()
-        if getattr(_REGISTRY.get(family_of(name) or ""), "pages_peers", False)
-    )
 
 
 def adapter_for(family: str | None) -> Adapter:
@@ -118,7 +96,6 @@ class Visit:
         nodeinfo: NodeInfo | None = None,
         on_discover: Callable[[list[str], str], None] | None = None,
         recalled: Recalled = NOTHING_RECALLED,
-        on_expect: Callable[[list[str], int], None] | None = None,
     ):
         self.fetcher = fetcher
         self.recalled = recalled
@@ -126,7 +103,6 @@ class Visit:
         self.policy = policy
         self.nodeinfo = nodeinfo
         self.on_discover = on_discover
-        self.on_expect = on_expect
         #: Probe answers that identified the family, by (method, path): the adapter's own
         #: request for the same endpoint reuses the answer instead of asking again.
         self.probed: dict[tuple[str, str], Answer] = {}
@@ -363,20 +339,6 @@ class Visit:
         if self.on_discover is not None:
             self.discovered_peers = True
             self.on_discover(self.domains(values, count_rejected=False), "peer")
-
-    def expect_long_visits(self, listed: Iterable[tuple[Any, Any]]) -> None:
-        """Tell the frontier which listed servers page their peer lists, from (host, software
-        name) pairs a list published: their visits take longer, so they should start early."""
-        if self.on_expect is None:
-            return
-        paged = _paged_software()
-        hosts = [
-            host
-            for host, software in listed
-            if type(software) is str and software.strip().lower() in paged
-        ]
-        if hosts:
-            self.on_expect(self.domains(hosts, count_rejected=False), PAGED_VISIT_REQUESTS)
 
     async def stored_peers(self) -> PeerHistory | None:
         """What is stored of this server's peer list (None on a first visit or without a

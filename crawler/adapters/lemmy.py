@@ -5,8 +5,7 @@ Endpoints:
   `site_view.counts` (`users`, `users_active_month`, `posts`) when NodeInfo lacks them.
 - `GET /api/v3/federated_instances`: `{"federated_instances": {"linked": [...], "allowed":
   [...], "blocked": [...]}}` of `{domain, ...}` objects; null when federation is disabled.
-  `linked` are the peers, `blocked` the block list (no reasons; severity suspend). Each
-  linked entry names its `software`, from which servers with paged lists start earlier.
+  `linked` are the peers, `blocked` the block list (no reasons; severity suspend).
 """
 
 from __future__ import annotations
@@ -50,9 +49,8 @@ class LemmyAdapter:
             # null when the server does not federate: nothing to publish.
             visibility = UNSUPPORTED if federated is None and answer.error is None else "error"
         federated = mapping(federated)
-        items = [mapping(item) for item in sequence(federated.get("linked"))]
-        visit.set_peers(ListResult(visibility, [item.get("domain") for item in items]))
-        visit.expect_long_visits((item.get("domain"), item.get("software")) for item in items)
+        linked = [mapping(item).get("domain") for item in sequence(federated.get("linked"))]
+        visit.set_peers(ListResult(visibility, linked))
         rules = [
             visit.rule(mapping(item).get("domain"), "blocked")
             for item in sequence(federated.get("blocked"))

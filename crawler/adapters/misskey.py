@@ -5,7 +5,7 @@ Endpoints (all POST with a JSON body):
 - `/api/federation/instances` `{"limit": 100, "offset": n, "sort": "+firstRetrievedAt"}`:
   every host the server knows, newest first, paged by offset until an empty page (capped at
   MAX_PAGES); each entry carries `isBlocked`, `isSilenced`, `isSuspended` and (newer)
-  `suspensionState`, and `softwareName`, from which servers with paged lists start earlier.
+  `suspensionState`.
 - The same endpoint with `{"blocked": true}` and `{"suspended": true}`: the block rules when the
   unfiltered walk was cut short (MAX_PAGES) or its entries lack the moderation flags (an old
   fork). A complete walk whose entries carry them has every rule already: the filtered lists
@@ -65,13 +65,12 @@ class Walk:
 
 
 async def _read_page(
-    visit: Visit, page: int, query: dict[str, Any], result: Walk, *, discover: bool = False
+    visit: Visit, page: int, query: dict[str, Any], result: Walk
 ) -> tuple[list[tuple[Any, tuple[str, ...]]], bool] | None:
     """Read one page into `result`: its (host, words) entries and whether it was the last page.
 
     None when the walk must stop: the first page failing sets the list's visibility; a failure
-    after it keeps what was read and marks the walk truncated. `discover`: hand the page's
-    hosts to the frontier, then say which of them page their own lists.
+    after it keeps what was read and marks the walk truncated.
     """
     body = {"limit": PAGE, "offset": page * PAGE, "sort": NEWEST_FIRST, **query}
     answer = await visit.post_json("/api/federation/instances", body)
@@ -84,11 +83,6 @@ async def _read_page(
         return None
     objects = [entry for entry in answer.value if isinstance(entry, dict)]
     entries = [(entry.get("host"), moderation_words(entry)) for entry in objects]
-    if discover:
-        visit.discover(host for host, _ in entries)
-        visit.expect_long_visits(
-            (entry.get("host"), entry.get("softwareName")) for entry in objects
-        )
     result.entries.extend(entries)
     result.flagged = result.flagged and all(
         "isBlocked" in entry and "isSuspended" in entry for entry in objects
@@ -106,10 +100,12 @@ async def walk(visit: Visit, query: dict[str, Any], *, discover: bool = False) -
     """
     result = Walk(PUBLIC)
     for page in range(MAX_PAGES):
-        read = await _read_page(visit, page, query, result, discover=discover)
+        read = await _read_page(visit, page, query, result)
         if read is None:
             return result
-        _, last = read
+        entries, last = read
+        if discover:
+            visit.discover(host for host, _ in entries)
         if last:
             return result
     result.truncated = True
@@ -196,7 +192,6 @@ async def read_meta(visit: Visit) -> bool:
 @register
 class MisskeyAdapter:
     families: ClassVar[tuple[str, ...]] = ("misskey",)
-    pages_peers: ClassVar[bool] = True
 
     async def collect(self, visit: Visit) -> None:
         stored = await visit.stored_peers()

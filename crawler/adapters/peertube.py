@@ -44,7 +44,6 @@ async def follow_hosts(visit: Visit, endpoint: str, side: str) -> tuple[list[Any
 @register
 class PeerTubeAdapter:
     families: ClassVar[tuple[str, ...]] = ("peertube",)
-    pages_peers: ClassVar[bool] = True
 
     async def collect(self, visit: Visit) -> None:
         about = await visit.get_json("/api/v1/config/about")
