@@ -45,7 +45,7 @@ class Frontier:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self.listed: Counter[str] = Counter()  # listings of names counted without ids
+        self._listed_names: Counter[str] = Counter()  # listings of names counted without ids
         self._table: NameTable | None = None  # the table of the ids counted in _listed_ids
         self._listed_ids = np.zeros(0, dtype=np.int64)
         self._pending: dict[str, tuple[int | None, int]] = {}  # domain -> (hops, sequence)
@@ -67,9 +67,9 @@ class Frontier:
         (else every one of them is known to the caller already)."""
         ids = getattr(names, "ids", None)
         if ids is None or not self._adopt(names):
-            before = len(self.listed)
-            self.listed.update(names)
-            return len(self.listed) != before
+            before = len(self._listed_names)
+            self._listed_names.update(names)
+            return len(self._listed_names) != before
         if len(ids) == 0:
             return False
         counts = self._listed_ids
@@ -84,7 +84,7 @@ class Frontier:
 
     def listings(self, domain: str) -> int:
         """How many lists named `domain` so far."""
-        counted = self.listed.get(domain, 0)
+        counted = self._listed_names.get(domain, 0)
         if self._table is not None:
             number = self._table.ids.get(domain)
             if number is not None and number < len(self._listed_ids):

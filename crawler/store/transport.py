@@ -94,11 +94,6 @@ class ArrivedNames:
     def __iter__(self) -> Iterator[str]:
         return map(self.names.__getitem__, self.crawl_ids.tolist())
 
-    def __eq__(self, other: object) -> bool:
-        return list(self) == list(other) if isinstance(other, ArrivedNames | list) else False
-
-    __hash__ = None  # type: ignore[assignment]
-
 
 class CrawlIdMap:
     """crawl id -> `domains` id, for the names of `ArrivedNames`."""
